@@ -1,0 +1,1 @@
+"""The platform-free core of the fine-tuning chat bot."""

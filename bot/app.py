@@ -1,0 +1,80 @@
+"""Wiring of the core: the stores and services every adapter shares."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from openai import AsyncOpenAI
+from redis.asyncio import Redis
+
+from bot.chat import ChatService
+from bot.config import Settings
+from bot.curation import Curation
+from bot.errors import REDIS_DOWN
+from storage.events import SeenEvents
+from storage.examples import ExampleStore
+from storage.keys import Keys
+from storage.models import ModelStore
+from storage.turns import TurnStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: Redis
+    openai: AsyncOpenAI
+    turns: TurnStore
+    examples: ExampleStore
+    models: ModelStore
+    seen: SeenEvents
+    chat: ChatService
+    curation: Curation
+
+    async def redis_ok(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except REDIS_DOWN:
+            return False
+
+    async def active_model_name(self) -> str:
+        swap = await self.models.active()
+        return swap.model if swap else self.settings.chat_model
+
+
+def build_services(settings: Settings, redis: Redis, openai_client: AsyncOpenAI) -> Services:
+    keys = Keys(settings.redis_prefix)
+    turns = TurnStore(redis, keys, settings.turn_ttl_seconds)
+    examples = ExampleStore(redis, keys)
+    models = ModelStore(redis, keys)
+    chat = ChatService(
+        openai_client,
+        turns,
+        models,
+        system_prompt=settings.system_prompt,
+        default_model=settings.chat_model,
+        history_budget=settings.history_token_budget,
+        max_message_chars=settings.max_message_chars,
+    )
+    return Services(
+        settings=settings,
+        redis=redis,
+        openai=openai_client,
+        turns=turns,
+        examples=examples,
+        models=models,
+        seen=SeenEvents(redis, keys),
+        chat=chat,
+        curation=Curation(turns, examples),
+    )
+
+
+def build_openai_client(settings: Settings) -> AsyncOpenAI:
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout_seconds,
+        max_retries=2,
+    )

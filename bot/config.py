@@ -1,0 +1,98 @@
+"""Settings, read once from the environment (and `.env`) by one pydantic-settings model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a friendly, concise assistant for this team. Answer clearly and warmly."
+)
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the variable in one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: str
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    openai_api_key: str
+    openai_base_url: str | None = None
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="finetune", pattern=r"^[A-Za-z0-9_.-]+$")
+    data_dir: Path = Path("data")
+    port: int = Field(default=3000, ge=1, le=65535)
+    chat_model: str = "gpt-4.1-mini"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    system_prompt_file: Path | None = None
+    curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"+1", "white_check_mark"})
+    finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
+    history_token_budget: int = Field(default=3000, ge=100)
+    max_message_chars: int = Field(default=20000, ge=1)
+    turn_ttl_days: int = Field(default=30, ge=1)
+    job_poll_seconds: float = Field(default=30, gt=0)
+    openai_timeout_seconds: float = Field(default=60, gt=0)
+
+    @field_validator("curate_reactions", "finetune_admins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            # Slack reports emoji names without colons; accept ":+1:" as typed by people too.
+            return frozenset(part.strip().strip(":") for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_mode_and_prompt(self) -> Settings:
+        if not self.slack_app_token and not self.slack_signing_secret:
+            raise ValueError(
+                "SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset)"
+            )
+        if not self.curate_reactions:
+            raise ValueError("CURATE_REACTIONS needs at least one emoji name")
+        if self.system_prompt_file is not None:
+            try:
+                self.system_prompt = self.system_prompt_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"SYSTEM_PROMPT_FILE cannot be read ({exc.strerror})") from None
+        if not self.system_prompt.strip():
+            raise ValueError("SYSTEM_PROMPT is empty")
+        if not self.slack_api_url.endswith("/"):
+            self.slack_api_url += "/"
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def turn_ttl_seconds(self) -> int:
+        return self.turn_ttl_days * 86400
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self.finetune_admins
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line that names the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    if not error["loc"]:
+        return str(error["msg"]).removeprefix("Value error, ")
+    name = str(error["loc"][0]).upper()
+    if error["type"] == "missing":
+        return f"{name} is required but not set"
+    return f"{name} is invalid: {error['msg']}"

@@ -1,0 +1,1 @@
+"""Platform adapters: Slack (Bolt), the HTTP server, and later Discord and the CLI."""

@@ -1,0 +1,123 @@
+"""Slack events: mentions and DMs get answers; curation reactions vote on examples."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Services
+from bot.chat import Incoming
+from bot.curation import Outcome
+from bot.errors import REDIS_DOWN, StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+VOTE_NOT_SAVED = (
+    "I couldn't save your vote because storage is unavailable right now. "
+    "Please remove the reaction and add it again in a minute."
+)
+MENTION = re.compile(r"<@[A-Z0-9]+>")
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def skip_retried_deliveries(body: dict, next) -> BoltResponse | None:
+        # Slack redelivers events it did not see acknowledged in time (X-Slack-Retry-Num);
+        # Bolt does not deduplicate, and answering twice would post two replies.
+        event_id = body.get("event_id")
+        if event_id:
+            try:
+                if not await services.seen.first_time(event_id):
+                    logger.info("events: skipped repeated delivery of %s", event_id)
+                    return BoltResponse(status=200, body="")
+            except REDIS_DOWN:
+                logger.warning("events: storage unavailable, cannot check for repeats")
+        return await next()
+
+    async def handle_app_mention(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
+        await answer(event, context, client)
+
+    async def handle_message(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
+        # Edits, deletions, joins and other subtypes are not people talking to the bot.
+        if event.get("subtype") or event.get("bot_id"):
+            return
+        # In channels the same message also arrives as app_mention; answer that one only.
+        if event.get("channel_type") != "im":
+            return
+        await answer(event, context, client)
+
+    async def answer(event: dict, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+        channel = event["channel"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        message = Incoming(
+            platform="slack",
+            team=context.team_id or event.get("team", ""),
+            channel=channel,
+            thread_ts=thread_ts,
+            user=event.get("user", ""),
+            text=MENTION.sub("", event.get("text") or ""),
+        )
+
+        async def post(text: str) -> str:
+            response = await client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text
+            )
+            return response["ts"]
+
+        try:
+            await services.chat.reply_in_thread(message, post)
+        except Exception:
+            logger.exception("events: answering failed")
+
+    async def handle_reaction_added(event: dict, context: AsyncBoltContext, client):
+        if not _is_curation_vote(event, context, services):
+            return
+        item = event["item"]
+        try:
+            result = await services.curation.approve_turn(
+                item["channel"], item["ts"], event["user"], event.get("event_ts", "0")
+            )
+        except StorageUnavailable:
+            await _tell_vote_not_saved(client, event)
+            return
+        if result.outcome is Outcome.NOT_A_TURN:
+            logger.info("events: reaction on a reply that is no longer recorded")
+
+    async def handle_reaction_removed(event: dict, context: AsyncBoltContext, client):
+        if not _is_curation_vote(event, context, services):
+            return
+        item = event["item"]
+        try:
+            await services.curation.withdraw_vote(
+                item["channel"], item["ts"], event["user"], event.get("event_ts", "0")
+            )
+        except StorageUnavailable:
+            await _tell_vote_not_saved(client, event)
+
+    app.middleware(skip_retried_deliveries)
+    app.event("app_mention")(handle_app_mention)
+    app.event("message")(handle_message)
+    app.event("reaction_added")(handle_reaction_added)
+    app.event("reaction_removed")(handle_reaction_removed)
+
+
+def _is_curation_vote(event: dict, context: AsyncBoltContext, services: Services) -> bool:
+    # Only the curation emoji count; skin tones (`+1::skin-tone-3`) are the same vote.
+    if event.get("reaction", "").split("::")[0] not in services.settings.curate_reactions:
+        return False
+    # Only replies the bot wrote can be turns; other messages are not ours to curate.
+    if event.get("item", {}).get("type") != "message":
+        return False
+    return event.get("item_user") == context.bot_user_id
+
+
+async def _tell_vote_not_saved(client: AsyncWebClient, event: dict) -> None:
+    try:
+        await client.chat_postEphemeral(
+            channel=event["item"]["channel"], user=event["user"], text=VOTE_NOT_SAVED
+        )
+    except Exception:
+        logger.exception("events: could not tell the person their vote was not saved")

@@ -1,0 +1,1 @@
+"""Redis repositories and their pydantic schemas. Knows nothing of Slack or OpenAI."""

@@ -1,0 +1,62 @@
+"""Every Redis key name, in one place.
+
+All keys of one bot share one hash tag (`bot:{acme}:…`), so multi-key transactions and Lua
+scripts stay on one slot and also work on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    @property
+    def _base(self) -> str:
+        return f"bot:{{{self.prefix}}}"
+
+    def turn(self, channel: str, ts: str) -> str:
+        return f"{self._base}:turn:{channel}:{ts}"
+
+    def thread(self, channel: str, thread_ts: str) -> str:
+        """Points at the latest turn of a thread, so the next reply continues from it."""
+        return f"{self._base}:thread:{channel}:{thread_ts}"
+
+    @property
+    def examples(self) -> str:
+        """Sorted set of example ids in the dataset, scored by when they were first approved."""
+        return f"{self._base}:examples"
+
+    def example(self, example_id: str) -> str:
+        return f"{self._base}:example:{example_id}"
+
+    def votes(self, example_id: str) -> str:
+        return f"{self._base}:votes:{example_id}"
+
+    @property
+    def approved_replies(self) -> str:
+        """Hash: reply ref (`channel|ts`) -> example id, to mark approved history replies."""
+        return f"{self._base}:approved-replies"
+
+    @property
+    def vote_clock(self) -> str:
+        """Hash: `user|channel|ts` -> event time of the last add/remove seen (ordering guard)."""
+        return f"{self._base}:vote-clock"
+
+    @property
+    def dataset_stats(self) -> str:
+        """Hash of running totals (approximate tokens) so status needs no full scan."""
+        return f"{self._base}:dataset-stats"
+
+    def seen_event(self, event_id: str) -> str:
+        return f"{self._base}:seen-event:{event_id}"
+
+    @property
+    def active_model(self) -> str:
+        return f"{self._base}:model:active"
+
+    @property
+    def model_history(self) -> str:
+        return f"{self._base}:model:history"

@@ -1,0 +1,45 @@
+"""The model the bot chats with, and every model it used before (for rollback)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from storage.keys import Keys
+from storage.schemas import utcnow
+
+HISTORY_LIMIT = 100
+
+
+class ModelSwap(BaseModel):
+    model: str
+    job_id: str | None = None
+    by: str | None = None
+    reason: str = "fine-tune"
+    system_prompt: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class ModelStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def active(self) -> ModelSwap | None:
+        raw = await self._redis.get(self._keys.active_model)
+        return ModelSwap.model_validate_json(raw) if raw else None
+
+    async def activate(self, swap: ModelSwap) -> None:
+        """Switch every process at once: they all read the active model per request."""
+        raw = swap.model_dump_json()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._keys.active_model, raw)
+            pipe.lpush(self._keys.model_history, raw)
+            pipe.ltrim(self._keys.model_history, 0, HISTORY_LIMIT - 1)
+            await pipe.execute()
+
+    async def history(self, limit: int = 20) -> list[ModelSwap]:
+        raws = await self._redis.lrange(self._keys.model_history, 0, limit - 1)
+        return [ModelSwap.model_validate_json(raw) for raw in raws]

@@ -1,0 +1,73 @@
+"""Configuration errors name the variable in one line; lists are read from commas."""
+
+import pytest
+
+from bot.config import SettingsError, load_settings
+
+REQUIRED = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s", "openai_api_key": "sk-1"}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "OPENAI_API_KEY",
+        "PORT",
+        "CURATE_REACTIONS",
+        "FINETUNE_ADMINS",
+        "SYSTEM_PROMPT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_missing_token_is_named():
+    with pytest.raises(SettingsError, match=r"^SLACK_BOT_TOKEN is required but not set$"):
+        load_settings(slack_signing_secret="s", openai_api_key="k")
+
+
+def test_http_mode_needs_a_signing_secret():
+    with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
+        load_settings(slack_bot_token="x", openai_api_key="k")
+
+
+def test_socket_mode_needs_no_signing_secret():
+    settings = load_settings(slack_bot_token="x", openai_api_key="k", slack_app_token="xapp-1")
+    assert settings.socket_mode
+
+
+def test_a_wrong_port_is_named_without_echoing_values(monkeypatch):
+    monkeypatch.setenv("PORT", "eighty")
+    with pytest.raises(SettingsError) as error:
+        load_settings(**REQUIRED)
+    assert str(error.value).startswith("PORT is invalid")
+    assert "eighty" not in str(error.value)
+
+
+def test_reactions_and_admins_are_comma_separated(monkeypatch):
+    monkeypatch.setenv("CURATE_REACTIONS", ":star:, +1")
+    monkeypatch.setenv("FINETUNE_ADMINS", "U1,U2")
+    settings = load_settings(**REQUIRED)
+    assert settings.curate_reactions == {"star", "+1"}
+    assert settings.is_admin("U2") and not settings.is_admin("U3")
+
+
+def test_the_system_prompt_can_come_from_a_file(tmp_path):
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("Talk like a pirate.\n")
+    settings = load_settings(**REQUIRED, system_prompt_file=prompt)
+    assert settings.system_prompt == "Talk like a pirate."
+
+
+def test_an_unreadable_system_prompt_file_is_named(tmp_path):
+    with pytest.raises(SettingsError, match="SYSTEM_PROMPT_FILE"):
+        load_settings(**REQUIRED, system_prompt_file=tmp_path / "missing.txt")
+
+
+def test_the_env_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text(
+        "SLACK_BOT_TOKEN=xoxb-env\nSLACK_SIGNING_SECRET=s\nOPENAI_API_KEY=k\n"
+    )
+    assert load_settings().slack_bot_token == "xoxb-env"

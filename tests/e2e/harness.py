@@ -1,0 +1,202 @@
+"""Drives the real app over HTTP: signed Slack requests into our aiohttp server."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import Services, build_openai_client, build_services
+from bot.config import Settings, load_settings
+from handlers.http import build_web_app
+from handlers.slack import build_slack_app
+from storage.connection import open_redis
+
+SIGNING_SECRET = "test-signing-secret"
+CHANNEL = "C1"
+_ids = itertools.count(1)
+
+
+def make_settings(slack, openai_fake, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url,
+        "openai_api_key": openai_fake.api_key,
+        "openai_base_url": openai_fake.base_url,
+        "system_prompt": "You are Captain Byte, a pirate. Answer like a pirate.",
+        "finetune_admins": "UADMIN",
+        "openai_timeout_seconds": 5,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+class SlackSender:
+    """Signed Slack requests (events, slash commands) to a bot listening at `url`."""
+
+    team = "T1"
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.session = session
+        self._ts = itertools.count(1)
+
+    def next_ts(self) -> str:
+        return f"1800000000.{next(self._ts):06d}"
+
+    async def post_signed(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict | None = None,
+        secret: str | None = None,
+    ) -> aiohttp.ClientResponse:
+        timestamp = str(int(time.time()))
+        signature = SignatureVerifier(secret or SIGNING_SECRET).generate_signature(
+            timestamp=timestamp, body=body
+        )
+        all_headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature,
+            **(headers or {}),
+        }
+        async with self.session.post(
+            f"{self.url}/slack/events", data=body.encode(), headers=all_headers
+        ) as response:
+            await response.read()
+            return response
+
+    async def send_event(
+        self, event: dict, *, event_id: str | None = None, retry_num: int | None = None
+    ) -> aiohttp.ClientResponse:
+        payload = {
+            "token": "legacy",
+            "team_id": self.team,
+            "api_app_id": "A1",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "team_id": self.team,
+                    "user_id": "UBOT",
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+        }
+        headers = {}
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post_signed(json.dumps(payload), "application/json", headers=headers)
+
+    async def mention(
+        self,
+        text: str,
+        *,
+        user: str = "UALICE",
+        thread_ts: str | None = None,
+        channel: str = CHANNEL,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> str:
+        """Mention the bot in a channel; returns the ts of the person's message."""
+        ts = self.next_ts()
+        event = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@UBOT> {text}",
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        await self.send_event(event, event_id=event_id, retry_num=retry_num)
+        return ts
+
+    async def react(
+        self,
+        ts: str,
+        *,
+        user: str = "UALICE",
+        reaction: str = "+1",
+        removed: bool = False,
+        item_user: str = "UBOT",
+        channel: str = CHANNEL,
+        event_id: str | None = None,
+        event_ts: str | None = None,
+        retry_num: int | None = None,
+    ) -> aiohttp.ClientResponse:
+        event = {
+            "type": "reaction_removed" if removed else "reaction_added",
+            "user": user,
+            "reaction": reaction,
+            "item_user": item_user,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": event_ts or f"{time.time():.6f}",
+        }
+        return await self.send_event(event, event_id=event_id, retry_num=retry_num)
+
+    async def command(
+        self, text: str, response_url: str, *, user: str = "UALICE", channel: str = CHANNEL
+    ) -> aiohttp.ClientResponse:
+        form = {
+            "token": "legacy",
+            "team_id": self.team,
+            "team_domain": "acme",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/finetune",
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": response_url,
+            "trigger_id": f"trigger-{next(_ids)}",
+        }
+        return await self.post_signed(urlencode(form), "application/x-www-form-urlencoded")
+
+
+class RunningBot(SlackSender):
+    """One app process' worth of wiring, serving HTTP on a free loopback port."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        services: Services,
+        runner: web.AppRunner,
+        redis_handle: Any,
+        url: str,
+    ) -> None:
+        super().__init__(url, aiohttp.ClientSession())
+        self.settings = settings
+        self.services = services
+        self.runner = runner
+        self.redis_handle = redis_handle
+
+    @classmethod
+    async def start(cls, settings: Settings) -> RunningBot:
+        handle = open_redis(settings.redis_url, settings.data_dir)
+        services = build_services(settings, handle.client, build_openai_client(settings))
+        slack = build_slack_app(services)
+        runner = web.AppRunner(build_web_app(slack, services.redis_ok))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        return cls(settings, services, runner, handle, f"http://127.0.0.1:{port}")
+
+    async def stop(self) -> None:
+        await self.session.close()
+        await self.runner.cleanup()
+        await self.redis_handle.close()

@@ -1,0 +1,109 @@
+"""`python -m bot` as a person runs it: config errors, HTTP mode, embedded persistent Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import free_port
+from tests.e2e.harness import SIGNING_SECRET, SlackSender
+from tests.e2e.test_core_loop import replies
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bot_env(slack, openai_fake, tmp_path: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_", "REDIS_"))}
+    env.update(
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        OPENAI_API_KEY=openai_fake.api_key,
+        OPENAI_BASE_URL=openai_fake.base_url,
+        DATA_DIR=str(tmp_path / "data"),
+        PORT=str(port),
+    )
+    return env
+
+
+async def start_process(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def wait_healthy(port: int, timeout: float = 30) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(timeout / 0.1)):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the bot did not become healthy")
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=20)
+    return output.decode()
+
+
+def test_a_missing_setting_stops_start_up_with_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: SLACK_BOT_TOKEN is required but not set"
+    ]
+
+
+async def test_the_embedded_redis_keeps_examples_across_a_restart(slack, openai_fake, tmp_path):
+    port = free_port()
+    env = bot_env(slack, openai_fake, tmp_path, port)
+    process = await start_process(env, tmp_path)
+    try:
+        await wait_healthy(port)
+        async with aiohttp.ClientSession() as session:
+            client = SlackSender(f"http://127.0.0.1:{port}", session)
+            ts = await client.mention("remember this")
+            [reply] = await replies(slack, 1)
+            assert reply.params["thread_ts"] == ts
+            await client.react(reply.response["ts"])
+            await asyncio.sleep(0.5)
+    finally:
+        log = await stop_process(process)
+    assert "remember this" not in log  # message bodies never reach the log at INFO
+    assert slack.bot_token not in log and openai_fake.api_key not in log
+
+    process = await start_process(env, tmp_path)
+    try:
+        await wait_healthy(port)
+        async with aiohttp.ClientSession() as session:
+            client = SlackSender(f"http://127.0.0.1:{port}", session)
+            await client.command("status", slack.response_url("after-restart"))
+        call = await slack.wait_for("response_url")
+        assert call.params["blocks"][0]["text"]["text"].startswith("*Dataset:* 1 example,")
+    finally:
+        await stop_process(process)

@@ -1,0 +1,1 @@
+"""In-process fake Slack and OpenAI servers for tests."""

@@ -1,0 +1,386 @@
+"""A local fake of the Slack Web API that records every call.
+
+Point slack_sdk at it with `AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)`.
+Only the methods the bot uses are implemented; any other method is recorded
+and answered with `{"ok": false, "error": "unknown_method"}` (or whatever was
+registered with `set_response`).
+
+Slack reports API errors as HTTP 200 with `"ok": false`, and so does this fake,
+including for injected `ratelimited` faults: the real API would answer 429 with
+a Retry-After header, but slack_sdk's default client does not retry on 429, so
+the simpler form exercises the same error-handling path in the bot.
+
+Run standalone with `python -m tests.fakes.slack_api --port N`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes._server import FakeServer, run_standalone
+
+# Fields that slack_sdk JSON-encodes when it sends form or query parameters.
+JSON_ENCODED_FIELDS = frozenset(
+    {"attachments", "blocks", "files", "metadata", "view", "user_auth_blocks", "unfurls"}
+)
+
+# A method's handler takes the merged params and returns the JSON payload.
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Call:
+    """One request received by the fake."""
+
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    # What the fake answered (e.g. the `ts` of a posted message), once it has answered.
+    response: dict[str, Any] | None = None
+
+
+@dataclass
+class Upload:
+    """A file uploaded through files.getUploadURLExternal + completeUploadExternal."""
+
+    file_id: str
+    filename: str
+    content: bytes
+    channel_id: str | None
+    initial_comment: str | None
+    title: str | None
+    thread_ts: str | None = None
+
+
+@dataclass
+class _ReservedFile:
+    """State of a file between getUploadURLExternal and completeUploadExternal."""
+
+    filename: str
+    length: int
+    content: bytes | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeSlack(FakeServer):
+    """Fake Slack Web API; see the module docstring."""
+
+    bot_user_id = "UBOT"
+    bot_id = "BBOT"
+    team_id = "T1"
+    bot_token = "xoxb-test-token"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[Call] = []
+        self.uploads: list[Upload] = []
+        self._faults: defaultdict[str, deque[str]] = defaultdict(deque)
+        self._overrides: dict[str, dict[str, Any] | Handler] = {}
+        self._reserved: dict[str, _ReservedFile] = {}
+        self._serial = 0
+        self._handlers: dict[str, Handler] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "conversations.open": self._conversations_open,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
+        }
+        self.app.router.add_route("*", "/api/{method}", self._handle_api)
+        self.app.router.add_post("/upload/{file_id}", self._handle_upload)
+        self.app.router.add_post("/response/{name}", self._handle_response_url)
+
+    # ----- test-side API -------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        """Value for slack_sdk's `base_url`; the trailing slash matters."""
+        return f"{self.base_url}/api/"
+
+    def response_url(self, name: str = "cmd1") -> str:
+        """A slash-command/interaction response_url whose POSTs are recorded."""
+        return f"{self.base_url}/response/{name}"
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None = None,
+        # A plain timeout argument reads best in test assertions.
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Call:
+        """Return the first recorded call to `method` matching `predicate`.
+
+        Polls because the bot answers Slack events in background tasks.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for call in self.calls_to(method):
+                if predicate is None or predicate(call):
+                    return call
+            if asyncio.get_running_loop().time() >= deadline:
+                seen = [call.method for call in self.calls]
+                raise AssertionError(
+                    f"no matching {method} call within {timeout}s; calls so far: {seen}"
+                )
+            await asyncio.sleep(0.01)
+
+    def fail_next(self, method: str, error: str = "ratelimited", times: int = 1) -> None:
+        """Make the next `times` calls to `method` answer `{"ok": false, "error": error}`.
+
+        Also works for "response_url".
+        """
+        self._faults[method].extend([error] * times)
+
+    def set_response(self, method: str, response: dict[str, Any] | Handler) -> None:
+        """Answer `method` with a fixed payload or `response(params)` from now on.
+
+        Lets a test stub a method this fake does not implement (e.g. users.info).
+        """
+        self._overrides[method] = response
+
+    # ----- HTTP handlers -------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        call = Call(method, params, dict(request.headers))
+        self.calls.append(call)
+
+        if _bearer_token(request, params) != self.bot_token:
+            return _slack_error("invalid_auth")
+        if self._faults[method]:
+            return _slack_error(self._faults[method].popleft())
+
+        override = self._overrides.get(method)
+        if override is not None:
+            payload = override(params) if callable(override) else override
+            return web.json_response(payload)
+        handler = self._handlers.get(method)
+        if handler is None:
+            return _slack_error("unknown_method")
+        call.response = handler(params)
+        return web.json_response(call.response)
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        reserved = self._reserved.get(file_id)
+        if reserved is None:
+            return web.Response(status=404, text="file not found")
+        reserved.content = await _read_upload_bytes(request)
+        # Mirrors files.slack.com, whose text/plain body slack_sdk only logs.
+        return web.Response(text=f"OK - {len(reserved.content)}")
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            # Keep bad payloads visible to the test instead of failing here.
+            body = {"_raw": await request.text()}
+        params = {**body, "_name": name}
+        self.calls.append(Call("response_url", params, dict(request.headers)))
+        if self._faults["response_url"]:
+            return _slack_error(self._faults["response_url"].popleft())
+        return web.json_response({"ok": True})
+
+    # ----- Slack methods -------------------------------------------------
+
+    def _next_ts(self) -> str:
+        # Real ts values are "seconds.micros"; a counter keeps them unique
+        # and increasing, which is what threading and ordering rely on.
+        self._serial += 1
+        micros = 1_700_000_000_000_000 + self._serial * 100
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake-team.slack.com/",
+            "team": "Fake Team",
+            "user": "finetune-bot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _bot_message(self, params: dict[str, Any], ts: str) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "message",
+            "text": params.get("text", ""),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "team": self.team_id,
+            "ts": ts,
+        }
+        for key in ("thread_ts", "blocks", "attachments", "metadata"):
+            if params.get(key) is not None:
+                message[key] = params[key]
+        return message
+
+    def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not any(params.get(key) for key in ("text", "blocks", "attachments")):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        return {
+            "ok": True,
+            "channel": params["channel"],
+            "ts": ts,
+            "message": self._bot_message(params, ts),
+        }
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("ts"):
+            return {"ok": False, "error": "message_not_found"}
+        return {
+            "ok": True,
+            "channel": params["channel"],
+            "ts": params["ts"],
+            "text": params.get("text", ""),
+            "message": self._bot_message(params, params["ts"]),
+        }
+
+    def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("channel"):
+            return {"ok": True, "channel": {"id": params["channel"]}}
+        users = [user for user in str(params.get("users", "")).split(",") if user]
+        if not users:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        # A DM's id is derived from the user so tests can predict it.
+        channel_id = "D" + users[0] if len(users) == 1 else "G" + "".join(users)
+        return {"ok": True, "channel": {"id": channel_id}}
+
+    def _files_get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename = params.get("filename")
+        length = params.get("length")
+        if not filename or length is None:
+            return {"ok": False, "error": "invalid_arguments"}
+        self._serial += 1
+        file_id = f"F{self._serial:010d}"
+        self._reserved[file_id] = _ReservedFile(filename, int(length))
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        entries = params.get("files")
+        if not isinstance(entries, list) or not entries:
+            return {"ok": False, "error": "invalid_arguments"}
+        # Check everything first so a bad id does not half-complete the batch.
+        for entry in entries:
+            reserved = self._reserved.get(entry.get("id", ""))
+            if reserved is None or reserved.content is None:
+                return {"ok": False, "error": "file_not_found"}
+
+        channel_id = params.get("channel_id")
+        completed = []
+        for entry in entries:
+            reserved = self._reserved.pop(entry["id"])
+            title = entry.get("title") or reserved.filename
+            self.uploads.append(
+                Upload(
+                    file_id=entry["id"],
+                    filename=reserved.filename,
+                    content=reserved.content or b"",
+                    channel_id=channel_id,
+                    initial_comment=params.get("initial_comment"),
+                    title=title,
+                    thread_ts=params.get("thread_ts"),
+                )
+            )
+            completed.append(
+                {
+                    "id": entry["id"],
+                    "created": int(time.time()),
+                    "name": reserved.filename,
+                    "title": title,
+                    "mimetype": "text/plain",
+                    "filetype": "text",
+                    "user": self.bot_user_id,
+                    "size": len(reserved.content or b""),
+                    "channels": [channel_id] if channel_id else [],
+                }
+            )
+        return {"ok": True, "files": completed}
+
+
+# ----- request parsing helpers ---------------------------------------------
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    """Merge query string, form fields and JSON body, as Slack does.
+
+    slack_sdk sends many methods' arguments as query parameters even on POST,
+    so all three sources matter.
+    """
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json() if request.can_read_body else None
+        if isinstance(body, dict):
+            params.update(body)
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in (await request.post()).items():
+            params[key] = value if isinstance(value, str) else value.file.read()
+    return {key: _decode_json_field(key, value) for key, value in params.items()}
+
+
+def _decode_json_field(key: str, value: Any) -> Any:
+    if key in JSON_ENCODED_FIELDS and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+async def _read_upload_bytes(request: web.Request) -> bytes:
+    """slack_sdk's async client posts raw bytes; others send multipart `file`."""
+    if request.content_type != "multipart/form-data":
+        return await request.read()
+    form = await request.post()
+    part = form.get("file")
+    if part is None:
+        # Fall back to the first part, whatever it is called.
+        part = next(iter(form.values()), b"")
+    if isinstance(part, str):
+        return part.encode()
+    if isinstance(part, bytes):
+        return part
+    return part.file.read()
+
+
+def _bearer_token(request: web.Request, params: dict[str, Any]) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header.removeprefix("Bearer ")
+    # Legacy clients may still pass the token as a parameter.
+    return params.get("token")
+
+
+def _slack_error(error: str) -> web.Response:
+    return web.json_response({"ok": False, "error": error})
+
+
+if __name__ == "__main__":
+    run_standalone(FakeSlack, "Fake Slack Web API for tests")

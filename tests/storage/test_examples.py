@@ -1,0 +1,66 @@
+"""The dataset in real Redis: one example per conversation, votes per person, ordered events."""
+
+import pytest
+from redis.asyncio import Redis
+
+from storage.examples import ExampleStore
+from storage.keys import Keys
+from storage.schemas import Example, Turn
+
+
+def make_turn(ts: str, reply: str = "Ahoy!", user_text: str = "hi") -> Turn:
+    return Turn(
+        team="T1",
+        channel="C1",
+        thread_ts=ts,
+        ts=ts,
+        user="U1",
+        model="gpt-4.1-mini",
+        messages=[{"role": "system", "content": "pirate"}, {"role": "user", "content": user_text}],
+        reply=reply,
+    )
+
+
+@pytest.fixture
+async def store(redis_url):
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield ExampleStore(client, Keys("test"))
+    await client.aclose()
+
+
+async def test_the_last_vote_removed_drops_the_example(store):
+    example = Example.from_turn(make_turn("1.1"), tokens=12)
+    await store.vote(example, "UA", "10.0")
+    assert (await store.stats()).examples == 1
+    result = await store.unvote("C1", "1.1", "UA", "11.0")
+    assert result.votes == 0
+    assert (await store.stats()).examples == 0
+    assert await store.get(example.id) is None
+
+
+async def test_a_removal_that_arrives_before_its_add_wins(store):
+    example = Example.from_turn(make_turn("1.1"))
+    await store.unvote("C1", "1.1", "UA", "11.0")  # delivered first, happened last
+    result = await store.vote(example, "UA", "10.0")
+    assert not result.changed
+    assert (await store.stats()).examples == 0
+
+
+async def test_identical_replies_are_one_example_and_count_each_person_once(store):
+    first = Example.from_turn(make_turn("1.1"), tokens=10)
+    second = Example.from_turn(make_turn("2.2"), tokens=10)
+    assert first.id == second.id
+    await store.vote(first, "UA", "10.0")
+    await store.vote(second, "UA", "10.5")
+    await store.vote(second, "UB", "10.6")
+    assert await store.voter_count(first.id) == 2
+    assert await store.stats() == type(await store.stats())(examples=1, approx_tokens=10)
+
+
+async def test_two_bots_sharing_one_redis_do_not_see_each_other(store, redis_url):
+    client = Redis.from_url(redis_url, decode_responses=True)
+    other = ExampleStore(client, Keys("other"))
+    await store.vote(Example.from_turn(make_turn("1.1")), "UA", "10.0")
+    assert (await other.stats()).examples == 0
+    assert [e async for e in other.iter_examples()] == []
+    await client.aclose()
