@@ -7,43 +7,80 @@ import contextlib
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 
 from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 
-from bot.app import build_openai_client, build_services
+from bot.app import Services, build_openai_client, build_services
 from bot.config import Settings, SettingsError, load_settings
+from bot.model_table import load_model_table
 from handlers.http import build_web_app
-from handlers.slack import SlackIdentity, build_slack_app
-from storage.connection import open_redis
+from handlers.slack import SlackIdentity, build_slack_app, build_web_client
+from handlers.slack.reporter import SlackJobReporter
+from storage.connection import RedisHandle, open_redis
 
 logger = logging.getLogger("bot")
 
 
-async def serve(settings: Settings) -> None:
+@dataclass
+class Bot:
+    redis: RedisHandle
+    services: Services
+    slack: AsyncApp
+
+    def web_app(self, is_ready) -> web.Application:
+        return build_web_app(
+            self.slack,
+            is_ready,
+            openai_client=self.services.openai,
+            webhook_secret=self.services.settings.openai_webhook_secret,
+            on_job_event=self.services.watcher.check,
+        )
+
+
+def assemble(settings: Settings) -> Bot:
+    try:
+        table = load_model_table(settings.model_table_file)
+    except ValueError as error:
+        raise SettingsError(f"MODEL_TABLE_FILE is invalid: {error}") from None
     redis = open_redis(settings.redis_url, settings.data_dir)
-    services = build_services(settings, redis.client, build_openai_client(settings))
-    slack = build_slack_app(services)
-    identity = SlackIdentity(slack)
-    identity_task = asyncio.create_task(identity.resolve())
+    slack_client = build_web_client(settings)
+    services = build_services(
+        settings, redis.client, build_openai_client(settings), table, SlackJobReporter(slack_client)
+    )
+    return Bot(redis, services, build_slack_app(services, slack_client))
+
+
+async def serve(bot: Bot) -> None:
+    settings = bot.services.settings
+    identity = SlackIdentity(bot.slack)
+    background = [
+        asyncio.create_task(identity.resolve()),
+        asyncio.create_task(bot.services.watcher.run()),
+    ]
     try:
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             logger.info("slack: socket mode")
-            await AsyncSocketModeHandler(slack, settings.slack_app_token).start_async()
+            await AsyncSocketModeHandler(bot.slack, settings.slack_app_token).start_async()
         else:
 
             async def is_ready() -> bool:
-                return identity.bot_user_id is not None and await services.redis_ok()
+                return identity.bot_user_id is not None and await bot.services.redis_ok()
 
-            runner = web.AppRunner(build_web_app(slack, is_ready), access_log=None)
+            runner = web.AppRunner(bot.web_app(is_ready), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, port=settings.port).start()
             logger.info("http: listening on port %d", settings.port)
             await _until_stopped()
     finally:
-        identity_task.cancel()
-        await redis.close()
+        bot.services.watcher.stop()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await bot.redis.close()
 
 
 async def _until_stopped() -> None:
@@ -59,12 +96,12 @@ async def _until_stopped() -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        settings = load_settings()
+        bot = assemble(load_settings())
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         sys.exit(2)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+        asyncio.run(serve(bot))
 
 
 if __name__ == "__main__":

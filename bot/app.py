@@ -12,8 +12,13 @@ from bot.chat import ChatService
 from bot.config import Settings
 from bot.curation import Curation
 from bot.errors import REDIS_DOWN
+from bot.finetune import FineTuner, JobReporter
+from bot.model_switch import ModelSwitcher
+from bot.model_table import ModelTable
+from bot.watcher import JobWatcher
 from storage.events import SeenEvents
 from storage.examples import ExampleStore
+from storage.jobs import JobStore
 from storage.keys import Keys
 from storage.models import ModelStore
 from storage.turns import TurnStore
@@ -32,6 +37,11 @@ class Services:
     seen: SeenEvents
     chat: ChatService
     curation: Curation
+    jobs: JobStore
+    table: ModelTable
+    finetuner: FineTuner
+    switcher: ModelSwitcher
+    watcher: JobWatcher
 
     async def redis_ok(self) -> bool:
         try:
@@ -39,13 +49,16 @@ class Services:
         except REDIS_DOWN:
             return False
 
-    async def active_model_name(self) -> str:
-        swap = await self.models.active()
-        return swap.model if swap else self.settings.chat_model
 
-
-def build_services(settings: Settings, redis: Redis, openai_client: AsyncOpenAI) -> Services:
+def build_services(
+    settings: Settings,
+    redis: Redis,
+    openai_client: AsyncOpenAI,
+    table: ModelTable,
+    reporter: JobReporter,
+) -> Services:
     keys = Keys(settings.redis_prefix)
+    jobs = JobStore(redis, keys)
     turns = TurnStore(redis, keys, settings.turn_ttl_seconds)
     examples = ExampleStore(redis, keys)
     models = ModelStore(redis, keys)
@@ -68,6 +81,13 @@ def build_services(settings: Settings, redis: Redis, openai_client: AsyncOpenAI)
         seen=SeenEvents(redis, keys),
         chat=chat,
         curation=Curation(turns, examples),
+        jobs=jobs,
+        table=table,
+        finetuner=FineTuner(settings, openai_client, examples, jobs, table),
+        switcher=ModelSwitcher(openai_client, models, table, settings.chat_model),
+        watcher=JobWatcher(
+            openai_client, jobs, models, reporter, poll_seconds=settings.job_poll_seconds
+        ),
     )
 
 

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
+from bot.finetune import StartOptions
+from bot.model_table import ModelTable
+
 USAGE = {
-    "status": "show the dataset, the model in use and help",
+    "status": "the dataset, the model in use, the active job and the last finished ones",
+    "validate": "check the dataset and estimate tokens and cost, without spending anything",
+    "start": "[model=<base>] [epochs=<n>] [suffix=<s>] [holdout=<fraction>]: fine-tune (admins)",
+    "cancel": "cancel the active job (admins)",
+    "models": "the models this bot has used, newest first",
+    "use": "<model>: switch to a model (admins)",
+    "rollback": "switch back to the previous model (admins)",
     "export": "send you the dataset as an OpenAI chat fine-tuning .jsonl file",
     "help": "list these commands",
 }
+START_KEYS = ("model", "epochs", "suffix", "holdout")
+MAX_EPOCHS = 50
+# OpenAI accepts up to 64 characters in a suffix; letters, digits, '-' and '_' are safe.
+SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class CommandError(ValueError):
@@ -50,3 +64,53 @@ def parse_command(text: str) -> ParsedCommand:
 
 def usage_lines(command: str = "/finetune") -> list[str]:
     return [f"`{command} {name}`: {text}" for name, text in USAGE.items()]
+
+
+def parse_start_options(
+    command: ParsedCommand, default_model: str, table: ModelTable
+) -> StartOptions:
+    """Check `/finetune start` options before anything is spent."""
+    if command.arguments:
+        raise CommandError(f"`{command.arguments[0]}` is not an option; write `name=value`.")
+    unknown = sorted(set(command.options) - set(START_KEYS))
+    if unknown:
+        raise CommandError(f"`{unknown[0]}` is not an option of start ({', '.join(START_KEYS)}).")
+    model = command.options.get("model", default_model)
+    if table.lookup(model) is None:
+        raise CommandError(f"`{model}` is not a model I can fine-tune: {', '.join(table.names())}.")
+    return StartOptions(
+        model=model,
+        epochs=_epochs(command.options.get("epochs")),
+        suffix=_suffix(command.options.get("suffix")),
+        holdout=_holdout(command.options.get("holdout")),
+    )
+
+
+def _epochs(value: str | None) -> int | None:
+    if value is None or value == "auto":
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_EPOCHS:
+        raise CommandError(f"epochs must be a whole number from 1 to {MAX_EPOCHS}, not `{value}`.")
+    return int(value)
+
+
+def _suffix(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not SUFFIX.match(value):
+        raise CommandError(
+            "suffix must be 1 to 64 letters, digits, `-` or `_` (OpenAI puts it in the model name)."
+        )
+    return value
+
+
+def _holdout(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0 <= fraction <= 0.5:
+        raise CommandError(f"holdout must be a fraction from 0 to 0.5, not `{value}`.")
+    return fraction

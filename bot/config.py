@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=20000, ge=1)
     turn_ttl_days: int = Field(default=30, ge=1)
     job_poll_seconds: float = Field(default=30, gt=0)
+    finetune_base_model: str = "gpt-4.1-mini-2025-04-14"
+    training_system_prompt: str | None = None
+    openai_webhook_secret: str | None = None
+    model_table_file: Path | None = None
     openai_timeout_seconds: float = Field(default=60, gt=0)
 
     @field_validator("curate_reactions", "finetune_admins", mode="before")

@@ -54,6 +54,30 @@ class Keys:
         return f"{self._base}:seen-event:{event_id}"
 
     @property
+    def job_lock(self) -> str:
+        """Held from `/finetune start` until the job finishes: one active job per bot."""
+        return f"{self._base}:job:lock"
+
+    @property
+    def active_job(self) -> str:
+        return f"{self._base}:job:active"
+
+    def job(self, job_id: str) -> str:
+        return f"{self._base}:job:{job_id}"
+
+    def job_export(self, job_id: str) -> str:
+        return f"{self._base}:job-export:{job_id}"
+
+    @property
+    def finished_jobs(self) -> str:
+        return f"{self._base}:jobs:finished"
+
+    @property
+    def watcher_lease(self) -> str:
+        """Names the one process that watches the active job; expires if it dies."""
+        return f"{self._base}:job:watcher"
+
+    @property
     def active_model(self) -> str:
         return f"{self._base}:model:active"
 

@@ -9,14 +9,18 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
+from bot.config import Settings
 from handlers.slack import commands, events
 
 logger = logging.getLogger(__name__)
 
 
-def build_slack_app(services: Services) -> AsyncApp:
+def build_web_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+
+
+def build_slack_app(services: Services, client: AsyncWebClient) -> AsyncApp:
     settings = services.settings
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     app = AsyncApp(
         client=client,
         token=settings.slack_bot_token,

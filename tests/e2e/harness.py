@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -12,11 +13,9 @@ import aiohttp
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import Services, build_openai_client, build_services
+from bot.__main__ import assemble
+from bot.app import Services
 from bot.config import Settings, load_settings
-from handlers.http import build_web_app
-from handlers.slack import build_slack_app
-from storage.connection import open_redis
 
 SIGNING_SECRET = "test-signing-secret"
 CHANNEL = "C1"
@@ -186,17 +185,27 @@ class RunningBot(SlackSender):
         self.redis_handle = redis_handle
 
     @classmethod
-    async def start(cls, settings: Settings) -> RunningBot:
-        handle = open_redis(settings.redis_url, settings.data_dir)
-        services = build_services(settings, handle.client, build_openai_client(settings))
-        slack = build_slack_app(services)
-        runner = web.AppRunner(build_web_app(slack, services.redis_ok))
+    async def start(cls, settings: Settings, *, watch: bool = True) -> RunningBot:
+        bot = assemble(settings)
+        runner = web.AppRunner(bot.web_app(bot.services.redis_ok))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         port = runner.addresses[0][1]
-        return cls(settings, services, runner, handle, f"http://127.0.0.1:{port}")
+        running = cls(settings, bot.services, runner, bot.redis, f"http://127.0.0.1:{port}")
+        if watch:
+            running.watcher_task = asyncio.create_task(bot.services.watcher.run())
+        return running
+
+    watcher_task: asyncio.Task | None = None
+
+    async def stop_watching(self) -> None:
+        if self.watcher_task:
+            self.services.watcher.stop()
+            await asyncio.gather(self.watcher_task, return_exceptions=True)
+            self.watcher_task = None
 
     async def stop(self) -> None:
+        await self.stop_watching()
         await self.session.close()
         await self.runner.cleanup()
         await self.redis_handle.close()

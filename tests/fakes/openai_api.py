@@ -111,6 +111,8 @@ class FakeOpenAI(FakeServer):
         self.jobs: dict[str, dict[str, Any]] = {}
         self.job_events: dict[str, list[dict[str, Any]]] = {}
         self.refuse_training = False
+        # Models that GET /v1/models/{id} knows, besides the ft: models of succeeded jobs.
+        self.models: set[str] = {"gpt-4.1-mini", "gpt-4.1-mini-2025-04-14", "gpt-4o-mini"}
         self.file_not_ready_times = 0
 
         self._serial = 0
@@ -130,6 +132,7 @@ class FakeOpenAI(FakeServer):
         route.add_get("/v1/fine_tuning/jobs/{job_id}", self._retrieve_job)
         route.add_post("/v1/fine_tuning/jobs/{job_id}/cancel", self._cancel_job)
         route.add_get("/v1/fine_tuning/jobs/{job_id}/events", self._list_job_events)
+        route.add_get("/v1/models/{model}", self._retrieve_model)
         route.add_route("*", "/v1/{tail:.*}", self._unknown_url)
 
     @property
@@ -464,6 +467,15 @@ class FakeOpenAI(FakeServer):
         if job_id not in self.jobs:
             return _missing_job(job_id)
         return _paginated(list(reversed(self.job_events[job_id])), request)
+
+    async def _retrieve_model(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        tuned = {job.get("fine_tuned_model") for job in self.jobs.values()}
+        if model not in self.models and model not in tuned:
+            return _error(404, f"The model '{model}' does not exist", code="model_not_found")
+        return web.json_response(
+            {"id": model, "object": "model", "created": 0, "owned_by": "fake-org"}
+        )
 
     async def _unknown_url(self, request: web.Request) -> web.Response:
         return _error(404, f"Invalid URL ({request.method} {request.path})")

@@ -1,0 +1,68 @@
+"""Switching the model by hand: `/finetune use <model>` and `/finetune rollback`."""
+
+from __future__ import annotations
+
+import openai
+from openai import AsyncOpenAI
+
+from bot.model_table import ModelTable
+from storage.models import ModelStore, ModelSwap
+
+
+class ModelSwitcher:
+    def __init__(
+        self, client: AsyncOpenAI, models: ModelStore, table: ModelTable, default_model: str
+    ) -> None:
+        self._client = client
+        self._models = models
+        self._table = table
+        self._default = default_model
+
+    async def current(self) -> str:
+        swap = await self._models.active()
+        return swap.model if swap else self._default
+
+    async def use(self, model: str, user: str) -> str:
+        if not await self._is_known(model):
+            return f"I don't know the model `{model}`; `/finetune models` lists the ones I used."
+        previous = await self._history_entry(model)
+        await self._models.activate(
+            ModelSwap(
+                model=model,
+                job_id=previous.job_id if previous else None,
+                by=user,
+                reason="use",
+                system_prompt=previous.system_prompt if previous else None,
+            )
+        )
+        return f"<@{user}> switched me to `{model}`."
+
+    async def rollback(self, user: str) -> str:
+        current = await self.current()
+        history = await self._models.history(limit=100)
+        earlier = next((swap for swap in history if swap.model != current), None)
+        target = earlier.model if earlier else self._default
+        if target == current:
+            return f"There is no earlier model to go back to; I am using `{current}`."
+        await self._models.activate(
+            ModelSwap(
+                model=target,
+                job_id=earlier.job_id if earlier else None,
+                by=user,
+                reason="rollback",
+                system_prompt=earlier.system_prompt if earlier else None,
+            )
+        )
+        return f"<@{user}> rolled me back from `{current}` to `{target}`."
+
+    async def _history_entry(self, model: str) -> ModelSwap | None:
+        return next((s for s in await self._models.history(limit=100) if s.model == model), None)
+
+    async def _is_known(self, model: str) -> bool:
+        if model == self._default or await self._history_entry(model):
+            return True
+        try:
+            await self._client.models.retrieve(model)
+        except openai.NotFoundError:
+            return False
+        return True

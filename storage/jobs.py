@@ -1,0 +1,176 @@
+"""Fine-tuning jobs: the one-active-job lock, job records, the watcher lease, export snapshots."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from storage.keys import Keys
+from storage.schemas import utcnow
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled", "lost"})
+FINISHED_LIMIT = 50
+
+# Renew or take the lease only if it is ours or free. KEYS: lease; ARGV: holder, ttl ms
+_CLAIM_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Release the lock only if it still names this job. KEYS: lock; ARGV: job ref
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# Move a job to a terminal state exactly once. KEYS: job, finished list, lock
+# ARGV: new json, job id, lock ref, finished list limit. Returns 1 if this call moved it.
+_FINISH = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local status = cjson.decode(current)['status']
+  if status == 'succeeded' or status == 'failed' or status == 'cancelled'
+     or status == 'lost' then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
+if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+return 1
+"""
+
+
+class JobRecord(BaseModel):
+    """What we know of one fine-tuning job, and where to report on it."""
+
+    id: str  # the provider's job id once created; a local id before
+    provider: str = "openai"
+    status: str = "preparing"
+    base_model: str
+    suffix: str | None = None
+    epochs: int
+    started_by: str
+    platform: str = "slack"
+    channel: str
+    status_message_ts: str | None = None
+    examples: int
+    tokens: int
+    billed_tokens: int
+    estimated_cost_usd: float | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    export_sha256: str | None = None
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    train_loss: float | None = None
+    error: str | None = None
+    events: list[str] = Field(default_factory=list)
+    system_prompt: str | None = None
+    prompt_tokens_saved: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+class JobStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._claim = redis.register_script(_CLAIM_LEASE)
+        self._release = redis.register_script(_RELEASE_LOCK)
+        self._finish = redis.register_script(_FINISH)
+
+    # The one-active-job lock --------------------------------------------------------------
+
+    async def try_lock(self, ref: str, ttl_seconds: int) -> str | None:
+        """Take the lock for `ref`; None on success, else the ref that holds it."""
+        if await self._redis.set(self._keys.job_lock, ref, nx=True, ex=ttl_seconds):
+            return None
+        return await self._redis.get(self._keys.job_lock) or ""
+
+    async def hold_lock(self, ref: str) -> None:
+        """Point the lock at the created job and keep it until the job finishes."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._keys.job_lock, ref)
+            pipe.set(self._keys.active_job, ref)
+            await pipe.execute()
+
+    async def unlock(self, ref: str) -> None:
+        await self._release(keys=[self._keys.job_lock], args=[ref])
+
+    async def active_job_id(self) -> str | None:
+        return await self._redis.get(self._keys.active_job)
+
+    # Records -----------------------------------------------------------------------------
+
+    async def save(self, job: JobRecord) -> None:
+        await self._redis.set(self._keys.job(job.id), job.model_dump_json())
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        raw = await self._redis.get(self._keys.job(job_id))
+        return JobRecord.model_validate_json(raw) if raw else None
+
+    async def delete(self, job_id: str) -> None:
+        """Forget a local (pending) record once the provider's job id replaces it."""
+        await self._redis.delete(self._keys.job(job_id), self._keys.job_export(job_id))
+
+    async def rename_export(self, old_id: str, new_id: str) -> None:
+        await self._redis.rename(self._keys.job_export(old_id), self._keys.job_export(new_id))
+
+    async def finish(self, job: JobRecord) -> bool:
+        """Record a terminal state; True only for the one caller that made the transition."""
+        moved = await self._finish(
+            keys=[self._keys.job(job.id), self._keys.finished_jobs, self._keys.job_lock],
+            args=[job.model_dump_json(), job.id, job.id, FINISHED_LIMIT],
+        )
+        if moved:
+            await self._redis.delete(self._keys.active_job)
+        return bool(moved)
+
+    async def finished(self, limit: int = 5) -> list[JobRecord]:
+        ids = await self._redis.lrange(self._keys.finished_jobs, 0, limit - 1)
+        jobs = [await self.get(job_id) for job_id in ids]
+        return [job for job in jobs if job is not None]
+
+    # The watcher lease -------------------------------------------------------------------
+
+    async def claim_lease(self, holder: str, ttl_seconds: float) -> bool:
+        ttl_ms = max(1, int(ttl_seconds * 1000))
+        return bool(await self._claim(keys=[self._keys.watcher_lease], args=[holder, ttl_ms]))
+
+    async def release_lease(self, holder: str) -> None:
+        await self._release(keys=[self._keys.watcher_lease], args=[holder])
+
+    # Export snapshots: exactly what a job was trained on ---------------------------------
+
+    async def save_export(self, job_id: str, name: str, content: bytes) -> str:
+        digest = hashlib.sha256(content).hexdigest()
+        await self._redis.hset(
+            self._keys.job_export(job_id),
+            mapping={
+                f"{name}:sha256": digest,
+                # base64 so the text-decoding client can carry the gzip bytes.
+                f"{name}:jsonl.gz.b64": base64.b64encode(gzip.compress(content)).decode(),
+            },
+        )
+        return digest
+
+    async def load_export(self, job_id: str, name: str) -> bytes | None:
+        packed = await self._redis.hget(self._keys.job_export(job_id), f"{name}:jsonl.gz.b64")
+        return gzip.decompress(base64.b64decode(packed)) if packed else None
