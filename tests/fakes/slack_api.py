@@ -118,7 +118,7 @@ class FakeSlack(FakeServer):
         method: str,
         predicate: Callable[[Call], bool] | None = None,
         # A plain timeout argument reads best in test assertions.
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> Call:
         """Return the first recorded call to `method` matching `predicate`.
 
