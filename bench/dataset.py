@@ -17,7 +17,21 @@ from bot.tokens import encoding_for
 from bot.validation import analyse_dataset
 
 MODEL = "gpt-4.1-mini-2025-04-14"
-WORDS = "the ship sailed north while our deploy pipeline turned green and everyone cheered".split()
+WORDS = [
+    "the",
+    "ship",
+    "sailed",
+    "north",
+    "while",
+    "our",
+    "deploy",
+    "pipeline",
+    "turned",
+    "green",
+    "and",
+    "everyone",
+    "cheered",
+]
 
 
 def synthetic_examples(count: int, seed: int = 7) -> list[dict]:
@@ -86,9 +100,10 @@ def main() -> None:
     counts = [int(arg) for arg in sys.argv[1:]] or [1000, 10000]
     results = [measure(count) for count in counts]
     for row in results:
+        ours, baseline = row["validate_and_count_seconds"], row["cookbook_count_seconds"]
         print(
-            f"{row['examples']:>7,} examples: validate+count {row['validate_and_count_seconds']:.2f} s "
-            f"({row['tokens_per_second']:,} tok/s), cookbook count {row['cookbook_count_seconds']:.2f} s, "
+            f"{row['examples']:>7,} examples: validate+count {ours:.2f} s "
+            f"({row['tokens_per_second']:,} tok/s), cookbook count {baseline:.2f} s, "
             f"tokens {row['tokens']:,} vs cookbook {row['cookbook_tokens']:,}, "
             f"peak {row['peak_traced_mb']} MB"
         )

@@ -177,6 +177,8 @@ class FineTuner:
             if error.code != "training_not_available":
                 raise
             return await self._give_up(job, ref, reporter, TRAINING_CLOSED)
+        except FileRejected as error:
+            return await self._give_up(job, ref, reporter, f"OpenAI rejected the file: {error}")
         except openai.APIStatusError as error:
             logger.warning("finetune: OpenAI refused the job (%s)", error.status_code)
             reason = f"OpenAI refused the job: {_short(error)}"

@@ -25,16 +25,7 @@ class ModelSwitcher:
     async def use(self, model: str, user: str) -> str:
         if not await self._is_known(model):
             return f"I don't know the model `{model}`; `/finetune models` lists the ones I used."
-        previous = await self._history_entry(model)
-        await self._models.activate(
-            ModelSwap(
-                model=model,
-                job_id=previous.job_id if previous else None,
-                by=user,
-                reason="use",
-                system_prompt=previous.system_prompt if previous else None,
-            )
-        )
+        await self._switch(model, await self._history_entry(model), user, "use")
         return f"<@{user}> switched me to `{model}`."
 
     async def rollback(self, user: str) -> str:
@@ -44,16 +35,20 @@ class ModelSwitcher:
         target = earlier.model if earlier else self._default
         if target == current:
             return f"There is no earlier model to go back to; I am using `{current}`."
+        await self._switch(target, earlier, user, "rollback")
+        return f"<@{user}> rolled me back from `{current}` to `{target}`."
+
+    async def _switch(self, model: str, earlier: ModelSwap | None, user: str, reason: str) -> None:
+        # A model used before keeps its job and the system prompt it was trained with.
         await self._models.activate(
             ModelSwap(
-                model=target,
+                model=model,
                 job_id=earlier.job_id if earlier else None,
                 by=user,
-                reason="rollback",
+                reason=reason,
                 system_prompt=earlier.system_prompt if earlier else None,
             )
         )
-        return f"<@{user}> rolled me back from `{current}` to `{target}`."
 
     async def _history_entry(self, model: str) -> ModelSwap | None:
         return next((s for s in await self._models.history(limit=100) if s.model == model), None)
