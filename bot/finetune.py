@@ -36,7 +36,8 @@ PENDING_LOCK_SECONDS = 3600
 
 TRAINING_CLOSED = (
     "OpenAI no longer accepts new fine-tuning jobs for this organisation, so nothing was "
-    "started or spent. Point TRAIN_BACKEND at another trainer to keep training this dataset."
+    "started or spent. Your examples are safe: `/finetune export` gives you the JSONL to train "
+    "with another provider."
 )
 
 
