@@ -25,6 +25,7 @@ from bot.validation import DatasetReport, analyse_dataset, example_errors, examp
 from bot.validation import split_holdout as split_ids
 from storage.examples import ExampleStore
 from storage.jobs import JobRecord, JobStore
+from storage.schemas import content_id
 
 logger = logging.getLogger(__name__)
 
@@ -290,8 +291,6 @@ def _jsonl(examples: list[dict[str, Any]]) -> bytes:
 
 
 def _line_id(example: dict[str, Any]) -> str:
-    from storage.schemas import content_id
-
     return content_id(example["messages"])
 
 

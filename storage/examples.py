@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
@@ -142,7 +141,3 @@ class ExampleStore:
                 if raw:
                     yield Example.model_validate_json(raw)
             start += batch
-
-
-def now_ts() -> str:
-    return f"{datetime.now(UTC).timestamp():.6f}"

@@ -73,10 +73,12 @@ async def test_start_trains_follows_and_swaps_to_the_new_model(start_bot, slack,
     assert training.purpose == "fine-tune"
     lines = [json.loads(line) for line in training.content.decode().splitlines()]
     assert len(lines) == 10 and all(line["messages"][-1]["weight"] == 1 for line in lines)
+    job_id = openai_fake.latest_job()["id"]
+    # What was uploaded is kept with the job, byte for byte.
+    assert await bot.services.jobs.load_export(job_id, "training") == training.content
 
     status = slack.calls_to("chat.postMessage")[-1]
     assert "Est. cost" in json.dumps(status.params["blocks"])
-    job_id = openai_fake.latest_job()["id"]
     openai_fake.set_job(job_id, "running")
     openai_fake.add_job_event(
         job_id, "Step 5/20", type="metrics", data={"step": 5, "total_steps": 20, "train_loss": 0.42}
