@@ -20,6 +20,8 @@ USAGE = {
     "export": "send you the dataset as an OpenAI chat fine-tuning .jsonl file",
     "help": "list these commands",
 }
+# Commands that spend money or change what everyone talks to: FINETUNE_ADMINS only.
+ADMIN_COMMANDS = frozenset({"start", "cancel", "use", "rollback"})
 START_KEYS = ("model", "epochs", "suffix", "holdout")
 MAX_EPOCHS = 50
 # OpenAI accepts up to 64 characters in a suffix; letters, digits, '-' and '_' are safe.

@@ -24,16 +24,17 @@ def training_messages(example: Example, approved_refs: set[str]) -> list[dict[st
     return messages
 
 
-def export_line(example: Example, approved_refs: set[str]) -> str:
-    payload = {"messages": training_messages(example, approved_refs)}
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+async def training_lines(examples: ExampleStore) -> AsyncIterator[dict[str, Any]]:
+    """Each example as a fine-tuning line (`{"messages": [...]}`), streamed from Redis."""
+    approved = await examples.approved_refs()
+    async for example in examples.iter_examples():
+        yield {"messages": training_messages(example, approved)}
 
 
 async def export_jsonl(examples: ExampleStore) -> AsyncIterator[str]:
-    """One JSONL line (with newline) per example, streamed from Redis in batches."""
-    approved = await examples.approved_refs()
-    async for example in examples.iter_examples():
-        yield export_line(example, approved) + "\n"
+    """One JSONL line (with newline) per example."""
+    async for line in training_lines(examples):
+        yield json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 async def export_bytes(examples: ExampleStore) -> tuple[bytes, int]:

@@ -18,10 +18,10 @@ import openai
 from openai import AsyncOpenAI
 
 from bot.config import Settings
-from bot.dataset import export_jsonl
+from bot.dataset import training_lines
 from bot.model_table import ModelTable
 from bot.tokens import count_text
-from bot.validation import DatasetReport, analyse_dataset, example_errors, example_tokens
+from bot.validation import DatasetReport, analyse_dataset
 from bot.validation import split_holdout as split_ids
 from storage.examples import ExampleStore
 from storage.jobs import JobRecord, JobStore
@@ -58,13 +58,6 @@ class StartOptions:
     holdout: float | None = None  # None: automatic (10% from 100 examples on)
 
 
-@dataclass(frozen=True)
-class StartResult:
-    started: bool
-    message: str
-    job: JobRecord | None = None
-
-
 class FineTuner:
     def __init__(
         self,
@@ -88,13 +81,12 @@ class FineTuner:
         """The dataset as fine-tuning lines, with TRAINING_SYSTEM_PROMPT when configured."""
         prompt = self._settings.training_system_prompt
         lines = []
-        async for line in export_jsonl(self._examples):
-            example = json.loads(line)
+        async for line in training_lines(self._examples):
             if prompt:
-                for message in example["messages"]:
+                for message in line["messages"]:
                     if message["role"] == "system":
                         message["content"] = prompt
-            lines.append(example)
+            lines.append(line)
         return lines
 
     async def validate(self, model: str, epochs: int | None = None) -> DatasetReport:
@@ -107,9 +99,7 @@ class FineTuner:
             return 0
         return count_text(self._settings.system_prompt, model) - count_text(prompt, model)
 
-    async def cancel(self, user: str) -> str:
-        if not self._settings.is_admin(user):
-            return "Only fine-tune admins (FINETUNE_ADMINS) can cancel a job."
+    async def cancel(self) -> str:
         job_id = await self._jobs.active_job_id()
         if not job_id:
             return "No fine-tuning job is running."
@@ -124,13 +114,12 @@ class FineTuner:
 
     async def start(
         self, options: StartOptions, user: str, channel: str, reporter: JobReporter
-    ) -> StartResult:
-        if not self._settings.is_admin(user):
-            return StartResult(False, "Only fine-tune admins (FINETUNE_ADMINS) can start a job.")
+    ) -> str:
+        """Start a job (the caller has checked the person is an admin); say what happened."""
         ref = f"pending-{uuid.uuid4().hex[:12]}"
         holder = await self._jobs.try_lock(ref, PENDING_LOCK_SECONDS)
         if holder is not None:
-            return StartResult(False, await self._already_running(holder))
+            return await self._already_running(holder)
         try:
             return await self._start_locked(ref, options, user, channel, reporter)
         except BaseException:
@@ -145,13 +134,14 @@ class FineTuner:
 
     async def _start_locked(
         self, ref: str, options: StartOptions, user: str, channel: str, reporter: JobReporter
-    ) -> StartResult:
-        examples = await self.training_examples()
-        report = analyse_dataset(examples, options.model, self._table, options.epochs)
+    ) -> str:
+        trainable: list[dict[str, Any]] = []
+        report = analyse_dataset(
+            await self.training_examples(), options.model, self._table, options.epochs, trainable
+        )
         if not report.can_train:
             await self._jobs.unlock(ref)
-            return StartResult(False, report.refusal or "This dataset can't be trained.")
-        trainable = self._trainable(examples, options.model)
+            return report.refusal or "This dataset can't be trained."
         training, validation = self._split(trainable, options.holdout)
 
         job = JobRecord(
@@ -198,17 +188,7 @@ class FineTuner:
         await self._jobs.hold_lock(job.id)
         await reporter.show_job(job)
         logger.info("finetune: started job %s on %s", job.id, job.base_model)
-        return StartResult(True, f"Started fine-tuning job `{job.id}`.", job)
-
-    def _trainable(self, examples: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
-        info = self._table.lookup(model)
-        limit = info.max_tokens_per_example if info else None
-        return [
-            example
-            for example in examples
-            if not example_errors(example)
-            and (limit is None or example_tokens(example, model) <= limit)
-        ]
+        return f"Started fine-tuning job `{job.id}`."
 
     def _split(
         self, examples: list[dict[str, Any]], holdout: float | None
@@ -245,7 +225,8 @@ class FineTuner:
 
     async def _create_job(self, job: JobRecord) -> Any:
         hyperparameters: dict[str, Any] = {"n_epochs": job.epochs}
-        for delay in (*FILE_NOT_READY_DELAYS, None):
+        delays = iter(FILE_NOT_READY_DELAYS)
+        while True:
             try:
                 return await self._client.fine_tuning.jobs.create(
                     model=job.base_model,
@@ -263,20 +244,18 @@ class FineTuner:
                     },
                 )
             except openai.BadRequestError as error:
+                delay = next(delays, None)
                 if delay is None or not _file_not_ready(error):
                     raise
                 await self._sleep(delay)
-        raise AssertionError("unreachable")
 
-    async def _give_up(
-        self, job: JobRecord, ref: str, reporter: JobReporter, reason: str
-    ) -> StartResult:
+    async def _give_up(self, job: JobRecord, ref: str, reporter: JobReporter, reason: str) -> str:
         job.status = "failed"
         job.error = reason
         await self._jobs.save(job)
         await self._jobs.unlock(ref)
         await reporter.show_job(job)
-        return StartResult(False, reason, job)
+        return reason
 
 
 class FileRejected(openai.OpenAIError):

@@ -298,12 +298,17 @@ class _Tally:
 
 
 def analyse_dataset(
-    examples: Iterable[Any], model: str, table: ModelTable, epochs: int | None = None
+    examples: Iterable[Any],
+    model: str,
+    table: ModelTable,
+    epochs: int | None = None,
+    keep: list[Any] | None = None,
 ) -> DatasetReport:
     """Check, count and price a dataset in one pass over `examples`.
 
     Malformed examples and those over the model's token limit are left out of the trainable
-    set and counted; the report says whether what remains is enough to train on.
+    set and counted; the report says whether what remains is enough to train on. With `keep`,
+    the trainable examples are appended to it, so a caller about to upload need not check twice.
     """
     info = table.lookup(model)
     if info is None:
@@ -312,22 +317,25 @@ def analyse_dataset(
         raise ValueError(f"epochs must be at least 1, not {epochs}")
     tally = _Tally(info.max_tokens_per_example)
     for index, example in enumerate(examples):
-        _analyse_example(tally, index, example, model)
+        if _analyse_example(tally, index, example, model) and keep is not None:
+            keep.append(example)
     return _report(tally, info, model, epochs)
 
 
-def _analyse_example(tally: _Tally, index: int, example: Any, model: str) -> None:
+def _analyse_example(tally: _Tally, index: int, example: Any, model: str) -> bool:
+    """Tally one example; True when it is trainable."""
     tally.total += 1
     kinds = example_errors(example)
     if kinds:
         tally.invalid += 1
         tally.reject(index, sorted(kinds))
-        return
+        return False
     tokens = example_tokens(example, model)
     if tokens > tally.limit:
         tally.reject(index, ["too_many_tokens"])
-        return
+        return False
     tally.accept(tokens, assistant_tokens(example["messages"], model))
+    return True
 
 
 def _report(tally: _Tally, info: ModelInfo, model: str, epochs: int | None) -> DatasetReport:

@@ -32,8 +32,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# Move a job to a terminal state exactly once. KEYS: job, finished list, lock
-# ARGV: new json, job id, lock ref, finished list limit. Returns 1 if this call moved it.
+# Move a job to a terminal state exactly once. KEYS: job, finished list, lock, active job
+# ARGV: new json, job id, finished list limit. Returns 1 if this call moved it.
 _FINISH = """
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -45,8 +45,9 @@ if current then
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
-if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
+if redis.call('GET', KEYS[4]) == ARGV[2] then redis.call('DEL', KEYS[4]) end
 return 1
 """
 
@@ -136,17 +137,22 @@ class JobStore:
     async def finish(self, job: JobRecord) -> bool:
         """Record a terminal state; True only for the one caller that made the transition."""
         moved = await self._finish(
-            keys=[self._keys.job(job.id), self._keys.finished_jobs, self._keys.job_lock],
-            args=[job.model_dump_json(), job.id, job.id, FINISHED_LIMIT],
+            keys=[
+                self._keys.job(job.id),
+                self._keys.finished_jobs,
+                self._keys.job_lock,
+                self._keys.active_job,
+            ],
+            args=[job.model_dump_json(), job.id, FINISHED_LIMIT],
         )
-        if moved:
-            await self._redis.delete(self._keys.active_job)
         return bool(moved)
 
     async def finished(self, limit: int = 5) -> list[JobRecord]:
         ids = await self._redis.lrange(self._keys.finished_jobs, 0, limit - 1)
-        jobs = [await self.get(job_id) for job_id in ids]
-        return [job for job in jobs if job is not None]
+        if not ids:
+            return []
+        raws = await self._redis.mget([self._keys.job(job_id) for job_id in ids])
+        return [JobRecord.model_validate_json(raw) for raw in raws if raw]
 
     # The watcher lease -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.commands import (
+    ADMIN_COMMANDS,
     CommandError,
     ParsedCommand,
     parse_command,
@@ -37,7 +38,6 @@ EMPTY_DATASET = (
     "The dataset is empty. React to a good bot reply with a curation emoji to add an example."
 )
 ADMINS_ONLY = "Only fine-tune admins (FINETUNE_ADMINS) can do that."
-ADMIN_COMMANDS = frozenset({"start", "cancel", "use", "rollback"})
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -76,12 +76,12 @@ def register(app: AsyncApp, services: Services) -> None:
                 await respond(text="Dataset check", blocks=build_report_blocks(report))
             case "start":
                 options = parse_start_options(parsed, settings.finetune_base_model, services.table)
-                result = await services.finetuner.start(
+                answer = await services.finetuner.start(
                     options, user, command["channel_id"], SlackJobReporter(client)
                 )
-                await respond(text=result.message)
+                await respond(text=answer)
             case "cancel":
-                await respond(text=await services.finetuner.cancel(user))
+                await respond(text=await services.finetuner.cancel())
                 job_id = await services.jobs.active_job_id()
                 if job_id:
                     await services.watcher.check(job_id)
