@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -104,13 +106,89 @@ def count_messages(messages: list[dict[str, Any]], model: str) -> int:
         for key, value in message.items():
             if key == "weight":
                 continue
-            total += len(enc.encode(_as_text(value), disallowed_special=()))
+            total += len(enc.encode(as_text(value), disallowed_special=()))
             if key == "name":
                 total += 1
     return total
 
 
-def _as_text(value: Any) -> str:
+class TokenCounter:
+    """Counts tokens of many texts in one encoding, remembering recent counts.
+
+    Chat datasets repeat themselves: every example carries the bot's system prompt, and every
+    example of a thread carries that thread's earlier turns, so most texts were counted a moment
+    ago. Texts not seen yet are counted in one batch, split over a few threads (tiktoken's
+    encoder releases the GIL). The memory kept is capped at `max_chars` characters of text, so
+    it does not grow with the dataset; the oldest texts are forgotten when the cap is reached.
+    Counts equal `count_text`: special-token text is counted as ordinary text.
+    """
+
+    # Below this many new texts, handing work to threads costs more than it saves.
+    MIN_PARALLEL_BATCH = 64
+
+    def __init__(self, enc: tiktoken.Encoding, max_chars: int = 4_000_000) -> None:
+        self._enc = enc
+        self._max_chars = max_chars
+        self._counts: dict[str, int] = {}
+        self._chars = 0
+
+    def count_all(self, texts: Iterable[str]) -> None:
+        """Count every text not remembered yet, in one batch; `count` then finds them all."""
+        new = [text for text in dict.fromkeys(texts) if text not in self._counts]
+        if not new:
+            return
+        new_chars = sum(map(len, new))
+        if self._chars + new_chars > self._max_chars:
+            self._forget_oldest()
+        for text, tokens in zip(new, self._encode_lengths(new), strict=True):
+            self._counts[text] = tokens
+        self._chars += new_chars
+
+    def count(self, text: str) -> int:
+        tokens = self._counts.get(text)
+        if tokens is None:
+            tokens = self._counts[text] = len(self._enc.encode_ordinary(text))
+            self._chars += len(text)
+        return tokens
+
+    def _encode_lengths(self, texts: list[str]) -> list[int]:
+        workers = _workers()
+        if workers == 1 or len(texts) < self.MIN_PARALLEL_BATCH:
+            return self._lengths(texts)
+        # One slice per thread: a future per text would cost more than encoding short texts.
+        size = -(-len(texts) // workers)
+        slices = [texts[start : start + size] for start in range(0, len(texts), size)]
+        return [n for part in _pool().map(self._lengths, slices) for n in part]
+
+    def _lengths(self, texts: list[str]) -> list[int]:
+        encode = self._enc.encode_ordinary
+        return [len(encode(text)) for text in texts]
+
+    def _forget_oldest(self) -> None:
+        # Keep the newest texts up to half the cap, rebuilt in one go rather than one by one.
+        kept: list[str] = []
+        chars = 0
+        for text in reversed(self._counts):
+            if chars + len(text) > self._max_chars // 2:
+                break
+            kept.append(text)
+            chars += len(text)
+        self._counts = {text: self._counts[text] for text in reversed(kept)}
+        self._chars = chars
+
+
+@cache
+def _workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(_workers(), thread_name_prefix="tokens")
+
+
+def as_text(value: Any) -> str:
+    """A message value as the text that is counted: strings as they are, the rest as JSON."""
     if isinstance(value, str):
         return value
     if value is None:

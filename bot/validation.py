@@ -9,13 +9,14 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from pydantic import BaseModel
 
 from bot.model_table import ModelInfo, ModelTable
-from bot.tokens import count_messages, encoding_for, encoding_name_for
+from bot.tokens import TokenCounter, as_text, count_messages, encoding_for, encoding_name_for
 
 MIN_EXAMPLES = 10  # OpenAI rejects training files with fewer
 RECOMMENDED_EXAMPLES = 50  # OpenAI's advice for a clear improvement
@@ -33,6 +34,10 @@ MESSAGE_KEYS = frozenset(
     {"role", "content", "name", "function_call", "tool_calls", "tool_call_id", "weight", "refusal"}
 )
 ROLES = frozenset({"system", "user", "assistant", "function", "tool", "developer"})
+PLAIN_ROLES = frozenset({"system", "user", "assistant"})
+# What an assistant message is trained to produce, for the assistant token count.
+TRAINED_KEYS = ("content", "tool_calls", "function_call")
+BATCH_SIZE = 256  # examples analysed together
 
 # A short reason per error kind, for people reading the report.
 ERROR_REASONS: dict[str, str] = {
@@ -107,9 +112,28 @@ def example_errors(example: Any) -> set[str]:
         errors.add("missing_messages_list")
         return errors
     for message in messages:
-        errors |= message_errors(message)
+        if not _is_plain_text_message(message):
+            errors |= message_errors(message)
     errors |= _assistant_errors(messages)
     return errors
+
+
+def _is_plain_text_message(message: Any) -> bool:
+    """The common shape, accepted without the full check: role, non-empty text, valid weight.
+
+    For such a message `message_errors` finds nothing; anything else gets the full check.
+    """
+    if type(message) is not dict:
+        return False
+    content = message.get("content")
+    role = message.get("role")
+    if type(content) is not str or not content or type(role) is not str:
+        return False
+    if role not in PLAIN_ROLES:
+        return False
+    if len(message) == 2:  # exactly role and content
+        return True
+    return len(message) == 3 and role == "assistant" and _valid_weight(message.get("weight"))
 
 
 def message_errors(message: Any) -> set[str]:
@@ -227,7 +251,7 @@ def assistant_tokens(messages: list[dict[str, Any]], model: str) -> int:
         _text_tokens(message.get(key), model)
         for message in messages
         if message.get("role") == "assistant" and message.get("weight", 1) != 0
-        for key in ("content", "tool_calls", "function_call")
+        for key in TRAINED_KEYS
         if message.get(key)
     )
 
@@ -316,26 +340,76 @@ def analyse_dataset(
     if epochs is not None and epochs < 1:
         raise ValueError(f"epochs must be at least 1, not {epochs}")
     tally = _Tally(info.max_tokens_per_example)
-    for index, example in enumerate(examples):
-        if _analyse_example(tally, index, example, model) and keep is not None:
-            keep.append(example)
+    counter = TokenCounter(encoding_for(model))
+    stream = iter(examples)
+    start = 0
+    # A batch at a time: its new texts are counted together, and memory stays flat.
+    while batch := list(islice(stream, BATCH_SIZE)):
+        for example in _analyse_batch(tally, start, batch, counter):
+            if keep is not None:
+                keep.append(example)
+        start += len(batch)
     return _report(tally, info, model, epochs)
 
 
-def _analyse_example(tally: _Tally, index: int, example: Any, model: str) -> bool:
-    """Tally one example; True when it is trainable."""
-    tally.total += 1
-    kinds = example_errors(example)
-    if kinds:
-        tally.invalid += 1
-        tally.reject(index, sorted(kinds))
-        return False
-    tokens = example_tokens(example, model)
-    if tokens > tally.limit:
-        tally.reject(index, ["too_many_tokens"])
-        return False
-    tally.accept(tokens, assistant_tokens(example["messages"], model))
-    return True
+def _analyse_batch(tally: _Tally, start: int, batch: list[Any], counter: TokenCounter) -> list[Any]:
+    """Tally a batch of examples numbered from `start`; return its trainable ones, in order."""
+    valid = []
+    for index, example in enumerate(batch, start):
+        tally.total += 1
+        kinds = example_errors(example)
+        if kinds:
+            tally.invalid += 1
+            tally.reject(index, sorted(kinds))
+        else:
+            valid.append((index, example))
+    counter.count_all(text for _, example in valid for text in _texts(example))
+    trainable = []
+    for index, example in valid:
+        tokens, trained = _counts(example, counter)
+        if tokens > tally.limit:
+            tally.reject(index, ["too_many_tokens"])
+            continue
+        tally.accept(tokens, trained)
+        trainable.append(example)
+    return trainable
+
+
+def _texts(example: dict[str, Any]) -> Iterator[str]:
+    """Every text `_counts` will look up for a well-formed example."""
+    for message in example["messages"]:
+        for key, value in message.items():
+            if key != "weight":
+                yield value if type(value) is str else as_text(value)
+    for key in ("tools", "functions"):
+        if example.get(key):
+            yield as_text(example[key])
+
+
+def _counts(example: dict[str, Any], counter: TokenCounter) -> tuple[int, int]:
+    """(example_tokens, assistant_tokens) of a well-formed example, from one walk over it.
+
+    The same sums as those two functions: each value is counted once and the trained
+    assistant values are added up from the same counts instead of being encoded again.
+    """
+    total = 3  # the reply priming
+    trained = 0
+    for message in example["messages"]:
+        total += 3  # the framing of each message
+        is_trained = message.get("role") == "assistant" and message.get("weight", 1) != 0
+        for key, value in message.items():
+            if key == "weight":
+                continue
+            tokens = counter.count(value if type(value) is str else as_text(value))
+            total += tokens
+            if key == "name":
+                total += 1
+            elif is_trained and value and key in TRAINED_KEYS:
+                trained += tokens
+    for key in ("tools", "functions"):
+        if example.get(key):
+            total += counter.count(as_text(example[key]))
+    return total, trained
 
 
 def _report(tally: _Tally, info: ModelInfo, model: str, epochs: int | None) -> DatasetReport:

@@ -8,8 +8,9 @@ import statistics
 import pytest
 
 from bot.model_table import ModelTable, default_model_table
-from bot.tokens import count_messages, encoding_for
+from bot.tokens import TokenCounter, count_messages, count_text, encoding_for
 from bot.validation import (
+    BATCH_SIZE,
     ERROR_REASONS,
     MAX_SAMPLES_PER_ERROR,
     UnknownModelError,
@@ -469,6 +470,73 @@ def test_unknown_model_is_an_error_listing_known_models(table):
     assert str(error).startswith("gpt-2 is not a model we know how to fine-tune; known models")
     assert "gpt-4o-mini-2024-07-18" in str(error)
     assert isinstance(error, ValueError)
+
+
+# --- the batched, remembering count matches the one-at-a-time reference ------------------------
+
+
+def varied_examples() -> list:
+    """Every shape the counter walks: names, tool calls, content parts, weights, special-token
+    text, a thread whose examples share their earlier turns, and malformed ones in between."""
+    named = chat("Who am I?", "You are Ana.")
+    named["messages"][1]["name"] = "ana"
+    parts = with_message({"role": "user", "content": [{"type": "text", "text": "hi there"}]})
+    special = chat("What is <|endoftext|>?", "A special token, counted here as text.")
+    refusal = with_message({"role": "assistant", "content": None, "refusal": "I can't help."})
+    thread = [{"role": "system", "content": "You are the team's helpful assistant."}]
+    threaded = []
+    for turn in range(8):
+        thread = [
+            *[{**m, "weight": 0} if m["role"] == "assistant" else m for m in thread],
+            {"role": "user", "content": f"Question number {turn} about the deploy?"},
+            {"role": "assistant", "content": f"Answer {turn}: roll back, then redeploy."},
+        ]
+        threaded.append({"messages": [dict(m) for m in thread]})
+    return [
+        chat(),
+        tool_calling_chat(),
+        named,
+        parts,
+        special,
+        refusal,
+        {"messages": []},
+        *threaded,
+        with_message({"role": "robot", "content": "beep"}),
+        chat(reply="word " * 300),
+    ]
+
+
+@pytest.mark.parametrize("model", [MODEL, "gpt-3.5-turbo"])
+def test_report_tokens_equal_the_per_example_reference(table, model):
+    examples = varied_examples() * 3
+    valid = [example for example in examples if not example_errors(example)]
+    report = analyse_dataset(examples, model, table)
+    assert report.trainable == len(valid)
+    assert report.tokens_total == sum(example_tokens(example, model) for example in valid)
+    assert report.assistant_tokens == sum(
+        assistant_tokens(example["messages"], model) for example in valid
+    )
+
+
+def test_examples_spanning_several_batches_keep_their_numbers_and_order(table):
+    examples = [chat(reply=f"reply {n}") for n in range(BATCH_SIZE * 2 + 7)]
+    bad = [5, BATCH_SIZE + 1, BATCH_SIZE * 2 + 3]
+    for index in bad:
+        examples[index] = {"messages": []}
+    kept: list = []
+    report = analyse_dataset(iter(examples), MODEL, table, keep=kept)
+    assert report.error_samples == {"missing_messages_list": bad}
+    assert kept == [example for index, example in enumerate(examples) if index not in bad]
+    assert report.tokens_total == sum(example_tokens(example, MODEL) for example in kept)
+
+
+def test_token_counter_counts_like_count_text_and_forgets_within_its_cap():
+    texts = [f"text number {n} " * (n % 7 + 1) for n in range(500)] + ["<|endoftext|>", ""]
+    counter = TokenCounter(encoding_for(MODEL), max_chars=2_000)
+    for start in range(0, len(texts), 100):
+        counter.count_all(texts[start : start + 100])
+        assert counter._chars <= 2_000 + sum(map(len, texts[start : start + 100]))
+    assert [counter.count(text) for text in texts] == [count_text(text, MODEL) for text in texts]
 
 
 # --- holdout -----------------------------------------------------------------------------------
