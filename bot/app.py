@@ -15,6 +15,7 @@ from bot.errors import REDIS_DOWN
 from bot.finetune import FineTuner, JobReporter
 from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable
+from bot.trainers import Trainer, build_trainer, training_table
 from bot.watcher import JobWatcher
 from storage.events import SeenEvents
 from storage.examples import ExampleStore
@@ -38,7 +39,8 @@ class Services:
     chat: ChatService
     curation: Curation
     jobs: JobStore
-    table: ModelTable
+    table: ModelTable  # the models the configured backend trains
+    trainer: Trainer
     finetuner: FineTuner
     switcher: ModelSwitcher
     watcher: JobWatcher
@@ -58,6 +60,8 @@ def build_services(
     reporter: JobReporter,
 ) -> Services:
     keys = Keys(settings.redis_prefix)
+    trainer = build_trainer(settings, redis, keys)
+    table = training_table(table, trainer, settings.finetune_base_model)
     jobs = JobStore(redis, keys)
     turns = TurnStore(redis, keys, settings.turn_ttl_seconds)
     examples = ExampleStore(redis, keys)
@@ -83,18 +87,25 @@ def build_services(
         curation=Curation(turns, examples),
         jobs=jobs,
         table=table,
-        finetuner=FineTuner(settings, openai_client, examples, jobs, table),
+        trainer=trainer,
+        finetuner=FineTuner(settings, trainer, examples, jobs, table),
         switcher=ModelSwitcher(openai_client, models, table, settings.chat_model),
         watcher=JobWatcher(
-            openai_client, jobs, models, reporter, poll_seconds=settings.job_poll_seconds
+            trainer,
+            jobs,
+            models,
+            reporter,
+            poll_seconds=settings.job_poll_seconds,
+            bot_name=settings.redis_prefix,
         ),
     )
 
 
 def build_openai_client(settings: Settings) -> AsyncOpenAI:
+    """The chat client: CHAT_BASE_URL/CHAT_API_KEY, else OPENAI_*."""
     return AsyncOpenAI(
-        api_key=settings.openai_api_key,
-        base_url=settings.openai_base_url,
+        api_key=settings.chat_key,
+        base_url=settings.chat_url,
         timeout=settings.openai_timeout_seconds,
         max_retries=2,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly, concise assistant for this team. Answer clearly and warmly."
 )
+
+
+TrainBackend = Literal["openai", "azure", "together", "local"]
 
 
 class SettingsError(Exception):
@@ -24,8 +27,18 @@ class Settings(BaseSettings):
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
-    openai_api_key: str
+    openai_api_key: str = ""
     openai_base_url: str | None = None
+    # Chat and training are configured apart: a model trained in one place may be served
+    # from another (Together, vLLM with LoRA adapters, Azure). Unset, both use OPENAI_*.
+    chat_base_url: str | None = None
+    chat_api_key: str = ""
+    train_backend: TrainBackend = "openai"
+    train_base_url: str | None = None
+    train_api_key: str = ""
+    train_api_version: str = "2025-04-01-preview"  # Azure OpenAI only
+    train_alternative: TrainBackend | None = None  # suggested when the backend is closing
+    local_models_dir: Path = Path("data/models")
     redis_url: str | None = None
     redis_prefix: str = Field(default="finetune", pattern=r"^[A-Za-z0-9_.-]+$")
     data_dir: Path = Path("data")
@@ -70,7 +83,38 @@ class Settings(BaseSettings):
             raise ValueError("SYSTEM_PROMPT is empty")
         if not self.slack_api_url.endswith("/"):
             self.slack_api_url += "/"
+        self._check_keys()
         return self
+
+    def _check_keys(self) -> None:
+        if not self.chat_key:
+            raise ValueError("OPENAI_API_KEY (or CHAT_API_KEY) is required but not set")
+        needs_key = {"together": "TRAIN_API_KEY", "azure": "TRAIN_API_KEY"}
+        if self.train_backend in needs_key and not self.train_api_key:
+            raise ValueError(
+                f"{needs_key[self.train_backend]} is required for TRAIN_BACKEND="
+                f"{self.train_backend}"
+            )
+        if self.train_backend == "openai" and not self.train_key:
+            raise ValueError(
+                "OPENAI_API_KEY (or TRAIN_API_KEY) is required for TRAIN_BACKEND=openai"
+            )
+        if self.train_backend == "azure" and not self.train_base_url:
+            raise ValueError(
+                "TRAIN_BASE_URL (your Azure OpenAI endpoint) is required for TRAIN_BACKEND=azure"
+            )
+
+    @property
+    def chat_key(self) -> str:
+        return self.chat_api_key or self.openai_api_key
+
+    @property
+    def chat_url(self) -> str | None:
+        return self.chat_base_url or self.openai_base_url
+
+    @property
+    def train_key(self) -> str:
+        return self.train_api_key or self.openai_api_key
 
     @property
     def socket_mode(self) -> bool:

@@ -6,21 +6,24 @@ message in the channel follows the job from upload to the swap.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
-
-import openai
-from openai import AsyncOpenAI
 
 from bot.config import Settings
 from bot.dataset import training_lines
-from bot.model_table import ModelTable
+from bot.model_table import ModelTable, lifecycle_warning
 from bot.tokens import count_text
+from bot.trainers.base import (
+    JobSpec,
+    Trainer,
+    TrainerError,
+    TrainingClosed,
+    Unreachable,
+)
 from bot.validation import DatasetReport, analyse_dataset
 from bot.validation import split_holdout as split_ids
 from storage.examples import ExampleStore
@@ -29,16 +32,15 @@ from storage.schemas import content_id
 
 logger = logging.getLogger(__name__)
 
-# Seconds between job-creation attempts while OpenAI still says the file is not ready.
-FILE_NOT_READY_DELAYS = (1, 2, 4, 8, 15, 30)
 AUTO_HOLDOUT_MIN_EXAMPLES = 100
 AUTO_HOLDOUT_FRACTION = 0.1
 PENDING_LOCK_SECONDS = 3600
+PENDING_PREFIX = "pending-"  # the lock names a start by this until the backend names the job
 
-TRAINING_CLOSED = (
-    "OpenAI no longer accepts new fine-tuning jobs for this organisation, so nothing was "
-    "started or spent. Your examples are safe: `/finetune export` gives you the JSONL to train "
-    "with another provider."
+NOTHING_STARTED = "Nothing was started or spent; your examples are safe."
+TRAINING_ELSEWHERE = (
+    "`/finetune export` gives you the JSONL, and setting TRAIN_BACKEND (together, local, "
+    "azure) trains the same dataset elsewhere; see the README."
 )
 
 
@@ -62,18 +64,16 @@ class FineTuner:
     def __init__(
         self,
         settings: Settings,
-        client: AsyncOpenAI,
+        trainer: Trainer,
         examples: ExampleStore,
         jobs: JobStore,
         table: ModelTable,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._settings = settings
-        self._client = client
+        self._trainer = trainer
         self._examples = examples
         self._jobs = jobs
         self._table = table
-        self._sleep = sleep
 
     # Reading the dataset -----------------------------------------------------------------
 
@@ -99,16 +99,27 @@ class FineTuner:
             return 0
         return count_text(self._settings.system_prompt, model) - count_text(prompt, model)
 
+    def lifecycle_warning(self, model: str, today: date | None = None) -> str | None:
+        """The backend's or the model's coming end, with the configured way out."""
+        info = self._table.lookup(model)
+        warning = lifecycle_warning(info, today or date.today()) if info else None
+        if warning is None:
+            return None
+        alternative = self._settings.train_alternative
+        if alternative and alternative != self._trainer.name:
+            return f"{warning} Set TRAIN_BACKEND={alternative} to train this dataset there."
+        return f"{warning} {TRAINING_ELSEWHERE}"
+
     async def cancel(self) -> str:
         job_id = await self._jobs.active_job_id()
         if not job_id:
             return "No fine-tuning job is running."
         try:
-            await self._client.fine_tuning.jobs.cancel(job_id)
-        except openai.APIStatusError as error:
-            return f"OpenAI did not cancel job `{job_id}`: {_short(error)}"
+            await self._trainer.cancel(job_id)
+        except TrainerError as error:
+            return f"Job `{job_id}` was not cancelled: {error}"
         logger.info("finetune: cancel requested for %s", job_id)
-        return f"Asked OpenAI to cancel job `{job_id}`."
+        return f"Asked {self._trainer.label} to cancel job `{job_id}`."
 
     # Starting ----------------------------------------------------------------------------
 
@@ -116,15 +127,17 @@ class FineTuner:
         self, options: StartOptions, user: str, channel: str, reporter: JobReporter
     ) -> str:
         """Start a job (the caller has checked the person is an admin); say what happened."""
-        ref = f"pending-{uuid.uuid4().hex[:12]}"
+        ref = f"{PENDING_PREFIX}{uuid.uuid4().hex[:12]}"
         holder = await self._jobs.try_lock(ref, PENDING_LOCK_SECONDS)
         if holder is not None:
             return await self._already_running(holder)
         try:
-            return await self._start_locked(ref, options, user, channel, reporter)
+            answer = await self._start_locked(ref, options, user, channel, reporter)
         except BaseException:
             await self._jobs.unlock(ref)
             raise
+        warning = self.lifecycle_warning(options.model)
+        return f"{answer}\n:warning: {warning}" if warning else answer
 
     async def _already_running(self, holder: str) -> str:
         job = await self._jobs.get(holder) if holder else None
@@ -146,6 +159,7 @@ class FineTuner:
 
         job = JobRecord(
             id=ref,
+            provider=self._trainer.name,
             status="uploading",
             base_model=options.model,
             suffix=options.suffix,
@@ -164,31 +178,44 @@ class FineTuner:
         await self._jobs.save(job)
 
         try:
-            provider_job = await self._upload_and_create(job, training, validation)
-        except openai.PermissionDeniedError as error:
-            if error.code != "training_not_available":
-                raise
-            return await self._give_up(job, ref, reporter, TRAINING_CLOSED)
-        except FileRejected as error:
-            return await self._give_up(job, ref, reporter, f"OpenAI rejected the file: {error}")
-        except openai.APIStatusError as error:
-            logger.warning("finetune: OpenAI refused the job (%s)", error.status_code)
-            reason = f"OpenAI refused the job: {_short(error)}"
-            return await self._give_up(job, ref, reporter, reason)
-        except openai.APIError as error:
-            logger.warning("finetune: could not reach OpenAI (%s)", type(error).__name__)
-            reason = "I couldn't reach OpenAI to start the job; nothing is running. Try again."
-            return await self._give_up(job, ref, reporter, reason)
-
-        await self._jobs.rename_export(ref, provider_job.id)
-        await self._jobs.delete(ref)
-        job.id = provider_job.id
-        job.status = provider_job.status
-        await self._jobs.save(job)
-        await self._jobs.hold_lock(job.id)
+            spec = await self._upload(job, training, validation)
+            try:
+                created = await self._trainer.create_job(spec)
+            except Unreachable as error:
+                # The job may exist though the answer was lost: look for it before giving up.
+                return await self._recover(job, spec, reporter, str(error))
+        except TrainingClosed as error:
+            reason = f"{error} {NOTHING_STARTED} {TRAINING_ELSEWHERE}"
+            return await self._give_up(job, reporter, reason)
+        except TrainerError as error:
+            return await self._give_up(job, reporter, f"{error} Nothing is running.")
+        await adopt(self._jobs, job, created.id, created.status)
         await reporter.show_job(job)
         logger.info("finetune: started job %s on %s", job.id, job.base_model)
-        return f"Started fine-tuning job `{job.id}`."
+        return f"Started fine-tuning job `{job.id}` with {self._trainer.label}."
+
+    async def _recover(
+        self, job: JobRecord, spec: JobSpec, reporter: JobReporter, reason: str
+    ) -> str:
+        try:
+            found = await self._trainer.find_job(spec)
+        except TrainerError:
+            # Unknown: keep the lock so nobody starts a second paid job; the watcher looks
+            # again on every poll and adopts the job, or frees the lock once it is sure.
+            logger.warning("finetune: could not check whether %s was created", job.id)
+            job.status = "unconfirmed"
+            await self._jobs.save(job)
+            await reporter.show_job(job)
+            return (
+                f"{reason} I couldn't check whether the job was created, so I'll keep looking "
+                "and post the outcome here; no second job can start meanwhile."
+            )
+        if found is None:
+            return await self._give_up(job, reporter, f"{reason} Nothing is running.")
+        logger.info("finetune: found job %s created for %s", found.id, job.id)
+        await adopt(self._jobs, job, found.id, found.status)
+        await reporter.show_job(job)
+        return f"Started fine-tuning job `{job.id}` with {self._trainer.label}."
 
     def _split(
         self, examples: list[dict[str, Any]], holdout: float | None
@@ -201,65 +228,57 @@ class FineTuner:
         training_ids, validation_ids = split_ids(sorted(by_id), holdout)
         return [by_id[i] for i in training_ids], [by_id[i] for i in validation_ids]
 
-    async def _upload_and_create(
+    async def _upload(
         self, job: JobRecord, training: list[dict], validation: list[dict]
-    ) -> Any:
+    ) -> JobSpec:
         training_bytes = _jsonl(training)
         job.export_sha256 = await self._jobs.save_export(job.id, "training", training_bytes)
-        job.training_file = await self._upload(training_bytes, "training.jsonl")
+        job.training_file = await self._trainer.upload(training_bytes, "training.jsonl")
         if validation:
             validation_bytes = _jsonl(validation)
             await self._jobs.save_export(job.id, "validation", validation_bytes)
-            job.validation_file = await self._upload(validation_bytes, "validation.jsonl")
+            job.validation_file = await self._trainer.upload(validation_bytes, "validation.jsonl")
         job.status = "validating"
         await self._jobs.save(job)
-        return await self._create_job(job)
+        return spec_for(job, self._settings.redis_prefix)
 
-    async def _upload(self, content: bytes, filename: str) -> str:
-        # Bytes, not a stream: the SDK can only retry a body it can replay.
-        uploaded = await self._client.files.create(file=(filename, content), purpose="fine-tune")
-        processed = await self._client.files.wait_for_processing(uploaded.id, poll_interval=1.0)
-        if processed.status == "error":
-            raise FileRejected(processed.status_details or "the file was rejected")
-        return uploaded.id
-
-    async def _create_job(self, job: JobRecord) -> Any:
-        hyperparameters: dict[str, Any] = {"n_epochs": job.epochs}
-        delays = iter(FILE_NOT_READY_DELAYS)
-        while True:
-            try:
-                return await self._client.fine_tuning.jobs.create(
-                    model=job.base_model,
-                    training_file=job.training_file,
-                    validation_file=job.validation_file or openai.NOT_GIVEN,
-                    suffix=job.suffix or openai.NOT_GIVEN,
-                    method={
-                        "type": "supervised",
-                        "supervised": {"hyperparameters": hyperparameters},
-                    },
-                    metadata={
-                        "bot": self._settings.redis_prefix,
-                        "job_ref": job.id,
-                        "dataset_sha256": job.export_sha256 or "",
-                    },
-                )
-            except openai.BadRequestError as error:
-                delay = next(delays, None)
-                if delay is None or not _file_not_ready(error):
-                    raise
-                await self._sleep(delay)
-
-    async def _give_up(self, job: JobRecord, ref: str, reporter: JobReporter, reason: str) -> str:
+    async def _give_up(self, job: JobRecord, reporter: JobReporter, reason: str) -> str:
         job.status = "failed"
         job.error = reason
         await self._jobs.save(job)
-        await self._jobs.unlock(ref)
+        await self._jobs.unlock(job.id)
         await reporter.show_job(job)
         return reason
 
 
-class FileRejected(openai.OpenAIError):
-    """OpenAI processed the upload and rejected it."""
+async def adopt(jobs: JobStore, job: JobRecord, job_id: str, status: str) -> bool:
+    """Record the backend's job under its own id and hand it the lock, exactly once.
+
+    Both the start itself and the watcher's recovery may find the job; the record is written
+    first (the same for both), then only the one that moves the lock goes on.
+    """
+    ref = job.id
+    await jobs.save(job.model_copy(update={"id": job_id, "status": status}))
+    if not await jobs.adopt(ref, job_id):
+        return False
+    await jobs.rename_export(ref, job_id)
+    await jobs.delete(ref)
+    job.id, job.status = job_id, status
+    return True
+
+
+def spec_for(job: JobRecord, bot: str) -> JobSpec:
+    """What creating `job` asks of the backend; the same spec finds it again later."""
+    return JobSpec(
+        ref=job.id,
+        base_model=job.base_model,
+        epochs=job.epochs,
+        suffix=job.suffix,
+        training_file=job.training_file or "",
+        validation_file=job.validation_file,
+        dataset_sha256=job.export_sha256 or "",
+        bot=bot,
+    )
 
 
 def _jsonl(examples: list[dict[str, Any]]) -> bytes:
@@ -271,13 +290,3 @@ def _jsonl(examples: list[dict[str, Any]]) -> bytes:
 
 def _line_id(example: dict[str, Any]) -> str:
     return content_id(example["messages"])
-
-
-def _file_not_ready(error: openai.BadRequestError) -> bool:
-    return error.code == "file_not_ready" or "not ready" in str(error.message).lower()
-
-
-def _short(error: openai.APIStatusError) -> str:
-    body = error.body if isinstance(error.body, dict) else {}
-    message = str(body.get("message") or error.message)
-    return message[:200]

@@ -96,6 +96,19 @@ DEFAULT_MODELS: tuple[ModelInfo, ...] = (
 )
 
 
+# Open models Together AI fine-tunes with LoRA. Counts use o200k_base as an estimate (their
+# tokenisers differ); prices depend on Together's size brackets, so they are left unknown
+# unless MODEL_TABLE_FILE gives them.
+TOGETHER_MODELS: tuple[ModelInfo, ...] = tuple(
+    ModelInfo(name=name, encoding="o200k_base", max_tokens_per_example=8192, provider="together")
+    for name in (
+        "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+        "meta-llama/Llama-3.3-70B-Instruct-Reference",
+        "Qwen/Qwen3-8B",
+    )
+)
+
+
 def undated_alias(name: str) -> str | None:
     """`gpt-4.1-mini-2025-04-14` -> `gpt-4.1-mini`; None when the name carries no date."""
     match = _SNAPSHOT_SUFFIX.search(name)
@@ -140,7 +153,7 @@ class ModelTable:
 
 
 def default_model_table() -> ModelTable:
-    return ModelTable(DEFAULT_MODELS)
+    return ModelTable((*DEFAULT_MODELS, *TOGETHER_MODELS))
 
 
 def load_model_table(path: Path | None) -> ModelTable:
@@ -150,7 +163,7 @@ def load_model_table(path: Path | None) -> ModelTable:
     change; a new name must give every required field. Any problem raises a ValueError whose
     message names the file and the problem in one sentence.
     """
-    models = {_key(info.name): info for info in DEFAULT_MODELS}
+    models = {_key(info.name): info for info in (*DEFAULT_MODELS, *TOGETHER_MODELS)}
     if path is None:
         return ModelTable(models.values())
     seen: set[str] = set()
@@ -299,4 +312,7 @@ def _days_from_now(when: date, today: date) -> str:
 
 
 def _provider_name(info: ModelInfo) -> str:
-    return "OpenAI" if info.provider == "openai" else info.provider
+    return PROVIDER_LABELS.get(info.provider, info.provider)
+
+
+PROVIDER_LABELS = {"openai": "OpenAI", "together": "Together AI", "local": "The local worker"}

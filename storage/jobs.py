@@ -32,6 +32,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# Point the lock from a pending ref at the created job, once. KEYS: lock, active job
+# ARGV: pending ref, job id. Returns 1 for the one caller that did it.
+_ADOPT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
+
 # Move a job to a terminal state exactly once. KEYS: job, finished list, lock, active job
 # ARGV: new json, job id, finished list limit. Returns 1 if this call moved it.
 _FINISH = """
@@ -96,6 +105,7 @@ class JobStore:
         self._claim = redis.register_script(_CLAIM_LEASE)
         self._release = redis.register_script(_RELEASE_LOCK)
         self._finish = redis.register_script(_FINISH)
+        self._adopt = redis.register_script(_ADOPT)
 
     # The one-active-job lock --------------------------------------------------------------
 
@@ -105,12 +115,17 @@ class JobStore:
             return None
         return await self._redis.get(self._keys.job_lock) or ""
 
-    async def hold_lock(self, ref: str) -> None:
-        """Point the lock at the created job and keep it until the job finishes."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._keys.job_lock, ref)
-            pipe.set(self._keys.active_job, ref)
-            await pipe.execute()
+    async def adopt(self, ref: str, job_id: str) -> bool:
+        """Move the lock from the pending `ref` to the created job; True for the one winner.
+
+        The job then holds the lock until it finishes, and becomes the one the watcher follows.
+        """
+        return bool(
+            await self._adopt(keys=[self._keys.job_lock, self._keys.active_job], args=[ref, job_id])
+        )
+
+    async def lock_holder(self) -> str | None:
+        return await self._redis.get(self._keys.job_lock)
 
     async def unlock(self, ref: str) -> None:
         await self._release(keys=[self._keys.job_lock], args=[ref])

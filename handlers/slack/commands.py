@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,7 +19,6 @@ from bot.commands import (
 )
 from bot.dataset import export_bytes
 from bot.errors import REDIS_DOWN
-from bot.model_table import lifecycle_warning
 from handlers.slack.blocks import (
     StatusSummary,
     build_help_block,
@@ -102,7 +101,6 @@ def register(app: AsyncApp, services: Services) -> None:
         stats = await services.examples.stats()
         model = await services.switcher.current()
         active_id = await services.jobs.active_job_id()
-        info = services.table.lookup(settings.finetune_base_model)
         return StatusSummary(
             stats.examples,
             stats.approx_tokens,
@@ -110,7 +108,7 @@ def register(app: AsyncApp, services: Services) -> None:
             is_fine_tuned=model.startswith("ft:"),
             active_job=await services.jobs.get(active_id) if active_id else None,
             finished_jobs=await services.jobs.finished(limit=3),
-            warning=lifecycle_warning(info, date.today()) if info else None,
+            warning=services.finetuner.lifecycle_warning(settings.finetune_base_model),
         )
 
     async def export(user_id: str, respond: AsyncRespond, client: AsyncWebClient) -> None:

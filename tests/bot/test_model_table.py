@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bot.model_table import (
-    DEFAULT_MODELS,
     ModelInfo,
     default_model_table,
     lifecycle_warning,
@@ -31,8 +30,10 @@ def write_table(tmp_path: Path, entries: object) -> Path:
 # --- lookup ------------------------------------------------------------------------------------
 
 
-def test_default_table_lists_the_six_fine_tunable_models(table):
-    assert table.names() == [
+def test_default_table_lists_openai_and_together_models(table):
+    openai = [info.name for info in table if info.provider == "openai"]
+    together = [info.name for info in table if info.provider == "together"]
+    assert openai == [
         "gpt-4.1-2025-04-14",
         "gpt-4.1-mini-2025-04-14",
         "gpt-4.1-nano-2025-04-14",
@@ -40,6 +41,7 @@ def test_default_table_lists_the_six_fine_tunable_models(table):
         "gpt-4o-mini-2024-07-18",
         "gpt-3.5-turbo-0125",
     ]
+    assert "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference" in together
 
 
 def test_exact_name_resolves_to_its_entry(table):
@@ -87,7 +89,9 @@ def test_unknown_or_other_snapshot_does_not_resolve(table, model):
 
 
 def test_default_prices_and_limits_match_openai(table):
-    prices = {info.name: info.training_price_per_million for info in table}
+    prices = {
+        info.name: info.training_price_per_million for info in table if info.provider == "openai"
+    }
     assert prices == {
         "gpt-4.1-2025-04-14": 25.0,
         "gpt-4.1-mini-2025-04-14": 5.0,
@@ -98,14 +102,16 @@ def test_default_prices_and_limits_match_openai(table):
     }
     assert table.lookup("gpt-3.5-turbo").max_tokens_per_example == 16385
     assert table.lookup("gpt-3.5-turbo").encoding == "cl100k_base"
-    assert all(info.training_closes == date(2027, 1, 6) for info in table)
+    assert all(
+        info.training_closes == date(2027, 1, 6) for info in table if info.provider == "openai"
+    )
 
 
 # --- the override file -------------------------------------------------------------------------
 
 
 def test_no_file_gives_the_defaults():
-    assert load_model_table(None).names() == [info.name for info in DEFAULT_MODELS]
+    assert load_model_table(None).names() == default_model_table().names()
 
 
 def test_partial_entry_overrides_only_the_given_fields(tmp_path):
@@ -130,7 +136,7 @@ def test_new_entry_with_required_fields_is_added_and_resolvable(tmp_path):
     assert info.name == "gpt-5-mini-2025-08-07"
     assert info.training_closes == date(2027, 1, 6)
     assert info.provider == "openai"
-    assert len(table.names()) == len(DEFAULT_MODELS) + 1
+    assert len(table.names()) == len(default_model_table()) + 1
 
 
 def test_new_entry_missing_required_fields_is_rejected_naming_them(tmp_path):

@@ -1,0 +1,92 @@
+"""The trainer interface: what the core needs from any place that fine-tunes a model.
+
+`FineTuner` and `JobWatcher` talk only to this; each backend (OpenAI and OpenAI-compatible
+APIs, Together AI, a local GPU worker) translates it to its own API, so switching backend
+is configuration, and curation code never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+# Statuses a backend reports, in OpenAI's words; every backend maps its own onto these.
+RUNNING_STATUSES = frozenset({"validating_files", "queued", "running"})
+FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything needed to create one job from files already uploaded."""
+
+    ref: str  # our reference; sent as metadata where the provider keeps it, to find the job again
+    base_model: str
+    epochs: int
+    suffix: str | None
+    training_file: str
+    validation_file: str | None
+    dataset_sha256: str
+    bot: str  # REDIS_PREFIX, so several bots on one account can tell their jobs apart
+
+
+@dataclass
+class JobProgress:
+    """A job as the backend sees it now."""
+
+    id: str
+    status: str  # one of RUNNING_STATUSES or FINAL_STATUSES
+    output_model: str | None = None  # the backend's name for the trained model
+    trained_tokens: int | None = None
+    error: str | None = None
+    events: list[str] = field(default_factory=list)  # newest first
+    step: int | None = None
+    total_steps: int | None = None
+    train_loss: float | None = None
+
+
+class TrainerError(Exception):
+    """A backend refused or failed; `str()` is one sentence for the person who asked."""
+
+
+class TrainingClosed(TrainerError):
+    """The provider no longer accepts new fine-tuning jobs from this account."""
+
+
+class FileRejected(TrainerError):
+    """The provider processed an uploaded file and rejected it."""
+
+
+class Unreachable(TrainerError):
+    """The backend did not answer; a request that creates something may still have done so."""
+
+
+class JobGone(TrainerError):
+    """The backend no longer knows the job."""
+
+
+class Trainer(Protocol):
+    name: str  # the TRAIN_BACKEND value
+    label: str  # how people call the provider: "OpenAI", "Together AI", ...
+    training_closes: date | None  # the day the provider stops taking new jobs, if announced
+
+    async def upload(self, content: bytes, filename: str) -> str:
+        """Upload one JSONL file and wait until the backend accepts it; return its id."""
+
+    async def create_job(self, spec: JobSpec) -> JobProgress:
+        """Create the job. Must not be retried blindly: on `Unreachable`, call `find_job`."""
+
+    async def find_job(self, spec: JobSpec) -> JobProgress | None:
+        """A job created from `spec` whose creation we never heard back about, if any."""
+
+    async def job(self, job_id: str) -> JobProgress:
+        """The job's state, latest events and progress. Raises `JobGone` if it is unknown."""
+
+    async def cancel(self, job_id: str) -> None: ...
+
+    async def serving_model(self, job: JobProgress) -> str:
+        """The model id the chat side should use now that `job` succeeded.
+
+        Most backends serve `output_model` as it is; one that must load or deploy the
+        result first (a LoRA adapter into vLLM) does that here.
+        """

@@ -1,0 +1,190 @@
+"""OpenAI's fine-tuning API, and every provider that speaks it (Azure OpenAI, gateways).
+
+The SDK retries reads and uploads itself. Job creation is not retried blindly: OpenAI has no
+idempotency key, so after a timeout or a 5xx we first look for the job by its metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from bot.trainers.base import (
+    FileRejected,
+    JobGone,
+    JobProgress,
+    JobSpec,
+    TrainerError,
+    TrainingClosed,
+    Unreachable,
+)
+
+logger = logging.getLogger(__name__)
+
+# Seconds between job-creation attempts while the provider still says the file is not ready.
+FILE_NOT_READY_DELAYS = (1, 2, 4, 8, 15, 30)
+EVENTS_READ = 20
+EVENTS_KEPT = 3
+
+
+class OpenAITrainer:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        name: str = "openai",
+        label: str = "OpenAI",
+        training_closes: date | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._sleep = sleep
+        self._file_not_ready_delays = FILE_NOT_READY_DELAYS
+        # Creation must not be replayed by the SDK: a lost answer may hide a created job.
+        self._create_client = client.with_options(max_retries=0)
+        self.name = name
+        self.label = label
+        self.training_closes = training_closes
+
+    async def upload(self, content: bytes, filename: str) -> str:
+        # Bytes, not a stream: the SDK can only retry a body it can replay.
+        with _translated(self.label, "upload the file"):
+            uploaded = await self._client.files.create(
+                file=(filename, content), purpose="fine-tune"
+            )
+            processed = await self._client.files.wait_for_processing(uploaded.id, poll_interval=1.0)
+        if processed.status == "error":
+            raise FileRejected(
+                f"{self.label} rejected the file: {processed.status_details or 'no reason given'}"
+            )
+        return uploaded.id
+
+    async def create_job(self, spec: JobSpec) -> JobProgress:
+        delays = iter(self._file_not_ready_delays)
+        while True:
+            try:
+                with _translated(self.label, "start the job"):
+                    job = await self._create_client.fine_tuning.jobs.create(
+                        model=spec.base_model,
+                        training_file=spec.training_file,
+                        validation_file=spec.validation_file or openai.NOT_GIVEN,
+                        suffix=spec.suffix or openai.NOT_GIVEN,
+                        method={
+                            "type": "supervised",
+                            "supervised": {"hyperparameters": {"n_epochs": spec.epochs}},
+                        },
+                        metadata={
+                            "bot": spec.bot,
+                            "job_ref": spec.ref,
+                            "dataset_sha256": spec.dataset_sha256,
+                        },
+                    )
+                return _progress(job)
+            except FileNotReady:
+                # Refused before anything was created, so trying again is safe.
+                delay = next(delays, None)
+                if delay is None:
+                    raise TrainerError(
+                        f"{self.label} did not finish processing the file in time; try again."
+                    ) from None
+                await self._sleep(delay)
+
+    async def find_job(self, spec: JobSpec) -> JobProgress | None:
+        with _translated(self.label, "look for the job"):
+            page = await self._client.fine_tuning.jobs.list(
+                limit=10, extra_query={"metadata[job_ref]": spec.ref}
+            )
+        for job in page.data:
+            # Not every OpenAI-compatible server filters by metadata; check it ourselves.
+            if (job.metadata or {}).get("job_ref") == spec.ref:
+                return _progress(job)
+        return None
+
+    async def job(self, job_id: str) -> JobProgress:
+        with _translated(self.label, "read the job"):
+            try:
+                job = await self._client.fine_tuning.jobs.retrieve(job_id)
+            except openai.NotFoundError:
+                raise JobGone(f"{self.label} no longer knows job `{job_id}`.") from None
+        progress = _progress(job)
+        try:
+            page = await self._client.fine_tuning.jobs.list_events(job_id, limit=EVENTS_READ)
+        except openai.OpenAIError:
+            return progress  # the state alone is still worth reporting
+        _apply_events(progress, list(page.data))
+        return progress
+
+    async def cancel(self, job_id: str) -> None:
+        with _translated(self.label, "cancel the job"):
+            await self._client.fine_tuning.jobs.cancel(job_id)
+
+    async def serving_model(self, job: JobProgress) -> str:
+        if not job.output_model:
+            raise TrainerError(f"{self.label} reported success but named no model.")
+        return job.output_model
+
+
+class FileNotReady(TrainerError):
+    """The provider has the file but has not finished processing it."""
+
+
+@contextlib.contextmanager
+def _translated(label: str, action: str) -> Iterator[None]:
+    """Turn SDK errors into the interface's errors, each one sentence for a person."""
+    try:
+        yield
+    except openai.PermissionDeniedError as error:
+        if error.code == "training_not_available":
+            raise TrainingClosed(
+                f"{label} no longer accepts new fine-tuning jobs for this organisation."
+            ) from error
+        raise TrainerError(f"{label} refused to {action}: {_short(error)}") from error
+    except openai.BadRequestError as error:
+        if error.code == "file_not_ready" or "not ready" in str(error.message).lower():
+            raise FileNotReady(str(error.message)) from error
+        raise TrainerError(f"{label} refused to {action}: {_short(error)}") from error
+    except openai.APIStatusError as error:
+        logger.warning("trainer: %s could not %s (HTTP %s)", label, action, error.status_code)
+        if error.status_code >= 500 or error.status_code == 429:
+            raise Unreachable(
+                f"{label} could not {action} (HTTP {error.status_code}); try again later."
+            ) from error
+        raise TrainerError(f"{label} refused to {action}: {_short(error)}") from error
+    except openai.OpenAIError as error:
+        # Connection errors, timeouts, and answers the SDK could not parse.
+        logger.warning("trainer: %s did not answer to %s (%s)", label, action, type(error).__name__)
+        raise Unreachable(f"I couldn't reach {label} to {action}; try again.") from error
+
+
+def _progress(job: Any) -> JobProgress:
+    error = getattr(job.error, "message", None) if job.error else None
+    return JobProgress(
+        id=job.id,
+        status=job.status,
+        output_model=job.fine_tuned_model,
+        trained_tokens=job.trained_tokens,
+        error=error,
+    )
+
+
+def _apply_events(progress: JobProgress, events: list[Any]) -> None:
+    progress.events = [event.message for event in events[:EVENTS_KEPT]]
+    for event in events:  # newest first: the first metrics event is the latest step
+        data = event.data if isinstance(event.data, dict) else None
+        if event.type == "metrics" and data and "step" in data:
+            progress.step = data.get("step")
+            progress.total_steps = data.get("total_steps")
+            progress.train_loss = data.get("train_loss")
+            return
+
+
+def _short(error: openai.APIStatusError) -> str:
+    body = error.body if isinstance(error.body, dict) else {}
+    return str(body.get("message") or error.message)[:200]

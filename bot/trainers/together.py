@@ -1,0 +1,177 @@
+"""Together AI's fine-tuning API (documented REST, `https://api.together.xyz/v1`).
+
+Chosen as the hosted alternative because it takes our chat JSONL as it is, per-message
+`weight` 0/1 included, trains LoRA adapters on open models, and serves the result behind an
+OpenAI-compatible `/v1/chat/completions`, so the chat side only changes its base URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import aiohttp
+
+from bot.trainers.base import (
+    FileRejected,
+    JobGone,
+    JobProgress,
+    JobSpec,
+    TrainerError,
+    Unreachable,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.together.xyz/v1"
+EVENTS_KEPT = 3
+
+# Together's job statuses, in the words the rest of the bot uses.
+_STATUSES = {
+    "pending": "queued",
+    "queued": "queued",
+    "running": "running",
+    "compressing": "running",
+    "uploading": "running",
+    "cancel_requested": "running",
+    "completed": "succeeded",
+    "cancelled": "cancelled",
+    "error": "failed",
+    "user_error": "failed",
+}
+_REJECTED_FILE_STATES = frozenset({"FAILED", "INVALID_FORMAT"})
+
+
+class TogetherTrainer:
+    name = "together"
+    label = "Together AI"
+    training_closes = None
+
+    def __init__(self, api_key: str, base_url: str | None, timeout_seconds: float) -> None:
+        self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    async def upload(self, content: bytes, filename: str) -> str:
+        form = aiohttp.FormData()
+        form.add_field("purpose", "fine-tune")
+        form.add_field("file_name", filename)
+        form.add_field("file_type", "jsonl")
+        form.add_field("file", content, filename=filename, content_type="application/jsonl")
+        uploaded = await self._request("POST", "/files/upload", "upload the file", data=form)
+        state = str(uploaded.get("status") or uploaded.get("Status") or "").upper()
+        if state in _REJECTED_FILE_STATES:
+            raise FileRejected(f"{self.label} rejected the file ({state.lower()}).")
+        return str(uploaded["id"])
+
+    async def create_job(self, spec: JobSpec) -> JobProgress:
+        body: dict[str, Any] = {
+            "training_file": spec.training_file,
+            "model": spec.base_model,
+            "n_epochs": spec.epochs,
+            "lora": True,
+            "training_method": {"method": "sft"},
+        }
+        if spec.suffix:
+            body["suffix"] = spec.suffix
+        if spec.validation_file:
+            body["validation_file"] = spec.validation_file
+            body["n_evals"] = 1
+        return _progress(await self._request("POST", "/fine-tunes", "start the job", json=body))
+
+    async def find_job(self, spec: JobSpec) -> JobProgress | None:
+        # Together keeps no metadata on jobs; the training file id is unique to our upload.
+        listing = await self._request("GET", "/fine-tunes", "look for the job")
+        for job in listing.get("data") or []:
+            if job.get("training_file") == spec.training_file:
+                return _progress(job)
+        return None
+
+    async def job(self, job_id: str) -> JobProgress:
+        try:
+            job = await self._request("GET", f"/fine-tunes/{job_id}", "read the job")
+        except _NotFound:
+            raise JobGone(f"{self.label} no longer knows job `{job_id}`.") from None
+        progress = _progress(job)
+        try:
+            listing = await self._request(
+                "GET", f"/fine-tunes/{job_id}/events", "read the job's events"
+            )
+        except TrainerError:
+            return progress  # the state alone is still worth reporting
+        # Together lists events oldest first.
+        messages = [e.get("message") for e in reversed(listing.get("data") or [])]
+        progress.events = [m for m in messages if m][:EVENTS_KEPT]
+        return progress
+
+    async def cancel(self, job_id: str) -> None:
+        await self._request("POST", f"/fine-tunes/{job_id}/cancel", "cancel the job")
+
+    async def serving_model(self, job: JobProgress) -> str:
+        if not job.output_model:
+            raise TrainerError(f"{self.label} reported success but named no model.")
+        return job.output_model
+
+    async def _request(self, method: str, path: str, action: str, **kwargs: Any) -> dict:
+        try:
+            async with (
+                aiohttp.ClientSession(headers=self._headers, timeout=self._timeout) as session,
+                session.request(method, self._base_url + path, **kwargs) as response,
+            ):
+                text = await response.text()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("trainer: %s did not answer (%s)", self.label, type(error).__name__)
+            raise Unreachable(f"I couldn't reach {self.label} to {action}; try again.") from error
+        if status == 404:
+            raise _NotFound
+        if status >= 500 or status == 429:
+            logger.warning("trainer: %s could not %s (HTTP %s)", self.label, action, status)
+            raise Unreachable(f"{self.label} could not {action} (HTTP {status}); try again later.")
+        payload = _json(text)
+        if status >= 400 or payload is None:
+            reason = _message(payload) if status >= 400 else "its answer was not JSON"
+            raise TrainerError(f"{self.label} refused to {action}: {reason}")
+        return payload
+
+
+class _NotFound(TrainerError):
+    pass
+
+
+def _json(text: str) -> dict | None:
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _message(payload: dict | None) -> str:
+    if not payload:
+        return "no reason given"
+    error = payload.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or "no reason given")[:200]
+    return str(payload.get("message") or error or "no reason given")[:200]
+
+
+def _progress(job: dict[str, Any]) -> JobProgress:
+    status = _STATUSES.get(str(job.get("status")), "running")
+    tokens, epochs = job.get("token_count"), job.get("n_epochs")
+    error = None
+    if status == "failed":
+        error = job.get("error") if isinstance(job.get("error"), str) else None
+    return JobProgress(
+        id=str(job["id"]),
+        status=status,
+        output_model=job.get("model_output_name") or job.get("output_name"),
+        # Together counts the dataset's tokens; training passes over them once per epoch.
+        trained_tokens=tokens * epochs
+        if isinstance(tokens, int) and isinstance(epochs, int)
+        else None,
+        error=error,
+        step=job.get("steps_completed"),
+        total_steps=job.get("total_steps"),
+    )
