@@ -13,7 +13,7 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-TrainBackend = Literal["openai", "azure", "together", "local"]
+TrainBackend = Literal["openai", "compatible", "azure", "together", "local"]
 
 
 class SettingsError(Exception):
@@ -90,6 +90,8 @@ class Settings(BaseSettings):
         if not self.chat_key:
             raise ValueError("OPENAI_API_KEY (or CHAT_API_KEY) is required but not set")
         needs_key = {"together": "TRAIN_API_KEY", "azure": "TRAIN_API_KEY"}
+        if self.train_backend == "compatible" and not self.train_base_url:
+            raise ValueError("TRAIN_BASE_URL is required for TRAIN_BACKEND=compatible")
         if self.train_backend in needs_key and not self.train_api_key:
             raise ValueError(
                 f"{needs_key[self.train_backend]} is required for TRAIN_BACKEND="

@@ -18,18 +18,17 @@ __all__ = ["Trainer", "build_trainer", "training_table"]
 def build_trainer(settings: Settings, redis: Redis, keys: Keys) -> Trainer:
     timeout = settings.openai_timeout_seconds
     match settings.train_backend:
-        case "openai":
-            base_url = settings.train_base_url or settings.openai_base_url
+        case "openai" | "compatible":
             client = AsyncOpenAI(
-                api_key=settings.train_key, base_url=base_url, timeout=timeout, max_retries=2
+                api_key=settings.train_key,
+                base_url=settings.train_base_url or settings.openai_base_url,
+                timeout=timeout,
+                max_retries=2,
             )
-            # The wind-down is OpenAI's own; another server speaking its API is not affected.
-            official = base_url is None or "api.openai.com" in base_url
-            return OpenAITrainer(
-                client,
-                label="OpenAI" if official else "the fine-tuning server",
-                training_closes=OPENAI_TRAINING_CLOSES if official else None,
-            )
+            if settings.train_backend == "compatible":
+                # Another server speaking OpenAI's API is not part of OpenAI's wind-down.
+                return OpenAITrainer(client, name="compatible", label="the fine-tuning server")
+            return OpenAITrainer(client, training_closes=OPENAI_TRAINING_CLOSES)
         case "azure":
             azure = AsyncAzureOpenAI(
                 api_key=settings.train_api_key,

@@ -71,3 +71,28 @@ def test_the_env_file_is_read(tmp_path):
         "SLACK_BOT_TOKEN=xoxb-env\nSLACK_SIGNING_SECRET=s\nOPENAI_API_KEY=k\n"
     )
     assert load_settings().slack_bot_token == "xoxb-env"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"train_backend": "together"}, "TRAIN_API_KEY is required for TRAIN_BACKEND=together"),
+        ({"train_backend": "azure", "train_api_key": "k"}, "TRAIN_BASE_URL"),
+        ({"train_backend": "compatible"}, "TRAIN_BASE_URL is required"),
+        ({"train_backend": "gpu"}, "TRAIN_BACKEND is invalid"),
+    ],
+)
+def test_a_training_backend_names_what_it_is_missing(overrides, named):
+    with pytest.raises(SettingsError, match=named):
+        load_settings(**REQUIRED, **overrides)
+
+
+def test_chat_and_training_fall_back_to_the_openai_settings():
+    settings = load_settings(**REQUIRED, openai_base_url="http://openai.local/v1")
+    assert (settings.chat_key, settings.chat_url, settings.train_key) == (
+        "sk-1",
+        "http://openai.local/v1",
+        "sk-1",
+    )
+    apart = load_settings(**REQUIRED, chat_base_url="http://vllm:8000/v1", chat_api_key="v")
+    assert (apart.chat_key, apart.chat_url, apart.train_key) == ("v", "http://vllm:8000/v1", "sk-1")
