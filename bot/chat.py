@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -72,8 +73,10 @@ class ChatService:
             )
             return None
 
-        model, system_prompt = await self._current_model()
-        previous = await self._previous_turn(message)
+        # Both reads at once: with Redis hung, the reply waits for one storage timeout, not two.
+        (model, system_prompt), previous = await asyncio.gather(
+            self._current_model(), self._previous_turn(message)
+        )
         history, refs = [], []
         if previous is not None:
             history = [*previous.messages[1:], {"role": "assistant", "content": previous.reply}]

@@ -46,5 +46,6 @@ def _open_embedded(data_dir: Path) -> RedisHandle:
 
 
 def _timeouts() -> dict[str, Any]:
-    # Fail fast when Redis is down so chat can still answer and curation can say so.
-    return {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30}
+    # Fail fast when Redis is down or hung, so chat can still answer within seconds and curation
+    # can say so; every command the bot sends is small, so 2 s is far above a healthy reply.
+    return {"socket_connect_timeout": 1, "socket_timeout": 2, "health_check_interval": 30}

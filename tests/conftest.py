@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -31,7 +32,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, *, appendonly: bool = False) -> None:
+    def start(self, *, appendonly: bool = False, appendfsync: str = "everysec") -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             pytest.fail("redis-server is not installed (apt-get install redis-server)")
@@ -46,6 +47,8 @@ class RedisServer:
                 "",
                 "--appendonly",
                 "yes" if appendonly else "no",
+                "--appendfsync",
+                appendfsync,
                 "--dir",
                 str(self.workdir),
             ],
@@ -69,6 +72,22 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no shutdown save; only what is on disk survives."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def pause(self) -> None:
+        """A hung server: connections are accepted by the kernel but nothing is answered."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture(scope="session")

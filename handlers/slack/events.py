@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -21,6 +22,9 @@ VOTE_NOT_SAVED = (
     "Please remove the reaction and add it again in a minute."
 )
 MENTION = re.compile(r"<@[A-Z0-9]+>")
+# Work done before the ack must leave Slack's 3 s limit intact even when Redis hangs.
+SEEN_CHECK_SECONDS = 1.0
+VOTE_SAVE_SECONDS = 1.5
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -30,10 +34,12 @@ def register(app: AsyncApp, services: Services) -> None:
         event_id = body.get("event_id")
         if event_id:
             try:
-                if not await services.seen.first_time(event_id):
+                async with asyncio.timeout(SEEN_CHECK_SECONDS):
+                    first_time = await services.seen.first_time(event_id)
+                if not first_time:
                     logger.info("events: skipped repeated delivery of %s", event_id)
                     return BoltResponse(status=200, body="")
-            except REDIS_DOWN:
+            except (*REDIS_DOWN, TimeoutError):
                 logger.warning("events: storage unavailable, cannot check for repeats")
         return await next()
 
@@ -72,36 +78,45 @@ def register(app: AsyncApp, services: Services) -> None:
         except Exception:
             logger.exception("events: answering failed")
 
-    async def handle_reaction_added(event: dict, context: AsyncBoltContext, client):
+    async def save_vote_before_ack(
+        event: dict, context: AsyncBoltContext, next
+    ) -> BoltResponse | None:
+        # Slack never redelivers an event it saw acknowledged, and a process can die right after
+        # the ack: so the vote is saved first, and a 200 means it is in Redis or the person is
+        # told it is not (by the listener, after the ack).
+        context["vote_saved"] = await save_vote(event, context)
+        return await next()
+
+    async def save_vote(event: dict, context: AsyncBoltContext) -> bool | None:
+        """True when saved, False when storage failed, None when this is not a curation vote."""
         if not _is_curation_vote(event, context, services):
-            return
+            return None
         item = event["item"]
+        if event["type"] == "reaction_added":
+            change = services.curation.approve_turn
+        else:
+            change = services.curation.withdraw_vote
         try:
-            result = await services.curation.approve_turn(
-                item["channel"], item["ts"], event["user"], event.get("event_ts", "0")
-            )
-        except StorageUnavailable:
-            await _tell_vote_not_saved(client, event)
-            return
+            async with asyncio.timeout(VOTE_SAVE_SECONDS):
+                result = await change(
+                    item["channel"], item["ts"], event["user"], event.get("event_ts", "0")
+                )
+        except (StorageUnavailable, TimeoutError):
+            logger.warning("events: vote not saved, storage unavailable")
+            return False
         if result.outcome is Outcome.NOT_A_TURN:
             logger.info("events: reaction on a reply that is no longer recorded")
+        return True
 
-    async def handle_reaction_removed(event: dict, context: AsyncBoltContext, client):
-        if not _is_curation_vote(event, context, services):
-            return
-        item = event["item"]
-        try:
-            await services.curation.withdraw_vote(
-                item["channel"], item["ts"], event["user"], event.get("event_ts", "0")
-            )
-        except StorageUnavailable:
+    async def handle_reaction(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
+        if context.get("vote_saved") is False:
             await _tell_vote_not_saved(client, event)
 
     app.middleware(skip_retried_deliveries)
     app.event("app_mention")(handle_app_mention)
     app.event("message")(handle_message)
-    app.event("reaction_added")(handle_reaction_added)
-    app.event("reaction_removed")(handle_reaction_removed)
+    app.event("reaction_added", middleware=[save_vote_before_ack])(handle_reaction)
+    app.event("reaction_removed", middleware=[save_vote_before_ack])(handle_reaction)
 
 
 def _is_curation_vote(event: dict, context: AsyncBoltContext, services: Services) -> bool:
