@@ -1,0 +1,239 @@
+"""LocalTrainer against real Redis and a local fake vLLM: jobs queue, adapters get served."""
+
+import json
+from pathlib import Path
+
+import pytest
+from openai import AsyncOpenAI, NotFoundError
+from redis.asyncio import Redis
+
+from bot.trainers.base import JobGone, JobSpec, TrainerError, Unreachable
+from bot.trainers.local import NO_WORKER, WORKER_GONE, LocalTrainer
+from storage.keys import Keys
+from storage.local_jobs import LocalJobStore
+from tests.conftest import free_port
+from tests.fakes.vllm_api import FakeVLLM
+
+API_KEY = "vllm-key"
+
+
+@pytest.fixture
+async def redis(redis_url):
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def vllm():
+    async with FakeVLLM("tiny-base", api_key=API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def trainer(redis, vllm):
+    return LocalTrainer(
+        redis, Keys("test"), chat_base_url=vllm.base_url, chat_api_key=API_KEY, models_dir=None
+    )
+
+
+@pytest.fixture
+def store(redis):
+    """The worker's side of the contract, to play the worker by hand."""
+    return LocalJobStore(redis, Keys("test"))
+
+
+def spec(file_id: str, ref: str = "job-ref-1") -> JobSpec:
+    return JobSpec(
+        ref=ref,
+        base_model="tiny-base",
+        epochs=3,
+        suffix="support",
+        training_file=file_id,
+        validation_file=None,
+        dataset_sha256="abc",
+        bot="test",
+    )
+
+
+def adapter_dir(root: Path, name: str) -> Path:
+    path = root / name
+    path.mkdir(parents=True)
+    (path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    return path
+
+
+async def succeed(store: LocalJobStore, job_id: str, path: Path) -> None:
+    await store.beat("w1")
+    assert await store.take("w1", 1) == job_id
+    assert await store.claim(job_id, "w1") == "run"
+    await store.finish(
+        job_id,
+        "w1",
+        "succeeded",
+        "Adapter saved.",
+        output_model=path.name,
+        adapter_path=str(path),
+        trained_tokens=1200,
+        step=6,
+        total_steps=6,
+        train_loss=1.25,
+    )
+
+
+async def test_the_backend_names_itself(trainer):
+    assert (trainer.name, trainer.training_closes) == ("local", None)
+    assert "local" in trainer.label
+
+
+async def test_an_upload_keeps_the_bytes_for_the_worker(trainer, store):
+    content = b'{"messages":[{"role":"user","content":"hi"}]}\n'
+    file_id = await trainer.upload(content, "train.jsonl")
+    assert await store.load_file(file_id) == content
+
+
+async def test_creating_a_job_queues_it_and_says_no_worker_is_running(trainer):
+    progress = await trainer.create_job(spec("localfile-1"))
+    assert progress.status == "queued"
+    assert progress.events[0] == NO_WORKER
+    assert progress.events[1].startswith("Job queued")
+
+
+async def test_a_queued_job_with_a_live_worker_just_waits(trainer, store):
+    await store.beat("w1")
+    progress = await trainer.create_job(spec("localfile-1"))
+    assert NO_WORKER not in progress.events
+
+
+async def test_creating_the_same_job_twice_creates_it_once(trainer):
+    first = await trainer.create_job(spec("localfile-1"))
+    second = await trainer.create_job(spec("localfile-1"))
+    assert second.id == first.id
+    assert (await trainer.find_job(spec("localfile-1"))).id == first.id
+    assert await trainer.find_job(spec("localfile-1", ref="never-created")) is None
+
+
+async def test_progress_reads_what_the_worker_wrote(trainer, store):
+    job = await trainer.create_job(spec("localfile-1"))
+    await store.beat("w1")
+    await store.take("w1", 1)
+    await store.claim(job.id, "w1")
+    await store.progress(
+        job.id, "w1", event="Training 2/6 steps, loss 2.31", step=2, total_steps=6, train_loss=2.31
+    )
+    progress = await trainer.job(job.id)
+    assert (progress.status, progress.step, progress.total_steps, progress.train_loss) == (
+        "running",
+        2,
+        6,
+        2.31,
+    )
+    assert progress.events[0] == "Training 2/6 steps, loss 2.31"
+
+
+async def test_a_running_job_whose_worker_died_says_so(trainer, store, redis):
+    job = await trainer.create_job(spec("localfile-1"))
+    await store.beat("w1")
+    await store.take("w1", 1)
+    await store.claim(job.id, "w1")
+    await redis.delete(Keys("test").local_worker("w1"))
+    assert (await trainer.job(job.id)).events[0] == WORKER_GONE
+
+
+async def test_cancel_stops_a_queued_job(trainer):
+    job = await trainer.create_job(spec("localfile-1"))
+    await trainer.cancel(job.id)
+    assert (await trainer.job(job.id)).status == "cancelled"
+
+
+async def test_an_unknown_job_is_gone(trainer):
+    with pytest.raises(JobGone):
+        await trainer.job("localjob-000000")
+    with pytest.raises(JobGone):
+        await trainer.cancel("localjob-000000")
+
+
+async def test_serving_loads_the_adapter_and_chat_then_uses_it(trainer, store, vllm, tmp_path):
+    job = await trainer.create_job(spec("localfile-1"))
+    path = adapter_dir(tmp_path, "support-1a2b3c4d")
+    await succeed(store, job.id, path)
+    progress = await trainer.job(job.id)
+    assert (progress.status, progress.output_model, progress.trained_tokens) == (
+        "succeeded",
+        "support-1a2b3c4d",
+        1200,
+    )
+
+    model = await trainer.serving_model(progress)
+
+    assert model == "support-1a2b3c4d"
+    assert vllm.adapters == {model: str(path)}
+    assert vllm.load_requests[0].authorization == f"Bearer {API_KEY}"
+    chat = AsyncOpenAI(base_url=vllm.base_url, api_key=API_KEY)
+    reply = await chat.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert (reply.model, reply.choices[0].message.content) == (model, f"Reply from {model}")
+    with pytest.raises(NotFoundError):
+        await chat.chat.completions.create(
+            model="support-unknown", messages=[{"role": "user", "content": "hi"}]
+        )
+
+
+async def test_serving_an_adapter_already_loaded_is_fine(trainer, store, vllm, tmp_path):
+    job = await trainer.create_job(spec("localfile-1"))
+    await succeed(store, job.id, adapter_dir(tmp_path, "support-1"))
+    progress = await trainer.job(job.id)
+    assert await trainer.serving_model(progress) == "support-1"
+    assert await trainer.serving_model(progress) == "support-1"  # e.g. a second replica
+    assert len(vllm.load_requests) == 2
+
+
+async def test_the_models_dir_says_where_the_server_sees_adapters(redis, store, vllm, tmp_path):
+    served = tmp_path / "as-vllm-sees-it"
+    adapter_dir(served, "support-1")
+    trainer = LocalTrainer(
+        redis,
+        Keys("test"),
+        chat_base_url=vllm.base_url,
+        chat_api_key=API_KEY,
+        models_dir=served,
+    )
+    job = await trainer.create_job(spec("localfile-1"))
+    await succeed(store, job.id, tmp_path / "worker-path" / "support-1")
+    await trainer.serving_model(await trainer.job(job.id))
+    assert vllm.adapters == {"support-1": str(served / "support-1")}
+
+
+async def test_a_server_without_runtime_loras_gets_the_command_to_serve_it(redis, store, tmp_path):
+    async with FakeVLLM("tiny-base", runtime_lora_updating=False) as vllm:
+        trainer = LocalTrainer(redis, Keys("test"), chat_base_url=vllm.base_url)
+        job = await trainer.create_job(spec("localfile-1"))
+        path = adapter_dir(tmp_path, "support-1")
+        await succeed(store, job.id, path)
+        with pytest.raises(TrainerError) as refused:
+            await trainer.serving_model(await trainer.job(job.id))
+    message = str(refused.value)
+    assert str(path) in message
+    assert f"vllm serve tiny-base --enable-lora --lora-modules support-1={path}" in message
+    assert "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in message
+
+
+async def test_a_server_that_is_down_gets_a_sentence_too(redis, store, tmp_path):
+    trainer = LocalTrainer(redis, Keys("test"), chat_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    job = await trainer.create_job(spec("localfile-1"))
+    await succeed(store, job.id, adapter_dir(tmp_path, "support-1"))
+    with pytest.raises(TrainerError, match="did not answer"):
+        await trainer.serving_model(await trainer.job(job.id))
+
+
+async def test_redis_down_is_unreachable_not_a_crash():
+    down = Redis.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", decode_responses=True, socket_connect_timeout=1
+    )
+    trainer = LocalTrainer(down, Keys("test"), chat_base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(Unreachable):
+        await trainer.create_job(spec("localfile-1"))
+    with pytest.raises(Unreachable):
+        await trainer.upload(b"{}", "train.jsonl")
+    await down.aclose()
