@@ -133,16 +133,26 @@ class TokenCounter:
         self._chars = 0
 
     def count_all(self, texts: Iterable[str]) -> None:
-        """Count every text not remembered yet, in one batch; `count` then finds them all."""
-        new = [text for text in dict.fromkeys(texts) if text not in self._counts]
+        """Count every text not remembered yet, in one batch; `total` then finds them all."""
+        distinct = dict.fromkeys(texts)
+        new = [text for text in distinct if text not in self._counts]
         if not new:
             return
         new_chars = sum(map(len, new))
         if self._chars + new_chars > self._max_chars:
             self._forget_oldest()
+            new = [text for text in distinct if text not in self._counts]
+            new_chars = sum(map(len, new))
         for text, tokens in zip(new, self._encode_lengths(new), strict=True):
             self._counts[text] = tokens
         self._chars += new_chars
+
+    def total(self, texts: list[str]) -> int:
+        """The sum of the counts of `texts`."""
+        try:
+            return sum(map(self._counts.__getitem__, texts))
+        except KeyError:  # not passed to count_all first
+            return sum(map(self.count, texts))
 
     def count(self, text: str) -> int:
         tokens = self._counts.get(text)

@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
@@ -362,54 +362,46 @@ def _analyse_batch(tally: _Tally, start: int, batch: list[Any], counter: TokenCo
             tally.invalid += 1
             tally.reject(index, sorted(kinds))
         else:
-            valid.append((index, example))
-    counter.count_all(text for _, example in valid for text in _texts(example))
+            valid.append((index, example, *_texts(example)))
+    counter.count_all(text for _, _, texts, _, _ in valid for text in texts)
     trainable = []
-    for index, example in valid:
-        tokens, trained = _counts(example, counter)
+    for index, example, texts, trained_texts, framing in valid:
+        tokens = framing + counter.total(texts)
         if tokens > tally.limit:
             tally.reject(index, ["too_many_tokens"])
             continue
-        tally.accept(tokens, trained)
+        tally.accept(tokens, counter.total(trained_texts))
         trainable.append(example)
     return trainable
 
 
-def _texts(example: dict[str, Any]) -> Iterator[str]:
-    """Every text `_counts` will look up for a well-formed example."""
-    for message in example["messages"]:
-        for key, value in message.items():
-            if key != "weight":
-                yield value if type(value) is str else as_text(value)
-    for key in ("tools", "functions"):
-        if example.get(key):
-            yield as_text(example[key])
+def _texts(example: dict[str, Any]) -> tuple[list[str], list[str], int]:
+    """What a well-formed example's tokens are made of, from one walk over it.
 
-
-def _counts(example: dict[str, Any], counter: TokenCounter) -> tuple[int, int]:
-    """(example_tokens, assistant_tokens) of a well-formed example, from one walk over it.
-
-    The same sums as those two functions: each value is counted once and the trained
-    assistant values are added up from the same counts instead of being encoded again.
+    The texts counted (every message value but `weight`, then tool definitions as JSON), the
+    texts of trained assistant replies among them, and the fixed tokens: 3 of framing per
+    message, 3 priming the reply, 1 per name. The sums equal `example_tokens` and
+    `assistant_tokens`, without encoding an assistant reply twice.
     """
-    total = 3  # the reply priming
-    trained = 0
-    for message in example["messages"]:
-        total += 3  # the framing of each message
+    texts: list[str] = []
+    trained: list[str] = []
+    messages = example["messages"]
+    framing = 3 + 3 * len(messages)
+    for message in messages:
         is_trained = message.get("role") == "assistant" and message.get("weight", 1) != 0
         for key, value in message.items():
             if key == "weight":
                 continue
-            tokens = counter.count(value if type(value) is str else as_text(value))
-            total += tokens
+            text = value if type(value) is str else as_text(value)
+            texts.append(text)
             if key == "name":
-                total += 1
+                framing += 1
             elif is_trained and value and key in TRAINED_KEYS:
-                trained += tokens
+                trained.append(text)
     for key in ("tools", "functions"):
         if example.get(key):
-            total += counter.count(as_text(example[key]))
-    return total, trained
+            texts.append(as_text(example[key]))
+    return texts, trained, framing
 
 
 def _report(tally: _Tally, info: ModelInfo, model: str, epochs: int | None) -> DatasetReport:

@@ -1,0 +1,46 @@
+"""Benchmarks: `python -m bench` runs them all; `python -m bench events|load|dataset` runs one.
+
+Each prints its figures and writes bench/results/<name>.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.common import write_results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "which", nargs="?", default="all", choices=["all", "events", "load", "dataset"]
+    )
+    parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
+    parser.add_argument("--rate", type=float, default=200, help="load: events per second")
+    parser.add_argument("--duration", type=float, default=60, help="load: seconds of load")
+    parser.add_argument("--reply-delay", type=float, default=0.5, help="load: model latency (s)")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
+    parser.add_argument("--export-sizes", type=int, nargs="*", default=[1000, 10000, 100000])
+    args = parser.parse_args()
+
+    if args.which in ("all", "events"):
+        from bench import events
+
+        print("== event overhead ==", flush=True)
+        print(f"   -> {write_results('events', events.run(args.events))}")
+    if args.which in ("all", "load"):
+        from bench import load
+
+        print("== load ==", flush=True)
+        result = load.run(args.rate, args.duration, args.reply_delay)
+        print(f"   -> {write_results('load', result)}")
+    if args.which in ("all", "dataset"):
+        from bench import dataset
+
+        print("== dataset ==", flush=True)
+        result = dataset.run(args.sizes, args.export_sizes)
+        print(f"   -> {write_results('dataset', result)}")
+
+
+if __name__ == "__main__":
+    main()
