@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
 
@@ -47,5 +50,18 @@ def _open_embedded(data_dir: Path) -> RedisHandle:
 
 def _timeouts() -> dict[str, Any]:
     # Fail fast when Redis is down or hung, so chat can still answer within seconds and curation
-    # can say so; every command the bot sends is small, so 2 s is far above a healthy reply.
-    return {"socket_connect_timeout": 1, "socket_timeout": 2, "health_check_interval": 30}
+    # can say so; a healthy server answers every command the bot sends in milliseconds.
+    # redis-py's default retry (10 tries, backoff up to 1 s) takes 3-4 s to give up on a dead
+    # server; three quick tries still ride out a blip such as a restart, and then report it.
+    # A timeout is not retried: the server may be hung, and waiting again only delays the answer.
+    retry = Retry(
+        ExponentialWithJitterBackoff(cap=0.25, base=0.05),
+        retries=3,
+        supported_errors=(RedisConnectionError,),
+    )
+    return {
+        "socket_connect_timeout": 1,
+        "socket_timeout": 2,
+        "health_check_interval": 30,
+        "retry": retry,
+    }
