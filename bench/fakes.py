@@ -1,0 +1,62 @@
+"""The local Slack and OpenAI stand-ins in a process of their own, for the load benchmark.
+
+Run: python -m bench.fakes --reply-delay 0.5
+Prints one line `ports <slack> <openai>`, then serves until SIGTERM. `GET /bench/stats` on the
+Slack port tells what the bot has posted so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from aiohttp import web
+
+from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+
+
+async def serve(reply_delay: float) -> None:
+    slack = FakeSlack()
+    openai = FakeOpenAI()
+    openai.reply = "Aye, that be done, matey."
+    openai.reply_delay = reply_delay
+
+    async def stats(_: web.Request) -> web.Response:
+        posts = slack.calls_to("chat.postMessage")
+        return web.json_response(
+            {
+                "replied_threads": [call.params.get("thread_ts") for call in posts],
+                "ephemeral": len(slack.calls_to("chat.postEphemeral")),
+                "command_responses": len(slack.calls_to("response_url")),
+                "chat_requests": len(openai.chat_requests),
+            }
+        )
+
+    slack.app.router.add_get("/bench/stats", stats)
+    await slack.start()
+    await openai.start()
+    print(f"ports {slack.port} {openai.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await slack.stop()
+        await openai.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reply-delay", type=float, default=0.5)
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.reply_delay))
+
+
+if __name__ == "__main__":
+    main()
