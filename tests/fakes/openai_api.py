@@ -86,6 +86,7 @@ class FileRecord:
 class _ChatFault:
     status: int | str
     body: dict[str, Any] | str | None
+    headers: dict[str, str] | None = None
 
 
 class FakeOpenAI(FakeServer):
@@ -143,14 +144,19 @@ class FakeOpenAI(FakeServer):
     # ----- test-side API -------------------------------------------------
 
     def fail_chat(
-        self, status: int | str = 500, times: int = 1, body: dict[str, Any] | str | None = None
+        self,
+        status: int | str = 500,
+        times: int = 1,
+        body: dict[str, Any] | str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Make the next `times` chat calls fail.
 
         `status` is an HTTP status (answered with an OpenAI error JSON, or with
         `body` verbatim if given) or "malformed" for a 200 with broken JSON.
+        `headers` are added to the failure, e.g. {"retry-after-ms": "10"}.
         """
-        self._chat_faults.extend(_ChatFault(status, body) for _ in range(times))
+        self._chat_faults.extend(_ChatFault(status, body, headers) for _ in range(times))
 
     def set_job(
         self,
@@ -277,7 +283,10 @@ class FakeOpenAI(FakeServer):
         # Reply n answers chat_requests[n - 1], failed attempts included.
         number = len(self.chat_requests)
         if self._chat_faults:
-            return _fault_response(self._chat_faults.popleft())
+            fault = self._chat_faults.popleft()
+            response = _fault_response(fault)
+            response.headers.update(fault.headers or {})
+            return response
         for param in ("model", "messages"):
             if not body.get(param):
                 return _error(400, f"Missing required parameter: '{param}'.", param=param)
