@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -62,8 +63,8 @@ class ChatService:
 
     async def reply_in_thread(self, message: Incoming, post: PostReply) -> Turn | None:
         """Answer in the thread; return the recorded turn (None if nothing was recorded)."""
-        text = message.text.strip()
-        if not text:
+        text = _valid_unicode(message.text).strip()
+        if not _is_visible(text):
             await post(EMPTY_MESSAGE_HINT)
             return None
         if len(text) > self._max_chars:
@@ -141,3 +142,16 @@ class ChatService:
             logger.warning("chat: model returned an empty reply")
             return None
         return content
+
+
+def _is_visible(text: str) -> bool:
+    """False for text a person sees as empty: whitespace and format characters (zero-width
+    spaces and joiners, BOM, direction marks) only. Sending that to the model costs money and
+    gets an answer to nothing."""
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
+
+
+def _valid_unicode(text: str) -> str:
+    """Lone surrogates (valid JSON escapes, invalid Unicode) become U+FFFD: they cannot be encoded
+    as UTF-8, so the model call, Redis and the export would each fail on them."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

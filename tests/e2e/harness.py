@@ -57,8 +57,9 @@ class SlackSender:
         *,
         headers: dict | None = None,
         secret: str | None = None,
+        timestamp: int | None = None,
     ) -> aiohttp.ClientResponse:
-        timestamp = str(int(time.time()))
+        timestamp = str(int(time.time()) if timestamp is None else timestamp)
         signature = SignatureVerifier(secret or SIGNING_SECRET).generate_signature(
             timestamp=timestamp, body=body
         )
