@@ -160,6 +160,12 @@ class Worker:
         if isinstance(exc, TrainingError):
             logger.warning("worker: job %s failed: %s", job.id, exc)
             error = str(exc)
+        elif type(exc).__name__ == "OutOfMemoryError":  # torch's, without importing torch here
+            logger.exception("worker: job %s ran out of GPU memory", job.id)
+            error = (
+                "The GPU ran out of memory; lower BATCH_SIZE or MAX_SEQ_LENGTH on the worker "
+                "and start the job again."
+            )
         else:
             logger.exception("worker: job %s crashed", job.id)
             error = (

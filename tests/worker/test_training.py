@@ -165,3 +165,52 @@ async def test_a_base_model_that_is_not_there_fails_with_one_sentence(
     assert progress.status == "failed"
     assert progress.error.startswith("The worker can't load the base model")
     assert "Traceback" not in progress.error and progress.error.count(". ") == 0
+
+
+async def test_a_worker_told_to_stop_hands_its_job_back(
+    trainer, redis, redis_url, tiny_base, tmp_path, monkeypatch
+):
+    from worker.training import train
+
+    job_id = await queue_job(trainer, tiny_base, examples=8, epochs=50)
+    for name, value in TINY_TRAINING.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(redis_url=redis_url, local_models_dir=tmp_path / "models")
+    worker = Worker(settings, redis, train)
+    running = asyncio.create_task(worker.run())
+
+    deadline = time.monotonic() + 60
+    while (await trainer.job(job_id)).step in (None, 0):
+        assert time.monotonic() < deadline and not running.done()
+        await asyncio.sleep(0.05)
+    worker.stop()  # what SIGTERM does
+    await asyncio.wait_for(running, timeout=60)
+
+    progress = await trainer.job(job_id)
+    assert progress.status == "queued"
+    assert "queued again" in progress.events[1]  # [0]: no worker is running any more
+    assert await redis.lrange(Keys("test").local_queue, 0, -1) == [job_id]
+
+
+async def test_a_job_left_by_a_dead_worker_is_trained_by_the_next_one(
+    trainer, redis, redis_url, tiny_base, tmp_path, monkeypatch
+):
+    from storage.local_jobs import LocalJobStore
+    from worker.training import train
+
+    job_id = await queue_job(trainer, tiny_base, examples=2, epochs=1)
+    store = LocalJobStore(redis, Keys("test"))
+    await store.beat("crashed")
+    assert await store.take("crashed", 1) == job_id
+    assert await store.claim(job_id, "crashed") == "run"
+    await redis.delete(Keys("test").local_worker("crashed"))  # its heartbeat ran out
+
+    for name, value in TINY_TRAINING.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(redis_url=redis_url, local_models_dir=tmp_path / "models")
+    assert await Worker(settings, redis, train).run(once=True) == 1
+
+    progress = await trainer.job(job_id)
+    assert progress.status == "succeeded"
+    events = await store.events(job_id, limit=50)
+    assert any("crashed stopped answering" in event for event in events)
