@@ -12,8 +12,6 @@ import logging
 import time
 from urllib.parse import urlencode
 
-import pytest
-
 from bot.chat import EMPTY_MESSAGE_HINT
 from bot.commands import ADMIN_COMMANDS
 from tests.e2e.harness import CHANNEL
@@ -197,17 +195,14 @@ async def test_a_body_too_big_for_slack_is_refused_and_the_bot_keeps_serving(bot
     assert reply.params["text"] == "Reply 1"
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["", " ", "\n\t \r\n", "\u00a0\u3000", "\u200b", "\u200b\u200d\ufeff \u2060"],
-    ids=["empty", "space", "newlines-tabs", "nbsp-ideographic", "zero-width", "invisible-mix"],
-)
-async def test_an_empty_or_invisible_message_gets_a_hint_and_no_model_call(
-    bot, slack, openai_fake, text
-):
-    await bot.send_event(dm_event(bot, text))
-    [reply] = await replies(slack, 1)
-    assert reply.params["text"] == EMPTY_MESSAGE_HINT
+EMPTY_LOOKING = ["", " ", "\n\t \r\n", "\u00a0\u3000", "\u200b", "\u200b\u200d\ufeff \u2060"]
+
+
+async def test_an_empty_or_invisible_message_gets_a_hint_and_no_model_call(bot, slack, openai_fake):
+    for text in EMPTY_LOOKING:
+        await bot.send_event(dm_event(bot, text))
+    posted = await replies(slack, len(EMPTY_LOOKING))
+    assert [reply.params["text"] for reply in posted] == [EMPTY_MESSAGE_HINT] * len(EMPTY_LOOKING)
     assert openai_fake.chat_requests == []
 
 
@@ -252,33 +247,31 @@ async def test_a_lone_surrogate_is_replaced_and_answered(bot, slack, openai_fake
 # ----- slash command arguments -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ('start "model=gpt-4.1-mini', "quote in the command is not closed"),
-        ("start suffix='it''s", "quote in the command is not closed"),
-        ("start =3", "needs a name before the `=`"),
-        ("start epochs==3", "epochs must be a whole number"),
-        ('start epochs="3 4"', "epochs must be a whole number"),
-        ("start model=", "is not a model I can fine-tune"),
-        ("start suffix=a=b", "suffix must be"),
-        ('start "suffix=two words"', "suffix must be"),
-        ("start gpt-4.1-mini", "is not an option; write `name=value`"),
-        ("start colour=blue", "`colour` is not an option"),
-        ("validate epochs=0", "epochs must be a whole number"),
-        ("validate holdout=nan", "holdout must be"),
-        ("use", "`use` needs exactly one model id"),
-        ("use a b", "`use` needs exactly one model id"),
-        ("“status”", "I don't know the command"),
-        ("stat\x00us", "I don't know the command"),
-    ],
-)
-async def test_bad_slash_arguments_get_a_reason_and_the_usage(
-    bot, slack, openai_fake, text, reason
-):
-    answer = await command(bot, slack, text, user=ADMIN)
-    assert reason in answer
-    assert "Usage:" in answer and "/finetune status" in answer
+BAD_ARGUMENTS = [
+    ('start "model=gpt-4.1-mini', "quote in the command is not closed"),
+    ("start suffix='it''s", "quote in the command is not closed"),
+    ("start =3", "needs a name before the `=`"),
+    ("start epochs==3", "epochs must be a whole number"),
+    ('start epochs="3 4"', "epochs must be a whole number"),
+    ("start model=", "is not a model I can fine-tune"),
+    ("start suffix=a=b", "suffix must be"),
+    ('start "suffix=two words"', "suffix must be"),
+    ("start gpt-4.1-mini", "is not an option; write `name=value`"),
+    ("start colour=blue", "`colour` is not an option"),
+    ("validate epochs=0", "epochs must be a whole number"),
+    ("validate holdout=nan", "holdout must be"),
+    ("use", "`use` needs exactly one model id"),
+    ("use a b", "`use` needs exactly one model id"),
+    ("“status”", "I don't know the command"),
+    ("stat\x00us", "I don't know the command"),
+]
+
+
+async def test_bad_slash_arguments_get_a_reason_and_the_usage(bot, slack, openai_fake):
+    for text, reason in BAD_ARGUMENTS:
+        answer = await command(bot, slack, text, user=ADMIN)
+        assert reason in answer, text
+        assert "Usage:" in answer and "/finetune status" in answer, text
     assert openai_fake.files == {} and openai_fake.job_requests == []
     assert await bot.services.models.active() is None
 
