@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import Services, build_openai_client, build_services
 from bot.config import Settings, SettingsError, load_settings
+from bot.logs import redact_secrets
 from bot.model_table import load_model_table
 from handlers.http import build_web_app
 from handlers.slack import SlackIdentity, build_slack_app, build_web_client
@@ -40,6 +41,7 @@ class Bot:
 
 
 def assemble(settings: Settings) -> Bot:
+    redact_secrets(settings.secrets)
     try:
         table = load_model_table(settings.model_table_file)
     except ValueError as error:

@@ -23,6 +23,7 @@ USAGE = {
 # Commands that spend money or change what everyone talks to: FINETUNE_ADMINS only.
 ADMIN_COMMANDS = frozenset({"start", "cancel", "use", "rollback"})
 START_KEYS = ("model", "epochs", "suffix", "holdout")
+TAKES_WORDS = frozenset({"start", "validate", "use"})
 MAX_EPOCHS = 50
 # OpenAI accepts up to 64 characters in a suffix; letters, digits, '-' and '_' are safe.
 SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -58,9 +59,13 @@ def parse_command(text: str) -> ParsedCommand:
         if sep:
             if not key:
                 raise CommandError(f"`{word}` needs a name before the `=`.")
+            if key.lower() in options:
+                raise CommandError(f"`{key.lower()}` is given twice.")
             options[key.lower()] = value
         else:
             arguments.append(word)
+    if name not in TAKES_WORDS and (options or arguments):
+        raise CommandError(f"`{name}` takes no options.")
     return ParsedCommand(name, options, arguments)
 
 

@@ -107,6 +107,19 @@ class Settings(BaseSettings):
             )
 
     @property
+    def secrets(self) -> list[str]:
+        """Every configured credential, to keep out of logs."""
+        return [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.openai_api_key,
+            self.chat_api_key,
+            self.train_api_key,
+            self.openai_webhook_secret or "",
+        ]
+
+    @property
     def chat_key(self) -> str:
         return self.chat_api_key or self.openai_api_key
 

@@ -264,6 +264,9 @@ BAD_ARGUMENTS = [
     ("use a b", "`use` needs exactly one model id"),
     ("“status”", "I don't know the command"),
     ("stat\x00us", "I don't know the command"),
+    ("status foo=bar", "`status` takes no options"),
+    ("rollback now", "`rollback` takes no options"),
+    ("start epochs=3 epochs=4", "`epochs` is given twice"),
 ]
 
 
@@ -313,10 +316,9 @@ async def test_configured_and_pasted_secrets_stay_out_of_the_logs(
         "OPENAI_API_KEY": openai_fake.api_key,
     }
     assert [name for name, value in configured.items() if value in everything] == []
-    # slack_sdk logs request bodies at DEBUG (our reply text), so pasted secrets are only
-    # guaranteed out of the logs at INFO, the level the bot runs at.
+    # slack_sdk logs request bodies (our reply text) at DEBUG: pasted secrets are scrubbed too.
     pasted = {"pasted bot token": PASTED_BOT_TOKEN, "pasted OpenAI key": PASTED_OPENAI_KEY}
-    assert [name for name, value in pasted.items() if value in at_info] == []
+    assert [name for name, value in pasted.items() if value in everything] == []
     assert "here is my token" not in at_info  # no message bodies at INFO
 
 
