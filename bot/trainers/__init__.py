@@ -53,7 +53,8 @@ def build_trainer(settings: Settings, redis: Redis, keys: Keys) -> Trainer:
             )
 
 
-LOCAL_MAX_TOKENS = 8192
+# The worker truncates at MAX_SEQ_LENGTH (2048 by default); refuse longer examples up front.
+LOCAL_MAX_TOKENS = 2048
 
 
 def training_table(table: ModelTable, trainer: Trainer, base_model: str) -> ModelTable:
