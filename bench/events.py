@@ -155,6 +155,7 @@ async def _measure(n: int, redis_url: str) -> dict[str, Any]:
     finally:
         await http.close()
         await redis.aclose()
+        await bot.services.openai.close()
         await bot.stop()
         await slack.stop()
         await openai.stop()
