@@ -2,71 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import redis
+from tests.conftest import RedisServer
 
 RESULTS_DIR = Path(__file__).parent / "results"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A real redis-server on a free loopback port, with no persistence, deleted afterwards."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def __enter__(self) -> RedisServer:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-        self.process = subprocess.Popen(
-            [
-                *[executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
-                *["--appendonly", "no", "--dir", self._dir.name],
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        client.close()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self._dir.cleanup()
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """The tests' throwaway redis-server (no persistence), in a directory deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="bench-redis-") as workdir:
+        server = RedisServer(Path(workdir))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -20,7 +20,7 @@ import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
-from bench.common import RedisServer
+from bench.common import redis_server
 from bot.dataset import export_jsonl
 from bot.model_table import default_model_table
 from bot.tokens import encoding_for
@@ -278,7 +278,7 @@ def run(sizes: list[int], redis_sizes: list[int]) -> dict[str, Any]:
             )
     exports = []
     if redis_sizes:
-        with RedisServer() as server:
+        with redis_server() as server:
             for count in redis_sizes:
                 row = asyncio.run(measure_export(server.url, count))
                 exports.append(row)

@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from bench.common import RedisServer, latency_summary
+from bench.common import latency_summary, redis_server
 from tests.e2e.harness import RunningBot, make_settings
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
@@ -164,7 +164,7 @@ async def _measure(n: int, redis_url: str) -> dict[str, Any]:
 def run(n: int = 2000) -> dict[str, Any]:
     # One log line per event is the bot's normal behaviour, but here it would only be noise.
     logging.disable(logging.WARNING)
-    with RedisServer() as server:
+    with redis_server() as server:
         raw = asyncio.run(_measure(n, server.url))
     logging.disable(logging.NOTSET)
     figures = {name: latency_summary(samples) for name, samples in raw["series"].items()}

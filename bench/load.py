@@ -34,10 +34,11 @@ from urllib.parse import urlencode
 import aiohttp
 from redis.asyncio import Redis
 
-from bench.common import RESULTS_DIR, RedisServer, free_port, latency_summary
+from bench.common import RESULTS_DIR, latency_summary, redis_server
 from storage.keys import Keys
 from storage.schemas import Turn
 from storage.turns import TurnStore
+from tests.conftest import free_port
 
 SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-test-token"  # what the Slack stand-in accepts
@@ -350,7 +351,7 @@ async def _drive(
 
 def run(rate: float = 200, duration: float = 60, reply_delay: float = 0.5) -> dict[str, Any]:
     n_reactions_max = int(rate * duration) + 1  # enough replies to react to, and one to warm up
-    with RedisServer() as server, tempfile.TemporaryDirectory(prefix="bench-bot-") as workdir:
+    with redis_server() as server, tempfile.TemporaryDirectory(prefix="bench-bot-") as workdir:
         reply_ts = asyncio.run(_seed_turns(server.url, n_reactions_max))
         fakes, slack_port, openai_port = _start_fakes(reply_delay)
         bot, port, log = _start_bot(server.url, slack_port, openai_port, workdir)

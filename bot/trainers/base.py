@@ -90,3 +90,10 @@ class Trainer(Protocol):
         Most backends serve `output_model` as it is; one that must load or deploy the
         result first (a LoRA adapter into vLLM) does that here.
         """
+
+
+def output_model(job: JobProgress, label: str) -> str:
+    """The model a hosted backend serves as it is: the job's output, which must be named."""
+    if not job.output_model:
+        raise TrainerError(f"{label} reported success but named no model.")
+    return job.output_model

@@ -24,6 +24,7 @@ from bot.trainers.base import (
     TrainerError,
     TrainingClosed,
     Unreachable,
+    output_model,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ class OpenAITrainer:
     ) -> None:
         self._client = client
         self._sleep = sleep
-        self._file_not_ready_delays = FILE_NOT_READY_DELAYS
         # Creation must not be replayed by the SDK: a lost answer may hide a created job.
         self._create_client = client.with_options(max_retries=0)
         self.name = name
@@ -67,7 +67,7 @@ class OpenAITrainer:
         return uploaded.id
 
     async def create_job(self, spec: JobSpec) -> JobProgress:
-        delays = iter(self._file_not_ready_delays)
+        delays = iter(FILE_NOT_READY_DELAYS)
         while True:
             try:
                 with _translated(self.label, "start the job"):
@@ -126,9 +126,7 @@ class OpenAITrainer:
             await self._client.fine_tuning.jobs.cancel(job_id)
 
     async def serving_model(self, job: JobProgress) -> str:
-        if not job.output_model:
-            raise TrainerError(f"{self.label} reported success but named no model.")
-        return job.output_model
+        return output_model(job, self.label)
 
 
 class FileNotReady(TrainerError):

@@ -20,6 +20,7 @@ from bot.trainers.base import (
     JobSpec,
     TrainerError,
     Unreachable,
+    output_model,
 )
 
 logger = logging.getLogger(__name__)
@@ -109,9 +110,7 @@ class TogetherTrainer:
         await self._request("POST", f"/fine-tunes/{job_id}/cancel", "cancel the job")
 
     async def serving_model(self, job: JobProgress) -> str:
-        if not job.output_model:
-            raise TrainerError(f"{self.label} reported success but named no model.")
-        return job.output_model
+        return output_model(job, self.label)
 
     async def _request(self, method: str, path: str, action: str, **kwargs: Any) -> dict:
         try:
