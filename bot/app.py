@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
-from bot.chat import ChatService
 from bot.config import Settings
-from bot.curation import Curation
+from bot.conversation.chat import ChatService
+from bot.conversation.curation import Curation
 from bot.errors import REDIS_DOWN
 from bot.finetune import FineTuner, JobReporter
 from bot.model_switch import ModelSwitcher

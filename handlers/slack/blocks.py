@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.commands import usage_lines
+from bot.commands.language import usage_lines
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
 from storage.models import ModelSwap

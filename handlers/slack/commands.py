@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
-from bot.commands import (
+from bot.commands.language import (
     ADMIN_COMMANDS,
     CommandError,
     ParsedCommand,

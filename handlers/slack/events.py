@@ -11,8 +11,8 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
-from bot.chat import Incoming
-from bot.curation import Outcome
+from bot.conversation.chat import Incoming
+from bot.conversation.curation import Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
 
 logger = logging.getLogger(__name__)

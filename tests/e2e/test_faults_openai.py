@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat import MODEL_ERROR_APOLOGY
+from bot.conversation.chat import MODEL_ERROR_APOLOGY
 from tests.e2e.harness import CHANNEL
 from tests.e2e.test_core_loop import replies, settle
 

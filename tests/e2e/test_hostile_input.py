@@ -12,8 +12,8 @@ import logging
 import time
 from urllib.parse import urlencode
 
-from bot.chat import EMPTY_MESSAGE_HINT
-from bot.commands import ADMIN_COMMANDS
+from bot.commands.language import ADMIN_COMMANDS
+from bot.conversation.chat import EMPTY_MESSAGE_HINT
 from tests.e2e.harness import CHANNEL
 from tests.e2e.test_core_loop import export_lines, replies, settle, status_text
 from tests.e2e.test_finetune import WEBHOOK_SECRET, command

@@ -1,6 +1,6 @@
 """History trimming: the system prompt and the new message always stay; the oldest goes first."""
 
-from bot.history import build_conversation
+from bot.conversation.history import build_conversation
 from bot.tokens import count_messages
 
 MODEL = "gpt-4.1-mini"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import openai
 from openai import AsyncOpenAI
 
+from bot.conversation.history import build_conversation
 from bot.errors import REDIS_DOWN
-from bot.history import build_conversation
 from storage.models import ModelStore
 from storage.schemas import Turn
 from storage.turns import TurnStore

@@ -1,0 +1,1 @@
+"""Conversations: answering people, their history, and turning approved turns into examples."""
