@@ -48,9 +48,8 @@ def assemble(settings: Settings) -> Bot:
         raise SettingsError(f"MODEL_TABLE_FILE is invalid: {error}") from None
     redis = open_redis(settings.redis_url, settings.data_dir)
     slack_client = build_web_client(settings)
-    services = build_services(
-        settings, redis.client, build_openai_client(settings), table, SlackJobReporter(slack_client)
-    )
+    services = build_services(settings, redis.client, build_openai_client(settings), table)
+    services.reporters.add("slack", SlackJobReporter(slack_client))
     return Bot(redis, services, build_slack_app(services, slack_client))
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
+from bot.commands.service import CommandService
 from bot.config import Settings
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation
 from bot.errors import REDIS_DOWN
-from bot.finetune import FineTuner, JobReporter
+from bot.finetune import FineTuner, JobReporters
 from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable
 from bot.trainers import Trainer, build_trainer, training_table
@@ -44,6 +45,8 @@ class Services:
     finetuner: FineTuner
     switcher: ModelSwitcher
     watcher: JobWatcher
+    reporters: JobReporters  # each front end adds its own
+    commands: CommandService
 
     async def redis_ok(self) -> bool:
         try:
@@ -57,7 +60,6 @@ def build_services(
     redis: Redis,
     openai_client: AsyncOpenAI,
     table: ModelTable,
-    reporter: JobReporter,
 ) -> Services:
     keys = Keys(settings.redis_prefix)
     trainer = build_trainer(settings, redis, keys)
@@ -75,6 +77,17 @@ def build_services(
         history_budget=settings.history_token_budget,
         max_message_chars=settings.max_message_chars,
     )
+    reporters = JobReporters()
+    finetuner = FineTuner(settings, trainer, examples, jobs, table, reporters)
+    switcher = ModelSwitcher(openai_client, models, table, settings.chat_model)
+    watcher = JobWatcher(
+        trainer,
+        jobs,
+        models,
+        reporters,
+        poll_seconds=settings.job_poll_seconds,
+        bot_name=settings.redis_prefix,
+    )
     return Services(
         settings=settings,
         redis=redis,
@@ -88,15 +101,12 @@ def build_services(
         jobs=jobs,
         table=table,
         trainer=trainer,
-        finetuner=FineTuner(settings, trainer, examples, jobs, table),
-        switcher=ModelSwitcher(openai_client, models, table, settings.chat_model),
-        watcher=JobWatcher(
-            trainer,
-            jobs,
-            models,
-            reporter,
-            poll_seconds=settings.job_poll_seconds,
-            bot_name=settings.redis_prefix,
+        finetuner=finetuner,
+        switcher=switcher,
+        watcher=watcher,
+        reporters=reporters,
+        commands=CommandService(
+            settings, finetuner, switcher, watcher, examples, jobs, models, table
         ),
     )
 

@@ -52,6 +52,35 @@ class JobReporter(Protocol):
         """Say something in the channel where the job was started."""
 
 
+class JobReporters:
+    """Reports each job on the front end it was started from (`JobRecord.platform`).
+
+    Every front end running in this process adds its reporter; a job whose front end is not
+    running here (another process serves it) keeps its record and is reported nowhere.
+    """
+
+    def __init__(self) -> None:
+        self._by_platform: dict[str, JobReporter] = {}
+
+    def add(self, platform: str, reporter: JobReporter) -> None:
+        self._by_platform[platform] = reporter
+
+    def _for(self, job: JobRecord) -> JobReporter | None:
+        reporter = self._by_platform.get(job.platform)
+        if reporter is None:
+            logger.warning("finetune: no %s front end here to report job %s", job.platform, job.id)
+        return reporter
+
+    async def show_job(self, job: JobRecord) -> str | None:
+        reporter = self._for(job)
+        return await reporter.show_job(job) if reporter else job.status_message_ts
+
+    async def announce(self, job: JobRecord, text: str) -> None:
+        reporter = self._for(job)
+        if reporter:
+            await reporter.announce(job, text)
+
+
 @dataclass(frozen=True)
 class StartOptions:
     model: str
@@ -68,7 +97,9 @@ class FineTuner:
         examples: ExampleStore,
         jobs: JobStore,
         table: ModelTable,
+        reporter: JobReporter,
     ) -> None:
+        self._reporter = reporter
         self._settings = settings
         self._trainer = trainer
         self._examples = examples
@@ -123,21 +154,19 @@ class FineTuner:
 
     # Starting ----------------------------------------------------------------------------
 
-    async def start(
-        self, options: StartOptions, user: str, channel: str, reporter: JobReporter
-    ) -> str:
+    async def start(self, options: StartOptions, user: str, platform: str, channel: str) -> str:
         """Start a job (the caller has checked the person is an admin); say what happened."""
         ref = f"{PENDING_PREFIX}{uuid.uuid4().hex[:12]}"
         holder = await self._jobs.try_lock(ref, PENDING_LOCK_SECONDS)
         if holder is not None:
             return await self._already_running(holder)
         try:
-            answer = await self._start_locked(ref, options, user, channel, reporter)
+            answer = await self._start_locked(ref, options, user, platform, channel)
         except BaseException:
             await self._jobs.unlock(ref)
             raise
         warning = self.lifecycle_warning(options.model)
-        return f"{answer}\n:warning: {warning}" if warning else answer
+        return f"{answer}\n⚠️ {warning}" if warning else answer
 
     async def _already_running(self, holder: str) -> str:
         job = await self._jobs.get(holder) if holder else None
@@ -146,7 +175,7 @@ class FineTuner:
         return f"Job `{job.id}` is already {job.status} (started by <@{job.started_by}>)."
 
     async def _start_locked(
-        self, ref: str, options: StartOptions, user: str, channel: str, reporter: JobReporter
+        self, ref: str, options: StartOptions, user: str, platform: str, channel: str
     ) -> str:
         trainable: list[dict[str, Any]] = []
         report = analyse_dataset(
@@ -165,6 +194,7 @@ class FineTuner:
             suffix=options.suffix,
             epochs=report.n_epochs,
             started_by=user,
+            platform=platform,
             channel=channel,
             examples=len(training),
             tokens=report.tokens_total,
@@ -174,7 +204,7 @@ class FineTuner:
             prompt_tokens_saved=self.prompt_tokens_saved(options.model),
             events=report.warnings[:3],
         )
-        job.status_message_ts = await reporter.show_job(job)
+        job.status_message_ts = await self._reporter.show_job(job)
         await self._jobs.save(job)
 
         try:
@@ -183,20 +213,18 @@ class FineTuner:
                 created = await self._trainer.create_job(spec)
             except Unreachable as error:
                 # The job may exist though the answer was lost: look for it before giving up.
-                return await self._recover(job, spec, reporter, str(error))
+                return await self._recover(job, spec, str(error))
         except TrainingClosed as error:
             reason = f"{error} {NOTHING_STARTED} {TRAINING_ELSEWHERE}"
-            return await self._give_up(job, reporter, reason)
+            return await self._give_up(job, reason)
         except TrainerError as error:
-            return await self._give_up(job, reporter, f"{error} Nothing is running.")
+            return await self._give_up(job, f"{error} Nothing is running.")
         await adopt(self._jobs, job, created.id, created.status)
-        await reporter.show_job(job)
+        await self._reporter.show_job(job)
         logger.info("finetune: started job %s on %s", job.id, job.base_model)
         return f"Started fine-tuning job `{job.id}` with {self._trainer.label}."
 
-    async def _recover(
-        self, job: JobRecord, spec: JobSpec, reporter: JobReporter, reason: str
-    ) -> str:
+    async def _recover(self, job: JobRecord, spec: JobSpec, reason: str) -> str:
         try:
             found = await self._trainer.find_job(spec)
         except TrainerError:
@@ -205,16 +233,16 @@ class FineTuner:
             logger.warning("finetune: could not check whether %s was created", job.id)
             job.status = "unconfirmed"
             await self._jobs.save(job)
-            await reporter.show_job(job)
+            await self._reporter.show_job(job)
             return (
                 f"{reason} I couldn't check whether the job was created, so I'll keep looking "
                 "and post the outcome here; no second job can start meanwhile."
             )
         if found is None:
-            return await self._give_up(job, reporter, f"{reason} Nothing is running.")
+            return await self._give_up(job, f"{reason} Nothing is running.")
         logger.info("finetune: found job %s created for %s", found.id, job.id)
         await adopt(self._jobs, job, found.id, found.status)
-        await reporter.show_job(job)
+        await self._reporter.show_job(job)
         return f"Started fine-tuning job `{job.id}` with {self._trainer.label}."
 
     def _split(
@@ -242,12 +270,12 @@ class FineTuner:
         await self._jobs.save(job)
         return spec_for(job, self._settings.redis_prefix)
 
-    async def _give_up(self, job: JobRecord, reporter: JobReporter, reason: str) -> str:
+    async def _give_up(self, job: JobRecord, reason: str) -> str:
         job.status = "failed"
         job.error = reason
         await self._jobs.save(job)
         await self._jobs.unlock(job.id)
-        await reporter.show_job(job)
+        await self._reporter.show_job(job)
         return reason
 
 

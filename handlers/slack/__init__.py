@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
@@ -30,8 +30,15 @@ def build_slack_app(services: Services, client: AsyncWebClient) -> AsyncApp:
         # Slash commands and events are acknowledged at once; listeners run after the ack.
         process_before_response=False,
     )
+
+    async def provide_services(context: AsyncBoltContext, next) -> None:
+        # Listeners are module-level functions; they find the core's services here.
+        context["services"] = services
+        await next()
+
+    app.middleware(provide_services)
     events.register(app, services)
-    commands.register(app, services)
+    commands.register(app)
     return app
 
 

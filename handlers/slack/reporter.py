@@ -7,7 +7,8 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.slack.blocks import build_job_blocks, job_text
+from bot.commands.wording import job_title
+from handlers.slack.blocks import build_job_blocks
 from storage.jobs import JobRecord
 
 logger = logging.getLogger(__name__)
@@ -18,15 +19,18 @@ class SlackJobReporter:
         self._client = client
 
     async def show_job(self, job: JobRecord) -> str | None:
-        blocks = build_job_blocks(job)
+        blocks, text = build_job_blocks(job), job_title(job)
         try:
             if job.status_message_ts:
                 await self._client.chat_update(
-                    channel=job.channel, ts=job.status_message_ts, text=job_text(job), blocks=blocks
+                    channel=job.channel,
+                    ts=job.status_message_ts,
+                    text=job_title(job),
+                    blocks=blocks,
                 )
                 return job.status_message_ts
             posted = await self._client.chat_postMessage(
-                channel=job.channel, text=job_text(job), blocks=blocks
+                channel=job.channel, text=text, blocks=blocks
             )
             return posted["ts"]
         except SlackApiError as error:

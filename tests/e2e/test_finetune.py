@@ -302,8 +302,8 @@ async def test_rollback_and_use_switch_the_model_back_for_the_next_reply(
 async def test_validate_reports_tokens_and_cost_without_spending(bot, slack, openai_fake):
     await seed_examples(bot, slack, 10)
     report = await command(bot, slack, "validate epochs=2")
-    assert "Ready to train" in report and "10 of 10 examples usable" in report
-    assert "2 epochs" in report and "est. $" in report
+    assert "Ready to train" in report and "10 of 10 examples" in report
+    assert "*Epochs:* 2" in report and "*Est. cost:* $" in report
     assert openai_fake.files == {}
 
 

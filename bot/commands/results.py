@@ -1,0 +1,62 @@
+"""What a command returns: platform-free results that each front end renders its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.validation import DatasetReport
+from storage.jobs import JobRecord
+from storage.models import ModelSwap
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who typed a command and where. Each front end decides who is an admin."""
+
+    platform: str
+    user: str
+    is_admin: bool
+    channel: str  # where a job started by this command reports
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A one-line answer (done, refused, or what went wrong and what to do next)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Help:
+    """The list of commands, after the reason when the command could not run as typed."""
+
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    examples: int
+    approx_tokens: int
+    model: str
+    is_fine_tuned: bool
+    active_job: JobRecord | None = None
+    finished_jobs: list[JobRecord] = field(default_factory=list)
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelList:
+    current: str
+    history: list[ModelSwap]
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """The dataset as a file, for the person who asked only."""
+
+    filename: str
+    content: bytes
+    examples: int
+
+
+CommandResult = Sentence | Help | StatusSummary | DatasetReport | ModelList | DatasetFile

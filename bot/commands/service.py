@@ -1,0 +1,155 @@
+"""What each `/finetune` command does, for every front end: parsed command in, result out.
+
+Front ends parse (or build) the command, say who asked and whether they are an admin, and
+render the result. Failures come back as one calm sentence; the details go to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from bot.commands.language import (
+    ADMIN_COMMANDS,
+    CommandError,
+    ParsedCommand,
+    parse_command,
+    parse_start_options,
+)
+from bot.commands.results import (
+    Caller,
+    CommandResult,
+    DatasetFile,
+    Help,
+    ModelList,
+    Sentence,
+    StatusSummary,
+)
+from bot.config import Settings
+from bot.dataset import export_bytes
+from bot.errors import REDIS_DOWN
+from bot.finetune import FineTuner
+from bot.model_switch import ModelSwitcher
+from bot.model_table import ModelTable
+from bot.watcher import JobWatcher
+from storage.examples import ExampleStore
+from storage.jobs import JobStore
+from storage.models import ModelStore
+
+logger = logging.getLogger(__name__)
+
+STORAGE_DOWN = "I can't reach the bot's storage right now, so I can't do that. Try again shortly."
+SOMETHING_FAILED = "Something went wrong on my side; the error is in the bot's log. Try again."
+EMPTY_DATASET = (
+    "The dataset is empty. React to a good bot reply with a curation emoji to add an example."
+)
+ADMINS_ONLY = "Only fine-tune admins can do that; ask one of them, or see `/finetune help`."
+
+
+class CommandService:
+    def __init__(
+        self,
+        settings: Settings,
+        finetuner: FineTuner,
+        switcher: ModelSwitcher,
+        watcher: JobWatcher,
+        examples: ExampleStore,
+        jobs: JobStore,
+        models: ModelStore,
+        table: ModelTable,
+    ) -> None:
+        self._settings = settings
+        self._finetuner = finetuner
+        self._switcher = switcher
+        self._watcher = watcher
+        self._examples = examples
+        self._jobs = jobs
+        self._models = models
+        self._table = table
+
+    async def run_text(self, text: str, caller: Caller) -> CommandResult:
+        """Run a command as typed (`start model=gpt-4.1-mini epochs=3`)."""
+        try:
+            command = parse_command(text)
+        except CommandError as error:
+            return Help(problem=str(error))
+        return await self.run(command, caller)
+
+    async def run(self, command: ParsedCommand, caller: Caller) -> CommandResult:
+        if command.name in ADMIN_COMMANDS and not caller.is_admin:
+            return Sentence(ADMINS_ONLY)
+        try:
+            return await self._run(command, caller)
+        except CommandError as error:
+            return Help(problem=str(error))
+        except REDIS_DOWN:
+            return Sentence(STORAGE_DOWN)
+        except Exception:
+            logger.exception("commands: /finetune %s failed", command.name)
+            return Sentence(SOMETHING_FAILED)
+
+    async def _run(self, command: ParsedCommand, caller: Caller) -> CommandResult:
+        default_model = self._settings.finetune_base_model
+        match command.name:
+            case "help":
+                return Help()
+            case "status":
+                return await self.status()
+            case "export":
+                return await self.export()
+            case "validate":
+                options = parse_start_options(command, default_model, self._table)
+                return await self._finetuner.validate(options.model, options.epochs)
+            case "start":
+                options = parse_start_options(command, default_model, self._table)
+                return Sentence(
+                    await self._finetuner.start(
+                        options, caller.user, caller.platform, caller.channel
+                    )
+                )
+            case "cancel":
+                answer = await self._finetuner.cancel()
+                job_id = await self._jobs.active_job_id()
+                if job_id:
+                    await self._watcher.check(job_id)
+                return Sentence(answer)
+            case "models":
+                return ModelList(await self._switcher.current(), await self._models.history())
+            case "use":
+                if len(command.arguments) != 1:
+                    raise CommandError("`use` needs exactly one model id.")
+                return Sentence(await self._switcher.use(command.arguments[0], caller.user))
+            case "rollback":
+                return Sentence(await self._switcher.rollback(caller.user))
+        raise CommandError(f"I don't know the command `{command.name}`.")
+
+    async def status(self) -> StatusSummary:
+        stats = await self._examples.stats()
+        model = await self._switcher.current()
+        active_id = await self._jobs.active_job_id()
+        return StatusSummary(
+            stats.examples,
+            stats.approx_tokens,
+            model,
+            is_fine_tuned=model.startswith("ft:"),
+            active_job=await self._jobs.get(active_id) if active_id else None,
+            finished_jobs=await self._jobs.finished(limit=3),
+            warning=self._finetuner.lifecycle_warning(self._settings.finetune_base_model),
+        )
+
+    async def export(self) -> DatasetFile | Sentence:
+        content, count = await export_bytes(self._examples)
+        if count == 0:
+            return Sentence(EMPTY_DATASET)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+        return DatasetFile(f"dataset-{self._settings.redis_prefix}-{stamp}.jsonl", content, count)
+
+    async def model_names(self) -> list[str]:
+        """Models a person may pick for `use`: the configured one and those used before."""
+        names = [self._settings.chat_model]
+        names += [swap.model for swap in await self._models.history()]
+        return list(dict.fromkeys(names))
+
+    def base_model_names(self) -> list[str]:
+        """Base models `start` and `validate` accept, for choices and autocomplete."""
+        return self._table.names()

@@ -1,0 +1,125 @@
+"""The words every front end shows for results: labels, facts and lines, without markup.
+
+Slack blocks and Discord embeds lay these out differently (bold, fields, quotes), but say the
+same things; only `<@user>` mentions, backticks and `> ` quotes appear, which both render.
+"""
+
+from __future__ import annotations
+
+from bot.commands.results import StatusSummary
+from bot.validation import DatasetReport
+from storage.jobs import JobRecord
+from storage.models import ModelSwap
+
+CURATION_HINT = "React to a good bot reply with a curation emoji to add it to the dataset."
+NO_TUNED_MODEL = "No fine-tuned model yet; I use the configured CHAT_MODEL."
+
+STATUS_LABELS = {
+    "preparing": "preparing",
+    "uploading": "uploading the dataset",
+    "validating": "OpenAI is checking the files",
+    "validating_files": "OpenAI is checking the files",
+    "queued": "queued",
+    "running": "running",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "lost": "lost (OpenAI no longer knows it)",
+}
+
+Facts = list[tuple[str, str]]
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def dataset_line(summary: StatusSummary) -> str:
+    return f"{plural(summary.examples, 'example')}, about {summary.approx_tokens:,} tokens"
+
+
+def model_line(summary: StatusSummary) -> str:
+    return f"`{summary.model}`{' (fine-tuned)' if summary.is_fine_tuned else ''}"
+
+
+def finished_job_lines(jobs: list[JobRecord]) -> list[str]:
+    lines = []
+    for job in jobs:
+        result = f"`{job.fine_tuned_model}`" if job.fine_tuned_model else (job.error or "")
+        lines.append(f"• `{job.id}` {job.status} {result}".rstrip())
+    return lines
+
+
+def _usd(amount: float | None) -> str:
+    return f"${amount:,.2f}" if amount is not None else "unknown"
+
+
+def job_title(job: JobRecord) -> str:
+    return f"Fine-tuning {job.base_model}: {STATUS_LABELS.get(job.status, job.status)}"
+
+
+def job_origin(job: JobRecord) -> str:
+    return f"`{job.id}`, started by <@{job.started_by}>"
+
+
+def job_facts(job: JobRecord) -> Facts:
+    return [
+        ("Examples", f"{job.examples:,}"),
+        ("Tokens", f"{job.tokens:,}"),
+        ("Epochs", str(job.epochs)),
+        ("Est. billed tokens", f"{job.billed_tokens:,}"),
+        ("Est. cost", _usd(job.estimated_cost_usd)),
+    ]
+
+
+def job_progress_lines(job: JobRecord) -> list[str]:
+    """Step and loss, trained tokens, the model, the saving, the error and the latest events."""
+    lines = []
+    if job.step is not None:
+        progress = f"Step {job.step} of {job.total_steps or '?'}"
+        if job.train_loss is not None:
+            progress += f", training loss {job.train_loss:.4f}"
+        lines.append(progress)
+    if job.trained_tokens:
+        lines.append(f"Trained tokens: {job.trained_tokens:,}")
+    if job.fine_tuned_model:
+        lines.append(f"Model: `{job.fine_tuned_model}`")
+    if job.prompt_tokens_saved > 0:
+        lines.append(f"Shorter training prompt saves {job.prompt_tokens_saved:,} tokens a request.")
+    if job.error:
+        lines.append(f"⚠️ {job.error}")
+    lines += [f"> {event}" for event in job.events]
+    return lines
+
+
+def report_title(report: DatasetReport) -> str:
+    verdict = "Ready to train." if report.can_train else (report.refusal or "Can't train yet.")
+    return f"Dataset check for `{report.model}`: {verdict}"
+
+
+def report_facts(report: DatasetReport) -> Facts:
+    return [
+        ("Usable", f"{report.trainable:,} of {report.total:,} examples"),
+        ("Tokens", f"{report.tokens_total:,}"),
+        ("Epochs", str(report.n_epochs)),
+        ("Est. billed tokens", f"{report.billed_tokens:,}"),
+        ("Est. cost", _usd(report.estimated_cost_usd)),
+    ]
+
+
+def report_spread(report: DatasetReport) -> str | None:
+    if not report.tokens_total:
+        return None
+    return (
+        f"Tokens per example: min {report.tokens_min}, median {report.tokens_median:.0f}, "
+        f"max {report.tokens_max}"
+    )
+
+
+def model_history_lines(history: list[ModelSwap]) -> list[str]:
+    lines = []
+    for swap in history:
+        source = f"job `{swap.job_id}`" if swap.job_id else swap.reason
+        who = f" by <@{swap.by}>" if swap.by else ""
+        lines.append(f"• `{swap.model}`: {swap.at:%Y-%m-%d %H:%M} UTC, {source}{who}")
+    return lines or [NO_TUNED_MODEL]
