@@ -69,9 +69,9 @@ async def _measure(n: int, redis_url: str) -> dict[str, Any]:
         slack._handlers["chat.postMessage"] = record_post
         approve_turn = bot.services.curation.approve_turn
 
-        async def record_vote(channel: str, ts: str, *args: Any) -> Any:
-            result = await approve_turn(channel, ts, *args)
-            waiting.pop(ts).set_result(result)
+        async def record_vote(reply: Any, *args: Any) -> Any:
+            result = await approve_turn(reply, *args)
+            waiting.pop(reply.id).set_result(result)
             return result
 
         bot.services.curation.approve_turn = record_vote

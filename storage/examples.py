@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from storage.keys import Keys
-from storage.schemas import Example, reply_ref
+from storage.schemas import Example
 
 # KEYS: examples, example, votes, approved-replies, vote-clock, stats
 # ARGV: id, example json, member, ref, score, event time, tokens
@@ -99,8 +99,8 @@ class ExampleStore:
         )
         return VoteResult(example.id, await self.voter_count(example.id), changed=result != -1)
 
-    async def unvote(self, channel: str, ts: str, user: str, event_time: str) -> VoteResult:
-        ref = reply_ref(channel, ts)
+    async def unvote(self, ref: str, user: str, event_time: str) -> VoteResult:
+        """Take back `user`'s vote on the reply `ref` (a `MessageKey.ref`)."""
         example_id = await self._redis.hget(self._keys.approved_replies, ref) or "none"
         result = await self._remove(
             keys=self._script_keys(example_id),

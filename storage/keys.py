@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.schemas import MessageKey
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -17,12 +19,21 @@ class Keys:
     def _base(self) -> str:
         return f"bot:{{{self.prefix}}}"
 
-    def turn(self, channel: str, ts: str) -> str:
-        return f"{self._base}:turn:{channel}:{ts}"
+    def turn(self, message: MessageKey) -> str:
+        return f"{self._base}:turn:{message.path}"
 
-    def thread(self, channel: str, thread_ts: str) -> str:
+    def thread(self, conversation: MessageKey) -> str:
         """Points at the latest turn of a thread, so the next reply continues from it."""
-        return f"{self._base}:thread:{channel}:{thread_ts}"
+        return f"{self._base}:thread:{conversation.path}"
+
+    @property
+    def reply_parts(self) -> str:
+        """Hash: ref of a later part of a split reply -> id of its first part (the turn).
+
+        Kept without expiry, like votes: a reaction removed after the turn expired must still
+        find the vote it takes back. Only replies longer than one message have entries.
+        """
+        return f"{self._base}:reply-parts"
 
     @property
     def examples(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,14 +15,43 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class MessageKey:
+    """A message on one front end: its platform, channel and id (Slack's ts, Discord's id)."""
+
+    platform: str
+    channel: str
+    id: str
+
+    @property
+    def _scope(self) -> str:
+        # Slack's keys and refs predate the other front ends; they keep their unscoped form so
+        # stored turns, votes and approved-reply refs stay valid.
+        return "" if self.platform == "slack" else f"{self.platform}:"
+
+    @property
+    def ref(self) -> str:
+        """`C1|1700000000.000100` (Slack) or `discord:123|456`: how votes name a reply."""
+        return f"{self._scope}{self.channel}|{self.id}"
+
+    @property
+    def path(self) -> str:
+        """The same, as a Redis key suffix."""
+        return f"{self._scope}{self.channel}:{self.id}"
+
+
 class Turn(BaseModel):
     """One bot reply: exactly what the model saw, what it answered, and where it was posted."""
 
     platform: str = "slack"
     team: str
     channel: str
+    # The conversation this turn belongs to: Slack's thread, Discord's thread or DM channel, or
+    # the message that started a reply chain.
     thread_ts: str
     ts: str
+    # A reply split over several messages (Discord's length limit): the ids after the first.
+    part_ids: list[str] = Field(default_factory=list)
     user: str
     model: str
     messages: list[dict[str, Any]]
@@ -32,12 +62,21 @@ class Turn(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
 
     @property
+    def key(self) -> MessageKey:
+        return MessageKey(self.platform, self.channel, self.ts)
+
+    @property
     def ref(self) -> str:
-        return reply_ref(self.channel, self.ts)
+        return self.key.ref
+
+    @property
+    def part_keys(self) -> list[MessageKey]:
+        return [MessageKey(self.platform, self.channel, part) for part in self.part_ids]
 
 
 def reply_ref(channel: str, ts: str) -> str:
-    return f"{channel}|{ts}"
+    """A Slack reply's ref."""
+    return MessageKey("slack", channel, ts).ref
 
 
 class Example(BaseModel):

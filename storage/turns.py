@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from storage.keys import Keys
-from storage.schemas import Turn
+from storage.schemas import MessageKey, Turn
 
 
 class TurnStore:
@@ -15,16 +15,31 @@ class TurnStore:
         self._ttl = ttl_seconds
 
     async def record(self, turn: Turn) -> None:
-        """Store the turn and make it the thread's latest, in one round trip."""
+        """Store the turn, its parts and make it the thread's latest, in one round trip."""
+        thread = MessageKey(turn.platform, turn.channel, turn.thread_ts)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._keys.turn(turn.channel, turn.ts), turn.model_dump_json(), ex=self._ttl)
-            pipe.set(self._keys.thread(turn.channel, turn.thread_ts), turn.ts, ex=self._ttl)
+            pipe.set(self._keys.turn(turn.key), turn.model_dump_json(), ex=self._ttl)
+            pipe.set(self._keys.thread(thread), turn.ts, ex=self._ttl)
+            if turn.part_ids:
+                parts = {part.ref: turn.ts for part in turn.part_keys}
+                pipe.hset(self._keys.reply_parts, mapping=parts)
             await pipe.execute()
 
-    async def get(self, channel: str, ts: str) -> Turn | None:
-        raw = await self._redis.get(self._keys.turn(channel, ts))
+    async def first_part(self, message: MessageKey) -> MessageKey:
+        """The message that names the turn: itself, or the first part of its split reply."""
+        first = await self._redis.hget(self._keys.reply_parts, message.ref)
+        return MessageKey(message.platform, message.channel, first) if first else message
+
+    async def get(self, message: MessageKey) -> Turn | None:
+        """The turn of a bot reply, found from any of the messages it was posted as."""
+        raw = await self._redis.get(self._keys.turn(message))
+        if raw is None:
+            first = await self.first_part(message)
+            raw = await self._redis.get(self._keys.turn(first)) if first != message else None
         return Turn.model_validate_json(raw) if raw else None
 
-    async def latest_in_thread(self, channel: str, thread_ts: str) -> Turn | None:
-        ts = await self._redis.get(self._keys.thread(channel, thread_ts))
-        return await self.get(channel, ts) if ts else None
+    async def latest_in_thread(self, conversation: MessageKey) -> Turn | None:
+        ts = await self._redis.get(self._keys.thread(conversation))
+        if not ts:
+            return None
+        return await self.get(MessageKey(conversation.platform, conversation.channel, ts))

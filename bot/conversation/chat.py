@@ -1,12 +1,12 @@
-"""Answering a person: one model call with the thread's history, recorded as a turn."""
+"""Answering a person: one model call with the conversation's history, recorded as a turn."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import openai
 from openai import AsyncOpenAI
@@ -14,12 +14,12 @@ from openai import AsyncOpenAI
 from bot.conversation.history import build_conversation
 from bot.errors import REDIS_DOWN
 from storage.models import ModelStore
-from storage.schemas import Turn
+from storage.schemas import MessageKey, Turn
 from storage.turns import TurnStore
 
 logger = logging.getLogger(__name__)
 
-EMPTY_MESSAGE_HINT = "Ask me something after the mention, and I'll answer here in the thread."
+EMPTY_MESSAGE_HINT = "Ask me something after the mention, and I'll answer right here."
 MODEL_ERROR_APOLOGY = (
     "Sorry, I couldn't reach the language model just now. Please try again in a moment."
 )
@@ -27,7 +27,12 @@ MODEL_ERROR_APOLOGY = (
 
 @dataclass(frozen=True)
 class Incoming:
-    """A message addressed to the bot, already stripped of platform markup."""
+    """A message addressed to the bot, already stripped of platform markup.
+
+    Which conversation it continues is the front end's to say: the turn it replies to
+    (`reply_to`, a message id in `channel`), else the latest turn of `thread_ts` when
+    `follows_thread` (Slack's thread, a Discord thread or DM), else none: a new conversation.
+    """
 
     platform: str
     team: str
@@ -35,10 +40,27 @@ class Incoming:
     thread_ts: str
     user: str
     text: str
+    reply_to: str | None = None
+    follows_thread: bool = True
 
 
-# Posts text in the thread and returns the platform's id (ts) of the posted message.
-PostReply = Callable[[str], Awaitable[str]]
+class ReplyTarget(Protocol):
+    """Where the answer goes, as its front end shows it."""
+
+    # True: the model's answer streams in and `show_partial` sees it grow.
+    streams: bool
+
+    async def show_partial(self, text: str) -> None:
+        """The answer so far (only called when `streams`)."""
+
+    async def post(self, text: str) -> list[str]:
+        """Show the whole answer; return the ids of the messages it became, first one first."""
+
+    async def say(self, text: str) -> None:
+        """A note that is not an answer (a hint, a refusal); never recorded."""
+
+    async def fail(self, apology: str) -> None:
+        """End the answer with an apology: after what was shown so far, or on its own."""
 
 
 class ChatService:
@@ -61,14 +83,14 @@ class ChatService:
         self._budget = history_budget
         self._max_chars = max_message_chars
 
-    async def reply_in_thread(self, message: Incoming, post: PostReply) -> Turn | None:
-        """Answer in the thread; return the recorded turn (None if nothing was recorded)."""
+    async def reply(self, message: Incoming, target: ReplyTarget) -> Turn | None:
+        """Answer the message; return the recorded turn (None if nothing was recorded)."""
         text = _valid_unicode(message.text).strip()
         if not _is_visible(text):
-            await post(EMPTY_MESSAGE_HINT)
+            await target.say(EMPTY_MESSAGE_HINT)
             return None
         if len(text) > self._max_chars:
-            await post(
+            await target.say(
                 f"That message is {len(text):,} characters; I can take up to "
                 f"{self._max_chars:,}. Please shorten it or split it up."
             )
@@ -86,17 +108,21 @@ class ChatService:
             system_prompt, history, refs, text, budget=self._budget, model=model
         )
 
-        reply = await self._complete(model, conversation.messages)
+        if target.streams:
+            reply = await self._stream(model, conversation.messages, target)
+        else:
+            reply = await self._complete(model, conversation.messages)
         if reply is None:
-            await post(MODEL_ERROR_APOLOGY)
+            await target.fail(MODEL_ERROR_APOLOGY)
             return None
-        ts = await post(reply)
+        first, *parts = await target.post(reply)
         turn = Turn(
             platform=message.platform,
             team=message.team,
             channel=message.channel,
-            thread_ts=message.thread_ts,
-            ts=ts,
+            thread_ts=previous.thread_ts if previous else message.thread_ts,
+            ts=first,
+            part_ids=parts,
             user=message.user,
             model=model,
             messages=conversation.messages,
@@ -122,8 +148,17 @@ class ChatService:
         return swap.model, swap.system_prompt or self._system_prompt
 
     async def _previous_turn(self, message: Incoming) -> Turn | None:
+        def key(message_id: str) -> MessageKey:
+            return MessageKey(message.platform, message.channel, message_id)
+
         try:
-            return await self._turns.latest_in_thread(message.channel, message.thread_ts)
+            if message.reply_to:
+                turn = await self._turns.get(key(message.reply_to))
+                if turn is not None:
+                    return turn
+            if message.follows_thread:
+                return await self._turns.latest_in_thread(key(message.thread_ts))
+            return None
         except REDIS_DOWN:
             logger.warning("chat: storage unavailable, answering without thread history")
             return None
@@ -138,10 +173,34 @@ class ChatService:
         except (IndexError, AttributeError, TypeError, ValueError):
             logger.warning("chat: model returned a malformed response")
             return None
-        if not content or not content.strip():
-            logger.warning("chat: model returned an empty reply")
+        return _non_empty(content)
+
+    async def _stream(self, model: str, messages: list[dict], target: ReplyTarget) -> str | None:
+        """The answer, streamed into `target` as it grows; None if the model failed midway."""
+        text = ""
+        try:
+            stream = await self._client.chat.completions.create(
+                model=model, messages=messages, stream=True
+            )
+            async for chunk in stream:
+                delta = chunk.choices[0].delta.content if chunk.choices else None
+                if delta:
+                    text += delta
+                    await target.show_partial(text)
+        except openai.OpenAIError as exc:
+            logger.warning("chat: streamed model call failed (%s)", type(exc).__name__)
             return None
-        return content
+        except (IndexError, AttributeError, TypeError, ValueError):
+            logger.warning("chat: model streamed a malformed response")
+            return None
+        return _non_empty(text)
+
+
+def _non_empty(content: str | None) -> str | None:
+    if not content or not content.strip():
+        logger.warning("chat: model returned an empty reply")
+        return None
+    return content
 
 
 def _is_visible(text: str) -> bool:

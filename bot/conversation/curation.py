@@ -9,7 +9,7 @@ from enum import Enum
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from bot.tokens import count_messages
 from storage.examples import ExampleStore
-from storage.schemas import Example
+from storage.schemas import Example, MessageKey
 from storage.turns import TurnStore
 
 logger = logging.getLogger(__name__)
@@ -34,11 +34,11 @@ class Curation:
         self._turns = turns
         self._examples = examples
 
-    async def approve_turn(
-        self, channel: str, ts: str, user: str, event_time: str
-    ) -> CurationResult:
+    async def approve_turn(self, reply: MessageKey, user: str, event_time: str) -> CurationResult:
+        """`user` approves the bot reply `reply` (any part of it); `event_time` orders their
+        add and remove events, so a late-delivered add never undoes a later removal."""
         try:
-            turn = await self._turns.get(channel, ts)
+            turn = await self._turns.get(reply)
             if turn is None:
                 return CurationResult(Outcome.NOT_A_TURN)
             example = Example.from_turn(turn)
@@ -50,11 +50,10 @@ class Curation:
         logger.info("curation: vote %s on example %s", outcome.value, result.example_id[:12])
         return CurationResult(outcome, result.example_id, result.votes)
 
-    async def withdraw_vote(
-        self, channel: str, ts: str, user: str, event_time: str
-    ) -> CurationResult:
+    async def withdraw_vote(self, reply: MessageKey, user: str, event_time: str) -> CurationResult:
         try:
-            result = await self._examples.unvote(channel, ts, user, event_time)
+            first = await self._turns.first_part(reply)
+            result = await self._examples.unvote(first.ref, user, event_time)
         except REDIS_DOWN as exc:
             raise StorageUnavailable from exc
         outcome = Outcome.REMOVED if result.changed else Outcome.UNCHANGED

@@ -14,6 +14,7 @@ from bot.app import Services
 from bot.conversation.chat import Incoming
 from bot.conversation.curation import Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
+from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,8 @@ def register(app: AsyncApp, services: Services) -> None:
             text=MENTION.sub("", event.get("text") or ""),
         )
 
-        async def post(text: str) -> str:
-            response = await client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=text
-            )
-            return response["ts"]
-
         try:
-            await services.chat.reply_in_thread(message, post)
+            await services.chat.reply(message, ThreadReply(client, channel, thread_ts))
         except Exception:
             logger.exception("events: answering failed")
 
@@ -91,16 +86,14 @@ def register(app: AsyncApp, services: Services) -> None:
         """True when saved, False when storage failed, None when this is not a curation vote."""
         if not _is_curation_vote(event, context, services):
             return None
-        item = event["item"]
+        reply = MessageKey("slack", event["item"]["channel"], event["item"]["ts"])
         if event["type"] == "reaction_added":
             change = services.curation.approve_turn
         else:
             change = services.curation.withdraw_vote
         try:
             async with asyncio.timeout(VOTE_SAVE_SECONDS):
-                result = await change(
-                    item["channel"], item["ts"], event["user"], event.get("event_ts", "0")
-                )
+                result = await change(reply, event["user"], event.get("event_ts", "0"))
         except (StorageUnavailable, TimeoutError):
             logger.warning("events: vote not saved, storage unavailable")
             return False
@@ -117,6 +110,32 @@ def register(app: AsyncApp, services: Services) -> None:
     app.event("message")(handle_message)
     app.event("reaction_added", middleware=[save_vote_before_ack])(handle_reaction)
     app.event("reaction_removed", middleware=[save_vote_before_ack])(handle_reaction)
+
+
+class ThreadReply:
+    """Answers in the Slack thread, as one message once the answer is complete."""
+
+    streams = False
+
+    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
+        self._client = client
+        self._channel = channel
+        self._thread_ts = thread_ts
+
+    async def show_partial(self, text: str) -> None:
+        pass
+
+    async def post(self, text: str) -> list[str]:
+        response = await self._client.chat_postMessage(
+            channel=self._channel, thread_ts=self._thread_ts, text=text
+        )
+        return [response["ts"]]
+
+    async def say(self, text: str) -> None:
+        await self.post(text)
+
+    async def fail(self, apology: str) -> None:
+        await self.post(apology)
 
 
 def _is_curation_vote(event: dict, context: AsyncBoltContext, services: Services) -> bool:

@@ -16,10 +16,15 @@ from slack_sdk.signature import SignatureVerifier
 from bot.__main__ import assemble
 from bot.app import Services
 from bot.config import Settings, load_settings
+from storage.schemas import MessageKey
 
 SIGNING_SECRET = "test-signing-secret"
 CHANNEL = "C1"
 _ids = itertools.count(1)
+
+
+def slack_message(channel: str, ts: str) -> MessageKey:
+    return MessageKey("slack", channel, ts)
 
 
 def make_settings(slack, openai_fake, **overrides: Any) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.conversation.chat import MODEL_ERROR_APOLOGY
-from tests.e2e.harness import CHANNEL
+from tests.e2e.harness import CHANNEL, slack_message
 from tests.e2e.test_core_loop import replies, settle
 
 # The SDK waits this long before a retry when told to; keeps the retried cases fast.
@@ -42,8 +42,8 @@ async def test_a_failed_model_call_gets_an_apology_and_records_nothing(
     assert apology.params["text"] == MODEL_ERROR_APOLOGY
     assert apology.params["thread_ts"] == thread
     assert len(openai_fake.chat_requests) == attempts
-    assert await bot.services.turns.get(CHANNEL, apology.response["ts"]) is None
-    assert await bot.services.turns.latest_in_thread(CHANNEL, thread) is None
+    assert await bot.services.turns.get(slack_message(CHANNEL, apology.response["ts"])) is None
+    assert await bot.services.turns.latest_in_thread(slack_message(CHANNEL, thread)) is None
 
     # Approving the apology adds nothing to the dataset.
     await bot.react(apology.response["ts"])
@@ -64,7 +64,7 @@ async def test_a_rate_limit_that_clears_is_retried_and_answered(bot, slack, open
     assert reply.params["text"] == "Reply 3"  # the third attempt succeeded
     assert len(openai_fake.chat_requests) == 3
     await settle()
-    turn = await bot.services.turns.get(CHANNEL, reply.response["ts"])
+    turn = await bot.services.turns.get(slack_message(CHANNEL, reply.response["ts"]))
     assert turn is not None and turn.reply == "Reply 3"
 
 
@@ -75,4 +75,4 @@ async def test_a_model_that_never_answers_in_time_gets_an_apology(start_bot, sla
     assert apology.params["text"] == MODEL_ERROR_APOLOGY
     assert len(openai_fake.chat_requests) == SDK_ATTEMPTS  # timeouts are retried by the SDK
     await settle()
-    assert await bot.services.turns.get(CHANNEL, apology.response["ts"]) is None
+    assert await bot.services.turns.get(slack_message(CHANNEL, apology.response["ts"])) is None

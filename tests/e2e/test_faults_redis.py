@@ -12,7 +12,7 @@ from handlers.slack.events import VOTE_NOT_SAVED
 from storage.keys import Keys
 from storage.schemas import reply_ref
 from tests.conftest import RedisServer
-from tests.e2e.harness import CHANNEL
+from tests.e2e.harness import CHANNEL, slack_message
 from tests.e2e.test_core_loop import export_lines, replies, status_text
 
 SLACK_ACK_LIMIT = 3.0
@@ -61,7 +61,7 @@ async def ask(bot, slack, count: int) -> list[str]:
     stamps = [reply.response["ts"] for reply in posted]
     for ts in stamps:  # the turn is written just after the reply is posted
         for _ in range(100):
-            if await bot.services.turns.get(CHANNEL, ts):
+            if await bot.services.turns.get(slack_message(CHANNEL, ts)):
                 break
             await asyncio.sleep(0.02)
     return stamps
@@ -144,7 +144,7 @@ async def test_while_redis_is_down_chat_answers_commands_say_so_and_all_recovers
     [line] = await export_lines(bot, slack, "up-export")
     assert line["messages"][-1]["content"] == "Reply 1"
     [later] = await ask(bot, slack, 1)
-    assert (await bot.services.turns.get(CHANNEL, later)) is not None
+    assert (await bot.services.turns.get(slack_message(CHANNEL, later))) is not None
 
 
 async def test_a_hung_redis_holds_neither_the_ack_nor_the_reply(start_bot, slack, own_redis):

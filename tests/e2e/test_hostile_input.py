@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from bot.commands.language import ADMIN_COMMANDS
 from bot.conversation.chat import EMPTY_MESSAGE_HINT
-from tests.e2e.harness import CHANNEL
+from tests.e2e.harness import CHANNEL, slack_message
 from tests.e2e.test_core_loop import export_lines, replies, settle, status_text
 from tests.e2e.test_finetune import WEBHOOK_SECRET, command
 
@@ -183,7 +183,7 @@ async def test_a_one_megabyte_message_is_refused_with_its_length(bot, slack, ope
     assert "1,000,000 characters" in reply.params["text"]
     assert "20,000" in reply.params["text"]
     assert openai_fake.chat_requests == []
-    assert await bot.services.turns.get("D1", reply.response["ts"]) is None
+    assert await bot.services.turns.get(slack_message("D1", reply.response["ts"])) is None
 
 
 async def test_a_body_too_big_for_slack_is_refused_and_the_bot_keeps_serving(bot, slack):
@@ -221,7 +221,7 @@ async def test_control_characters_and_mixed_scripts_round_trip_exactly(bot, slac
     assert openai_fake.chat_requests[0]["messages"][-1]["content"] == HOSTILE_TEXT
     await settle()
 
-    turn = await bot.services.turns.get("D1", reply.response["ts"])
+    turn = await bot.services.turns.get(slack_message("D1", reply.response["ts"]))
     assert turn.messages[-1]["content"] == HOSTILE_TEXT
     assert turn.reply == "Arr! " + HOSTILE_TEXT
     await bot.react(reply.response["ts"], channel="D1")
@@ -240,7 +240,7 @@ async def test_a_lone_surrogate_is_replaced_and_answered(bot, slack, openai_fake
     [reply] = await replies(slack, 1)
     assert reply.params["text"] == "Reply 1"  # the broken character is replaced, not fatal
     assert openai_fake.chat_requests[0]["messages"][-1]["content"] == "broken \ufffd text"
-    turn = await bot.services.turns.get("D1", reply.response["ts"])
+    turn = await bot.services.turns.get(slack_message("D1", reply.response["ts"]))
     assert turn.messages[-1]["content"] == "broken \ufffd text"
 
 

@@ -102,6 +102,13 @@ class FakeOpenAI(FakeServer):
         self.reply: Reply | None = None
         self.reply_delay = 0.0
         self._chat_faults: deque[_ChatFault] = deque()
+        # Streamed replies (`stream: true`): the text goes out in pieces of this many characters,
+        # this many seconds apart. `break_stream` ends one stream after `break_stream_after`
+        # pieces: "error" sends an error event (as OpenAI does), "drop" cuts the connection.
+        self.stream_piece_chars = 8
+        self.stream_piece_delay = 0.0
+        self.break_stream: str | None = None
+        self.break_stream_after = 2
 
         # Files.
         self.files: dict[str, FileRecord] = {}
@@ -290,12 +297,12 @@ class FakeOpenAI(FakeServer):
         for param in ("model", "messages"):
             if not body.get(param):
                 return _error(400, f"Missing required parameter: '{param}'.", param=param)
-        if body.get("stream"):
-            return _error(400, "The fake does not implement streaming.", param="stream")
         if self.reply_delay:
             await asyncio.sleep(self.reply_delay)
 
         content = await self._reply_text(body, number)
+        if body.get("stream"):
+            return await self._stream_reply(request, body, number, content)
         prompt_tokens = sum(_rough_tokens(m.get("content")) for m in body["messages"])
         completion_tokens = _rough_tokens(content)
         return web.json_response(
@@ -326,6 +333,42 @@ class FakeOpenAI(FakeServer):
                 "service_tier": "default",
             }
         )
+
+    async def _stream_reply(
+        self, request: web.Request, body: dict[str, Any], number: int, content: str
+    ) -> web.StreamResponse:
+        """Server-sent events, one `chat.completion.chunk` per piece, then `[DONE]`."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        failure, self.break_stream = self.break_stream, None
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            data = {
+                "id": f"chatcmpl-{number:06d}",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(data)}\n\n".encode()
+
+        await response.write(chunk({"role": "assistant", "content": ""}))
+        step = self.stream_piece_chars
+        for index, start in enumerate(range(0, len(content), step)):
+            if failure and index == self.break_stream_after:
+                if failure == "drop":
+                    request.transport.close()
+                    return response
+                error = {"error": {"message": "The server had an error.", "type": "server_error"}}
+                await response.write(f"data: {json.dumps(error)}\n\n".encode())
+                return response
+            await response.write(chunk({"content": content[start : start + step]}))
+            if self.stream_piece_delay:
+                await asyncio.sleep(self.stream_piece_delay)
+        await response.write(chunk({}, "stop"))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
 
     async def _reply_text(self, body: dict[str, Any], number: int) -> str:
         if self.reply is None:

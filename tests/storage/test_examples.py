@@ -5,7 +5,7 @@ from redis.asyncio import Redis
 
 from storage.examples import ExampleStore
 from storage.keys import Keys
-from storage.schemas import Example, Turn
+from storage.schemas import Example, Turn, reply_ref
 
 
 def make_turn(ts: str, reply: str = "Ahoy!", user_text: str = "hi") -> Turn:
@@ -32,7 +32,7 @@ async def test_the_last_vote_removed_drops_the_example(store):
     example = Example.from_turn(make_turn("1.1"), tokens=12)
     await store.vote(example, "UA", "10.0")
     assert (await store.stats()).examples == 1
-    result = await store.unvote("C1", "1.1", "UA", "11.0")
+    result = await store.unvote(reply_ref("C1", "1.1"), "UA", "11.0")
     assert result.votes == 0
     assert (await store.stats()).examples == 0
     assert await store.get(example.id) is None
@@ -40,7 +40,7 @@ async def test_the_last_vote_removed_drops_the_example(store):
 
 async def test_a_removal_that_arrives_before_its_add_wins(store):
     example = Example.from_turn(make_turn("1.1"))
-    await store.unvote("C1", "1.1", "UA", "11.0")  # delivered first, happened last
+    await store.unvote(reply_ref("C1", "1.1"), "UA", "11.0")  # delivered first, happened last
     result = await store.vote(example, "UA", "10.0")
     assert not result.changed
     assert (await store.stats()).examples == 0
