@@ -1,4 +1,5 @@
-"""Entry point (`python -m bot`): the composition root. Builds everything and starts Slack."""
+"""Entry point (`python -m bot`): the composition root. Builds everything, starts each front end
+whose token is set (Slack, Discord, or both, sharing one dataset, model and job)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.app import Services, build_openai_client, build_services
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import redact_secrets
 from bot.model_table import load_model_table
+from handlers.discord import DiscordBot, build_discord_bot, run_discord
 from handlers.http import build_web_app
 from handlers.slack import SlackIdentity, build_slack_app, build_web_client
 from handlers.slack.reporter import SlackJobReporter
@@ -28,7 +30,8 @@ logger = logging.getLogger("bot")
 class Bot:
     redis: RedisHandle
     services: Services
-    slack: AsyncApp
+    slack: AsyncApp | None
+    discord: DiscordBot | None
 
     def web_app(self, is_ready) -> web.Application:
         return build_web_app(
@@ -47,19 +50,24 @@ def assemble(settings: Settings) -> Bot:
     except ValueError as error:
         raise SettingsError(f"MODEL_TABLE_FILE is invalid: {error}") from None
     redis = open_redis(settings.redis_url, settings.data_dir)
-    slack_client = build_web_client(settings)
     services = build_services(settings, redis.client, build_openai_client(settings), table)
-    services.reporters.add("slack", SlackJobReporter(slack_client))
-    return Bot(redis, services, build_slack_app(services, slack_client))
+    slack = None
+    if settings.slack_enabled:
+        slack_client = build_web_client(settings)
+        services.reporters.add("slack", SlackJobReporter(slack_client))
+        slack = build_slack_app(services, slack_client)
+    discord = build_discord_bot(services) if settings.discord_enabled else None
+    return Bot(redis, services, slack, discord)
 
 
 async def serve(bot: Bot) -> None:
     settings = bot.services.settings
-    identity = SlackIdentity(bot.slack)
-    background = [
-        asyncio.create_task(identity.resolve()),
-        asyncio.create_task(bot.services.watcher.run()),
-    ]
+    identity = SlackIdentity(bot.slack) if bot.slack else None
+    background = [asyncio.create_task(bot.services.watcher.run())]
+    if identity:
+        background.append(asyncio.create_task(identity.resolve()))
+    if bot.discord:
+        background.append(asyncio.create_task(run_discord(bot.discord, settings.discord_token)))
     try:
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -69,7 +77,9 @@ async def serve(bot: Bot) -> None:
         else:
 
             async def is_ready() -> bool:
-                return identity.bot_user_id is not None and await bot.services.redis_ok()
+                slack_ready = identity is None or identity.bot_user_id is not None
+                discord_ready = bot.discord is None or bot.discord.is_ready()
+                return slack_ready and discord_ready and await bot.services.redis_ok()
 
             runner = web.AppRunner(bot.web_app(is_ready), access_log=None)
             await runner.setup()
@@ -78,6 +88,8 @@ async def serve(bot: Bot) -> None:
             await _until_stopped()
     finally:
         bot.services.watcher.stop()
+        if bot.discord:
+            await bot.discord.close()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -23,10 +23,17 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
-    slack_bot_token: str
+    # Each front end whose token is set runs; at least one must be.
+    slack_bot_token: str = ""
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
+    discord_token: str = ""
+    discord_finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
+    discord_curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"👍", "✅"})
+    discord_guild_id: int | None = None
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
     openai_api_key: str = ""
     openai_base_url: str | None = None
     # Chat and training are configured apart: a model trained in one place may be served
@@ -58,7 +65,13 @@ class Settings(BaseSettings):
     model_table_file: Path | None = None
     openai_timeout_seconds: float = Field(default=60, gt=0)
 
-    @field_validator("curate_reactions", "finetune_admins", mode="before")
+    @field_validator(
+        "curate_reactions",
+        "finetune_admins",
+        "discord_curate_reactions",
+        "discord_finetune_admins",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -68,12 +81,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_mode_and_prompt(self) -> Settings:
-        if not self.slack_app_token and not self.slack_signing_secret:
+        if not self.slack_enabled and not self.discord_enabled:
+            raise ValueError(
+                "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; "
+                "neither is set"
+            )
+        if self.slack_enabled and not self.slack_app_token and not self.slack_signing_secret:
             raise ValueError(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset)"
             )
         if not self.curate_reactions:
             raise ValueError("CURATE_REACTIONS needs at least one emoji name")
+        if not self.discord_curate_reactions:
+            raise ValueError("DISCORD_CURATE_REACTIONS needs at least one emoji")
         if self.system_prompt_file is not None:
             try:
                 self.system_prompt = self.system_prompt_file.read_text(encoding="utf-8").strip()
@@ -113,6 +133,7 @@ class Settings(BaseSettings):
             self.slack_bot_token,
             self.slack_signing_secret,
             self.slack_app_token,
+            self.discord_token,
             self.openai_api_key,
             self.chat_api_key,
             self.train_api_key,
@@ -132,8 +153,16 @@ class Settings(BaseSettings):
         return self.train_api_key or self.openai_api_key
 
     @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_token)
+
+    @property
     def socket_mode(self) -> bool:
-        return bool(self.slack_app_token)
+        return self.slack_enabled and bool(self.slack_app_token)
 
     @property
     def turn_ttl_seconds(self) -> int:

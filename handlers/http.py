@@ -1,4 +1,4 @@
-"""The HTTP server for HTTP mode: Slack's endpoint, OpenAI's webhooks and a health check."""
+"""The HTTP server: Slack's endpoint (HTTP mode), OpenAI's webhooks and a health check."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ JOB_EVENTS = ("fine_tuning.job.succeeded", "fine_tuning.job.failed", "fine_tunin
 
 
 def build_web_app(
-    slack: AsyncApp,
+    slack: AsyncApp | None,
     is_ready: Callable[[], Awaitable[bool]],
     *,
     openai_client: AsyncOpenAI | None = None,
@@ -48,7 +48,8 @@ def build_web_app(
         return web.json_response({"ok": True})
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app.router.add_post("/slack/events", slack_events)
+    if slack is not None:
+        app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     if webhook_secret and openai_client and on_job_event:
         app.router.add_post("/openai/webhook", openai_webhook)

@@ -12,7 +12,10 @@ from bot.model_table import ModelTable
 USAGE = {
     "status": "the dataset, the model in use, the active job and the last finished ones",
     "validate": "check the dataset and estimate tokens and cost, without spending anything",
-    "start": "[model=<base>] [epochs=<n>] [suffix=<s>] [holdout=<fraction>]: fine-tune (admins)",
+    "start": (
+        "[model=<base>] [epochs=<n>] [suffix=<s>] [holdout=<fraction>]: "
+        "start fine-tuning the dataset (admins)"
+    ),
     "cancel": "cancel the active job (admins)",
     "models": "the models this bot has used, newest first",
     "use": "<model>: switch to a model (admins)",
@@ -71,6 +74,12 @@ def parse_command(text: str) -> ParsedCommand:
 
 def usage_lines(command: str = "/finetune") -> list[str]:
     return [f"`{command} {name}`: {text}" for name, text in USAGE.items()]
+
+
+def summary(name: str) -> str:
+    """What a command does, without its argument syntax (for command pickers)."""
+    text = USAGE[name]
+    return text.split(": ", 1)[1] if text.startswith(("[", "<")) else text
 
 
 def parse_start_options(

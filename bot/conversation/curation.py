@@ -14,6 +14,11 @@ from storage.turns import TurnStore
 
 logger = logging.getLogger(__name__)
 
+VOTE_NOT_SAVED = (
+    "I couldn't save your vote because storage is unavailable right now. "
+    "Please remove the reaction and add it again in a minute."
+)
+
 
 class Outcome(Enum):
     ADDED = "added"  # the example is in the dataset with this vote

@@ -12,16 +12,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.conversation.chat import Incoming
-from bot.conversation.curation import Outcome
+from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
 
-VOTE_NOT_SAVED = (
-    "I couldn't save your vote because storage is unavailable right now. "
-    "Please remove the reaction and add it again in a minute."
-)
 MENTION = re.compile(r"<@[A-Z0-9]+>")
 # Work done before the ack must leave Slack's 3 s limit intact even when Redis hangs.
 SEEN_CHECK_SECONDS = 1.0

@@ -19,13 +19,32 @@ def clean_environment(monkeypatch, tmp_path):
         "CURATE_REACTIONS",
         "FINETUNE_ADMINS",
         "SYSTEM_PROMPT",
+        "DISCORD_TOKEN",
+        "DISCORD_CURATE_REACTIONS",
+        "DISCORD_FINETUNE_ADMINS",
     ):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_a_missing_token_is_named():
-    with pytest.raises(SettingsError, match=r"^SLACK_BOT_TOKEN is required but not set$"):
+def test_without_any_front_end_token_both_are_named_in_one_line():
+    with pytest.raises(SettingsError) as error:
         load_settings(slack_signing_secret="s", openai_api_key="k")
+    assert str(error.value) == (
+        "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; neither is set"
+    )
+
+
+def test_discord_alone_needs_no_slack_settings():
+    settings = load_settings(discord_token="d", openai_api_key="k")
+    assert settings.discord_enabled and not settings.slack_enabled and not settings.socket_mode
+
+
+def test_discord_lists_are_comma_separated(monkeypatch):
+    monkeypatch.setenv("DISCORD_CURATE_REACTIONS", "🔥, :goodbot:")
+    monkeypatch.setenv("DISCORD_FINETUNE_ADMINS", "111, 222")
+    settings = load_settings(discord_token="d", openai_api_key="k")
+    assert settings.discord_curate_reactions == {"🔥", "goodbot"}
+    assert settings.discord_finetune_admins == {"111", "222"}
 
 
 def test_http_mode_needs_a_signing_secret():

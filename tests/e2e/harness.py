@@ -16,6 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.__main__ import assemble
 from bot.app import Services
 from bot.config import Settings, load_settings
+from handlers.discord import DiscordBot, run_discord
 from storage.schemas import MessageKey
 
 SIGNING_SECRET = "test-signing-secret"
@@ -183,12 +184,15 @@ class RunningBot(SlackSender):
         runner: web.AppRunner,
         redis_handle: Any,
         url: str,
+        discord: DiscordBot | None = None,
     ) -> None:
         super().__init__(url, aiohttp.ClientSession())
         self.settings = settings
         self.services = services
         self.runner = runner
         self.redis_handle = redis_handle
+        self.discord = discord
+        self.discord_task: asyncio.Task | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, watch: bool = True) -> RunningBot:
@@ -197,9 +201,14 @@ class RunningBot(SlackSender):
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         port = runner.addresses[0][1]
-        running = cls(settings, bot.services, runner, bot.redis, f"http://127.0.0.1:{port}")
+        url = f"http://127.0.0.1:{port}"
+        running = cls(settings, bot.services, runner, bot.redis, url, bot.discord)
         if watch:
             running.watcher_task = asyncio.create_task(bot.services.watcher.run())
+        if bot.discord:
+            running.discord_task = asyncio.create_task(
+                run_discord(bot.discord, settings.discord_token)
+            )
         return running
 
     watcher_task: asyncio.Task | None = None
@@ -212,6 +221,9 @@ class RunningBot(SlackSender):
 
     async def stop(self) -> None:
         await self.stop_watching()
+        if self.discord:
+            await self.discord.close()
+            await asyncio.gather(self.discord_task, return_exceptions=True)
         await self.session.close()
         await self.runner.cleanup()
         await self.redis_handle.close()

@@ -64,7 +64,7 @@ async def stop_process(process: asyncio.subprocess.Process) -> str:
 
 
 def test_a_missing_setting_stops_start_up_with_one_line(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_"))}
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         env={**env, "PYTHONPATH": str(ROOT)},
@@ -75,7 +75,8 @@ def test_a_missing_setting_stops_start_up_with_one_line(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "Configuration error: SLACK_BOT_TOKEN is required but not set"
+        "Configuration error: SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is "
+        "required; neither is set"
     ]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from handlers.slack.events import VOTE_NOT_SAVED
+from bot.conversation.curation import VOTE_NOT_SAVED
 from tests.conftest import free_port
 from tests.e2e.harness import SlackSender
 from tests.e2e.test_core_loop import replies

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from handlers.slack.events import VOTE_NOT_SAVED
+from bot.conversation.curation import VOTE_NOT_SAVED
 from storage.keys import Keys
 from storage.schemas import reply_ref
 from tests.conftest import RedisServer

@@ -1,0 +1,59 @@
+"""The Discord front end: a discord.py client with its events, `/finetune` and job reports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import discord
+import yarl
+
+from bot.app import Services
+from handlers.discord.client import DiscordBot
+from handlers.discord.reporter import DiscordJobReporter
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRY_SECONDS = 60
+
+
+def point_discord_at(api_url: str, gateway_url: str) -> None:
+    """Where discord.py talks to (Discord itself unless a proxy or a local test server).
+
+    discord.py reads both from class attributes, so this is set once, before connecting.
+    """
+    discord.http.Route.BASE = api_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def build_discord_bot(services: Services) -> DiscordBot:
+    settings = services.settings
+    point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
+    bot = DiscordBot(services)
+    services.reporters.add("discord", DiscordJobReporter(bot))
+    return bot
+
+
+async def run_discord(bot: DiscordBot, token: str) -> None:
+    """Log in and stay connected. discord.py reconnects a dropped gateway by itself; a login
+    that can't reach Discord is tried again with backoff, and a refusal that won't change
+    (a wrong token, the message content intent not enabled) is said once, in one line."""
+    delay = 1.0
+    while not bot.is_closed():
+        try:
+            await bot.start(token)
+            return
+        except discord.LoginFailure:
+            logger.error("discord: Discord refused DISCORD_TOKEN; the Discord side stays off")
+            return
+        except discord.PrivilegedIntentsRequired:
+            logger.error(
+                "discord: enable the Message Content intent for this bot in the Developer "
+                "Portal (Bot > Privileged Gateway Intents); the Discord side stays off"
+            )
+            return
+        except (OSError, aiohttp.ClientError, discord.HTTPException) as error:
+            logger.warning("discord: can't reach Discord (%s), retrying", type(error).__name__)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_SECONDS)

@@ -1,0 +1,126 @@
+"""The Discord front end's client: one gateway connection, its events and the command tree."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from typing import Any
+
+import discord
+
+from bot.app import Services
+from handlers.discord import commands, events
+
+logger = logging.getLogger(__name__)
+
+# Events whose redelivery would answer or vote twice (interactions: FinetuneTree).
+_ONCE_ONLY = frozenset({"message", "raw_reaction_add", "raw_reaction_remove"})
+_REMEMBERED_DELIVERIES = 10_000
+
+
+def intents() -> discord.Intents:
+    # Message content is the one privileged intent needed (and the only one the README asks
+    # people to enable); asking for members or presences would make Discord refuse the login.
+    wanted = discord.Intents.default()
+    wanted.message_content = True
+    return wanted
+
+
+class DiscordBot(discord.Client):
+    def __init__(self, services: Services) -> None:
+        # Voice is never used; without this discord.py warns at every start that it can't be.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(intents=intents())
+        self.services = services
+        settings = services.settings
+        self._admins = settings.discord_finetune_admins
+        self._curate = frozenset(events.emoji_name(e) for e in settings.discord_curate_reactions)
+        self._guild = (
+            discord.Object(settings.discord_guild_id) if settings.discord_guild_id else None
+        )
+        self.tree = commands.FinetuneTree(self, services)
+        self.tree.add_command(commands.FinetuneCommands(services, self.is_admin))
+        self._deliveries: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self.logged_in = asyncio.Event()
+
+    # Start-up ----------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        self.logged_in.set()
+        try:
+            if self._guild is not None:
+                # A guild's commands appear at once; global ones can take a while to spread.
+                self.tree.copy_global_to(guild=self._guild)
+                await self.tree.sync(guild=self._guild)
+            else:
+                await self.tree.sync()
+        except discord.HTTPException as error:
+            logger.error(
+                "discord: could not register /finetune (%s); was the bot invited with the "
+                "applications.commands scope?",
+                error.status,
+            )
+
+    async def on_ready(self) -> None:
+        logger.info("discord: connected as %s (%s)", self.user, self.user.id if self.user else "")
+
+    # Events ------------------------------------------------------------------------------
+
+    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        # A RESUME replays events with their original sequence numbers, and Discord delivers
+        # at least once; an event seen before in this session is dropped here.
+        if event in _ONCE_ONLY and self._is_redelivery():
+            logger.info("discord: skipped a repeated %s", event)
+            return
+        super().dispatch(event, *args, **kwargs)
+
+    def _is_redelivery(self) -> bool:
+        ws = self.ws
+        if ws is None or ws.sequence is None or ws.session_id is None:
+            return False
+        delivery = (ws.session_id, ws.sequence)
+        if delivery in self._deliveries:
+            return True
+        self._deliveries[delivery] = None
+        if len(self._deliveries) > _REMEMBERED_DELIVERIES:
+            self._deliveries.popitem(last=False)
+        return False
+
+    async def on_message(self, message: discord.Message) -> None:
+        await events.handle_message(self, message)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await events.handle_reaction(self, payload)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await events.handle_reaction(self, payload)
+
+    # What the handlers ask -----------------------------------------------------------------
+
+    def is_admin(self, user: discord.abc.User) -> bool:
+        if str(user.id) in self._admins:
+            return True
+        return isinstance(user, discord.Member) and user.guild_permissions.manage_guild
+
+    def is_addressed(self, message: discord.Message) -> bool:
+        """DMs always; elsewhere a mention of the bot or a reply to one of its messages."""
+        if message.guild is None:
+            return True
+        if self.user in message.mentions:
+            return True
+        replied = message.reference.resolved if message.reference else None
+        return isinstance(replied, discord.Message) and replied.author.id == self.user.id
+
+    def without_own_mention(self, content: str) -> str:
+        return re.sub(rf"<@!?{self.user.id}>", "", content)
+
+    def is_curation_vote(self, payload: discord.RawReactionActionEvent) -> bool:
+        if self.user is None or payload.user_id == self.user.id:
+            return False  # the bot's own reactions are not votes
+        # Only the bot's replies can be turns (removals carry no author; the turn lookup decides).
+        author = payload.message_author_id
+        if author is not None and author != self.user.id:
+            return False
+        return events.emoji_name(payload.emoji.name or "") in self._curate

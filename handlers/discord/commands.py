@@ -1,0 +1,195 @@
+"""`/finetune` as a Discord application command group: deferred at once, run by the core,
+answered ephemerally with embeds (and the dataset file for `export`)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+from collections.abc import Callable
+
+import discord
+from discord import app_commands
+
+from bot.app import Services
+from bot.commands.language import MAX_EPOCHS, ParsedCommand, summary
+from bot.commands.results import (
+    Caller,
+    CommandResult,
+    DatasetFile,
+    Help,
+    ModelList,
+    Sentence,
+    StatusSummary,
+)
+from bot.commands.service import SOMETHING_FAILED
+from bot.errors import REDIS_DOWN
+from bot.validation import DatasetReport
+from handlers.discord.embeds import help_embed, models_embed, report_embed, status_embed
+
+logger = logging.getLogger(__name__)
+
+# Attachments bots may send without a boosted server (Discord's limit since 2024).
+FILE_LIMIT_BYTES = 10 * 1024 * 1024
+MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
+
+IsAdmin = Callable[[discord.abc.User], bool]
+Epochs = app_commands.Range[int, 1, MAX_EPOCHS]
+Holdout = app_commands.Range[float, 0.0, 0.5]
+
+
+class FinetuneTree(app_commands.CommandTree):
+    """The command tree, answering each interaction once even if the gateway repeats it."""
+
+    def __init__(self, client: discord.Client, services: Services) -> None:
+        super().__init__(client)
+        self._services = services
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        try:
+            return await self._services.seen.first_time(f"discord-interaction-{interaction.id}")
+        except REDIS_DOWN:
+            return True  # the command itself will say that storage is down
+
+
+class FinetuneCommands(app_commands.Group):
+    """The group's subcommands mirror the slash command's words and options in Slack."""
+
+    def __init__(self, services: Services, is_admin: IsAdmin) -> None:
+        super().__init__(name="finetune", description="Curate this bot's dataset and tune it")
+        self._services = services
+        self._is_admin = is_admin
+
+    async def _run(self, interaction: discord.Interaction, name: str, **given: object) -> None:
+        # Discord shows "the application did not respond" after 3 s: defer first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        options = {key: str(value) for key, value in given.items() if value is not None}
+        arguments = [options.pop("model")] if name == "use" else []
+        caller = Caller(
+            "discord",
+            str(interaction.user.id),
+            self._is_admin(interaction.user),
+            str(interaction.channel_id or ""),
+        )
+        result = await self._services.commands.run(ParsedCommand(name, options, arguments), caller)
+        try:
+            await _show(interaction, result)
+        except discord.HTTPException:
+            logger.exception("discord: could not show the /finetune answer")
+            await interaction.followup.send(SOMETHING_FAILED, ephemeral=True)
+
+    @app_commands.command(name="status", description=summary("status"))
+    async def status(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "status")
+
+    @app_commands.command(name="validate", description=summary("validate"))
+    @app_commands.describe(model="base model to check against", epochs="training epochs")
+    async def validate(
+        self,
+        interaction: discord.Interaction,
+        model: str | None = None,
+        epochs: Epochs | None = None,
+    ) -> None:
+        await self._run(interaction, "validate", model=model, epochs=epochs)
+
+    @app_commands.command(name="start", description=summary("start"))
+    @app_commands.describe(
+        model="base model to fine-tune",
+        epochs="training epochs (default: chosen from the dataset size)",
+        suffix="added to the fine-tuned model's name",
+        holdout="fraction held out for validation, 0 to 0.5",
+    )
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        model: str | None = None,
+        epochs: Epochs | None = None,
+        suffix: str | None = None,
+        holdout: Holdout | None = None,
+    ) -> None:
+        await self._run(
+            interaction, "start", model=model, epochs=epochs, suffix=suffix, holdout=holdout
+        )
+
+    @app_commands.command(name="cancel", description=summary("cancel"))
+    async def cancel(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "cancel")
+
+    @app_commands.command(name="models", description=summary("models"))
+    async def models(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "models")
+
+    @app_commands.command(name="use", description=summary("use"))
+    @app_commands.describe(model="a model id (the ones used before are suggested)")
+    async def use(self, interaction: discord.Interaction, model: str) -> None:
+        await self._run(interaction, "use", model=model)
+
+    @app_commands.command(name="rollback", description=summary("rollback"))
+    async def rollback(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "rollback")
+
+    @app_commands.command(name="export", description=summary("export"))
+    async def export(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "export")
+
+    @app_commands.command(name="help", description=summary("help"))
+    async def help(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "help")
+
+    @validate.autocomplete("model")
+    @start.autocomplete("model")
+    async def _base_models(
+        self, _: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(self._services.commands.base_model_names(), typed)
+
+    @use.autocomplete("model")
+    async def _used_models(
+        self, _: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        try:
+            return _choices(await self._services.commands.model_names(), typed)
+        except REDIS_DOWN:
+            return []
+
+
+def _choices(names: list[str], typed: str) -> list[app_commands.Choice[str]]:
+    matching = [name for name in names if typed.lower() in name.lower()]
+    return [app_commands.Choice(name=name, value=name) for name in matching[:MAX_CHOICES]]
+
+
+async def _show(interaction: discord.Interaction, result: CommandResult) -> None:
+    send = interaction.followup.send
+    match result:
+        case Sentence(text):
+            await send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        case Help(problem):
+            await send(embed=help_embed(problem), ephemeral=True)
+        case StatusSummary():
+            await send(embed=status_embed(result), ephemeral=True)
+        case DatasetReport():
+            await send(embed=report_embed(result), ephemeral=True)
+        case ModelList(current, history):
+            await send(embed=models_embed(current, history), ephemeral=True)
+        case DatasetFile():
+            await _send_file(interaction, result)
+
+
+async def _send_file(interaction: discord.Interaction, dataset: DatasetFile) -> None:
+    # Ephemeral: the file reaches only the person who asked, like Slack's DM.
+    limit = interaction.guild.filesize_limit if interaction.guild else FILE_LIMIT_BYTES
+    content, filename = dataset.content, dataset.filename
+    if len(content) > limit:
+        content, filename = gzip.compress(content), f"{filename}.gz"  # JSONL shrinks ~10x
+    if len(content) > limit:
+        await interaction.followup.send(
+            f"The dataset ({dataset.examples:,} examples) is larger than Discord lets me send "
+            f"here, even compressed ({len(content) / 1e6:,.1f} MB), so I can't attach it.",
+            ephemeral=True,
+        )
+        return
+    await interaction.followup.send(
+        f"Here is the dataset: {dataset.examples:,} examples in OpenAI chat JSONL.",
+        file=discord.File(io.BytesIO(content), filename=filename),
+        ephemeral=True,
+    )

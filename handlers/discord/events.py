@@ -1,0 +1,119 @@
+"""Discord events: messages addressed to the bot get answers; curation reactions vote."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.conversation.chat import MODEL_ERROR_APOLOGY, Incoming
+from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
+from bot.errors import REDIS_DOWN, StorageUnavailable
+from handlers.discord.replies import StreamedReply
+from storage.schemas import MessageKey
+
+if TYPE_CHECKING:
+    from handlers.discord.client import DiscordBot
+
+logger = logging.getLogger(__name__)
+
+# What people write to a bot: plain messages and replies. Joins, pins, boosts and the other
+# system messages are not.
+CONVERSATION_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# Skin tones (U+1F3FB..U+1F3FF) and the emoji variation selector do not change the vote.
+_EMOJI_VARIANTS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
+
+
+def emoji_name(name: str) -> str:
+    """👍🏽 -> 👍, `:goodbot:` -> goodbot: the form reactions and settings are compared in."""
+    return _EMOJI_VARIANTS.sub("", unicodedata.normalize("NFC", name.strip().strip(":")))
+
+
+async def handle_message(bot: DiscordBot, message: discord.Message) -> None:
+    # Other bots (this one included) and webhooks talk to no one here; answering them loops.
+    if message.author.bot or message.webhook_id is not None:
+        return
+    if message.type not in CONVERSATION_TYPES or not bot.is_addressed(message):
+        return
+    # A gateway RESUME can deliver a message again; answer it once, whichever process saw it.
+    if not await _first_delivery(bot, message):
+        return
+    incoming = _incoming(bot, message)
+    reply = StreamedReply(message)
+    try:
+        async with message.channel.typing():
+            await bot.services.chat.reply(incoming, reply)
+    except Exception:
+        logger.exception("discord: answering failed")
+        await _end_with_apology(reply)
+
+
+def _incoming(bot: DiscordBot, message: discord.Message) -> Incoming:
+    channel = message.channel
+    reference = message.reference
+    in_thread_or_dm = isinstance(channel, discord.Thread | discord.DMChannel)
+    return Incoming(
+        platform="discord",
+        team=str(message.guild.id) if message.guild else "",
+        channel=str(channel.id),
+        # Threads and DMs are one conversation each; in a channel a mention starts a new one,
+        # and replying to one of the bot's messages continues (or branches) from that turn.
+        thread_ts=str(channel.id) if in_thread_or_dm else str(message.id),
+        follows_thread=in_thread_or_dm,
+        reply_to=str(reference.message_id) if reference and reference.message_id else None,
+        user=str(message.author.id),
+        text=bot.without_own_mention(message.content),
+    )
+
+
+async def _first_delivery(bot: DiscordBot, message: discord.Message) -> bool:
+    try:
+        return await bot.services.seen.first_time(f"discord-message-{message.id}")
+    except REDIS_DOWN:
+        logger.warning("discord: storage unavailable, cannot check for repeats")
+        return True
+
+
+async def _end_with_apology(reply: StreamedReply) -> None:
+    try:
+        await reply.fail(MODEL_ERROR_APOLOGY)
+    except discord.HTTPException:
+        logger.warning("discord: could not finish the answer with an apology")
+
+
+async def handle_reaction(bot: DiscordBot, payload: discord.RawReactionActionEvent) -> None:
+    """A vote (REACTION_ADD) or its withdrawal (REACTION_REMOVE) on one of the bot's replies.
+
+    Raw events, so replies no longer in discord.py's message cache count too. A removal names
+    no message author: the turn lookup by message id decides whether it was the bot's reply.
+    """
+    if not bot.is_curation_vote(payload):
+        return
+    reply = MessageKey("discord", str(payload.channel_id), str(payload.message_id))
+    if payload.event_type == "REACTION_ADD":
+        change = bot.services.curation.approve_turn
+    else:
+        change = bot.services.curation.withdraw_vote
+    try:
+        # Reaction events carry no time; this process sees one gateway session's events in
+        # order, and redeliveries are dropped before they get here (DiscordBot.dispatch).
+        result = await change(reply, str(payload.user_id), f"{time.time():.6f}")
+    except StorageUnavailable:
+        logger.warning("discord: vote not saved, storage unavailable")
+        await _tell_vote_not_saved(bot, payload.user_id)
+        return
+    if result.outcome is Outcome.NOT_A_TURN:
+        logger.info("discord: reaction on a message that is not a recorded reply")
+
+
+async def _tell_vote_not_saved(bot: DiscordBot, user_id: int) -> None:
+    # Discord has no ephemeral messages outside commands; a DM reaches only that person.
+    try:
+        user = bot.get_user(user_id) or await bot.fetch_user(user_id)
+        await user.send(VOTE_NOT_SAVED)
+    except discord.HTTPException:
+        logger.warning("discord: could not tell the person their vote was not saved")

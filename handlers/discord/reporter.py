@@ -1,0 +1,48 @@
+"""Reports fine-tuning jobs on Discord: one status message edited in place, and announcements
+in the channel where the job was started."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+
+from handlers.discord.client import DiscordBot
+from handlers.discord.embeds import job_embed
+from handlers.discord.replies import NO_MENTIONS
+from storage.jobs import JobRecord
+
+logger = logging.getLogger(__name__)
+
+# The watcher may report before the gateway has logged in (a job resumed at start-up).
+LOGIN_WAIT_SECONDS = 30
+
+
+class DiscordJobReporter:
+    def __init__(self, client: DiscordBot) -> None:
+        self._client = client
+
+    async def _channel(self, job: JobRecord) -> discord.PartialMessageable:
+        await asyncio.wait_for(self._client.logged_in.wait(), LOGIN_WAIT_SECONDS)
+        return self._client.get_partial_messageable(int(job.channel))
+
+    async def show_job(self, job: JobRecord) -> str | None:
+        try:
+            channel = await self._channel(job)
+            if job.status_message_ts:
+                message = channel.get_partial_message(int(job.status_message_ts))
+                await message.edit(embed=job_embed(job))
+                return job.status_message_ts
+            posted = await channel.send(embed=job_embed(job))
+            return str(posted.id)
+        except (discord.HTTPException, TimeoutError) as error:
+            logger.warning("discord: job status not shown (%s)", type(error).__name__)
+            return job.status_message_ts
+
+    async def announce(self, job: JobRecord, text: str) -> None:
+        try:
+            channel = await self._channel(job)
+            await channel.send(text, allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, TimeoutError) as error:
+            logger.warning("discord: announcement not posted (%s)", type(error).__name__)
