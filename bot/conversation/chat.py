@@ -23,6 +23,8 @@ EMPTY_MESSAGE_HINT = "Ask me something after the mention, and I'll answer right 
 MODEL_ERROR_APOLOGY = (
     "Sorry, I couldn't reach the language model just now. Please try again in a moment."
 )
+# When the platform, not the model, failed mid-answer (a front end sends it if it still can).
+ANSWER_FAILED_APOLOGY = "Sorry, I couldn't finish that answer. Please try again in a moment."
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,14 @@ class DiscordBot(discord.Client):
                 error.status,
             )
 
+    async def close(self) -> None:
+        # discord.py announces readiness a moment after connecting; a close in that moment
+        # would leave the announcing task running against a closed client.
+        ready = getattr(self._connection, "_ready_task", None)
+        if ready is not None:
+            ready.cancel()
+        await super().close()
+
     async def on_ready(self) -> None:
         logger.info("discord: connected as %s (%s)", self.user, self.user.id if self.user else "")
 
@@ -99,10 +107,13 @@ class DiscordBot(discord.Client):
 
     # What the handlers ask -----------------------------------------------------------------
 
-    def is_admin(self, user: discord.abc.User) -> bool:
-        if str(user.id) in self._admins:
+    def is_admin(self, interaction: discord.Interaction) -> bool:
+        """DISCORD_FINETUNE_ADMINS, or Manage Server on the server the command came from."""
+        if str(interaction.user.id) in self._admins:
             return True
-        return isinstance(user, discord.Member) and user.guild_permissions.manage_guild
+        # The interaction carries the member's resolved permissions, so no member cache (and
+        # no members intent) is needed; channel overwrites can't grant Manage Server.
+        return interaction.guild_id is not None and interaction.permissions.manage_guild
 
     def is_addressed(self, message: discord.Message) -> bool:
         """DMs always; elsewhere a mention of the bot or a reply to one of its messages."""

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 FILE_LIMIT_BYTES = 10 * 1024 * 1024
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
-IsAdmin = Callable[[discord.abc.User], bool]
+IsAdmin = Callable[[discord.Interaction], bool]
 Epochs = app_commands.Range[int, 1, MAX_EPOCHS]
 Holdout = app_commands.Range[float, 0.0, 0.5]
 
@@ -68,7 +68,7 @@ class FinetuneCommands(app_commands.Group):
         caller = Caller(
             "discord",
             str(interaction.user.id),
-            self._is_admin(interaction.user),
+            self._is_admin(interaction),
             str(interaction.channel_id or ""),
         )
         result = await self._services.commands.run(ParsedCommand(name, options, arguments), caller)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.conversation.chat import MODEL_ERROR_APOLOGY, Incoming
+from bot.conversation.chat import ANSWER_FAILED_APOLOGY, Incoming
 from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from handlers.discord.replies import StreamedReply
@@ -80,7 +80,7 @@ async def _first_delivery(bot: DiscordBot, message: discord.Message) -> bool:
 
 async def _end_with_apology(reply: StreamedReply) -> None:
     try:
-        await reply.fail(MODEL_ERROR_APOLOGY)
+        await reply.fail(ANSWER_FAILED_APOLOGY)
     except discord.HTTPException:
         logger.warning("discord: could not finish the answer with an apology")
 

@@ -4,14 +4,22 @@ talking to a local fake Discord (REST + gateway), real Redis and the OpenAI stan
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import pytest
 
-from bot.conversation.chat import EMPTY_MESSAGE_HINT, MODEL_ERROR_APOLOGY
+from bot.commands.language import USAGE
+from bot.conversation.chat import (
+    ANSWER_FAILED_APOLOGY,
+    EMPTY_MESSAGE_HINT,
+    MODEL_ERROR_APOLOGY,
+)
+from bot.dataset import export_bytes
 from storage.schemas import MessageKey
 from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import RunningBot
+from tests.e2e.test_core_loop import replies
 from tests.fakes.discord_api import FakeDiscord
 
 ALICE, BOB, ADMIN = 4242, 4343, 4444
@@ -64,10 +72,335 @@ async def test_a_mention_is_answered_as_a_reply_that_streams_in(
     edits = discord_fake.edits_of(reply.id)
     assert len(edits) >= 2, "the answer appeared progressively"
     assert edits[0][1] != openai_fake.reply
-    gaps = [later[0] - earlier[0] for earlier, later in zip(edits, edits[1:], strict=False)]
+    gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(edits)]
     assert min(gaps) >= 0.9, "edits come at most about once a second"
     assert any(call.channel_id == discord_fake.channel_id for call in discord_fake.typing_calls)
     assert turn.messages[-1] == {"role": "user", "content": "how is the deploy?"}
     assert turn.reply == openai_fake.reply and turn.platform == "discord"
     assert turn.team == str(discord_fake.guild_id)
     assert openai_fake.chat_requests[-1]["stream"] is True
+
+
+async def command(fake: FakeDiscord, subcommand: str, options: dict | None = None, **who):
+    """Run `/finetune <subcommand>`; return its ephemeral followup."""
+    who.setdefault("user_id", ALICE)
+    invocation = await fake.invoke_command("finetune", subcommand, options or {}, **who)
+    [callback] = [c for c in await _callbacks(fake, invocation)]
+    assert callback.type == 5 and callback.data.get("flags") == 64, "deferred, ephemerally"
+    return await fake.wait_for_followup(invocation, timeout=15)
+
+
+async def _callbacks(fake: FakeDiscord, invocation):
+    await fake.wait_for_callback(invocation)
+    return fake.callbacks_of(invocation)
+
+
+def embed_text(followup) -> str:
+    return followup.content + json.dumps(followup.embeds, ensure_ascii=False)
+
+
+async def approved_reply(bot: RunningBot, fake: FakeDiscord, text: str, *, voter: int = BOB):
+    asked = await mention(fake, text)
+    reply = await answer_to(fake, asked)
+    assert await turn_of(bot, reply)
+    await fake.add_reaction(reply.id, "👍", user_id=voter)
+    await eventually_examples(bot, at_least=1)
+    return reply
+
+
+async def eventually_examples(bot: RunningBot, *, at_least: int = 0, exactly: int | None = None):
+    for _ in range(200):
+        count = (await bot.services.examples.stats()).examples
+        if (exactly is None and count >= at_least) or count == exactly:
+            return count
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"dataset has {count} examples")
+
+
+async def exported(bot: RunningBot) -> list[dict]:
+    content, _ = await export_bytes(bot.services.examples)
+    return [json.loads(line) for line in content.decode().splitlines()]
+
+
+# ----- conversations -------------------------------------------------------------------------
+
+
+async def test_replying_to_a_bot_message_continues_that_turn_so_branches_work(
+    on_discord, discord_fake, openai_fake
+):
+    first = await answer_to(discord_fake, await mention(discord_fake, "name a ship"))
+    await turn_of(on_discord, first)
+    second = await answer_to(discord_fake, await mention(discord_fake, "name a parrot"))
+    await turn_of(on_discord, second)
+    assert len(openai_fake.chat_requests[-1]["messages"]) == 2, "a fresh mention starts anew"
+
+    follow_up = await discord_fake.send_message(
+        "and its captain?", author_id=ALICE, reply_to=first.id
+    )
+    branch = await answer_to(discord_fake, follow_up)
+    turn = await turn_of(on_discord, branch)
+
+    seen = [m["content"] for m in turn.messages[1:]]
+    assert seen == ["name a ship", first.content, "and its captain?"]
+    assert turn.thread_ts == (await turn_of(on_discord, first)).thread_ts
+
+
+async def test_a_thread_is_one_conversation(on_discord, discord_fake, openai_fake):
+    thread = discord_fake.thread_id
+    first = await answer_to(discord_fake, await mention(discord_fake, "hello", channel_id=thread))
+    await turn_of(on_discord, first)
+    asked = await mention(discord_fake, "remember me?", channel_id=thread)
+    turn = await turn_of(on_discord, await answer_to(discord_fake, asked))
+    assert [m["content"] for m in turn.messages[1:]] == ["hello", first.content, "remember me?"]
+
+
+async def test_direct_messages_are_answered_without_a_mention(on_discord, discord_fake):
+    asked = await discord_fake.send_message("ahoy", author_id=ALICE, in_dm=True)
+    reply = await answer_to(discord_fake, asked)
+    turn = await turn_of(on_discord, reply)
+    assert turn.team == "" and turn.channel == str(discord_fake.dm_channel_id(ALICE))
+
+
+async def test_a_long_reply_is_split_and_a_reaction_on_any_part_votes_for_the_whole_turn(
+    on_discord, discord_fake, openai_fake
+):
+    code = "```python\n" + "\n".join(f"print('line {n}')" for n in range(150)) + "\n```"
+    openai_fake.reply = "Here be the plan.\n\n" + "word " * 300 + "\n\n" + code + "\n\nDone."
+    openai_fake.stream_piece_chars = 400
+    asked = await mention(discord_fake, "write a long script")
+    first = await answer_to(discord_fake, asked)
+    turn = await turn_of(on_discord, first)
+
+    parts = [discord_fake.get_message(int(i)) for i in [turn.ts, *turn.part_ids]]
+    assert len(parts) >= 3 and all(len(p.content) <= 2000 for p in parts)
+    for part in parts:
+        assert part.content.count("```") % 2 == 0, "a cut code block is closed and reopened"
+    assert any(p.content.startswith("```python\n") for p in parts[1:])
+    words = " ".join(p.content for p in parts).split()
+    assert "word" in words and not any(w.startswith("wor") and w != "word" for w in words)
+
+    await discord_fake.add_reaction(parts[-1].id, "👍", user_id=BOB)
+    await eventually_examples(on_discord, exactly=1)
+    [line] = await exported(on_discord)
+    assert line["messages"][-1]["content"] == openai_fake.reply
+
+    await discord_fake.remove_reaction(parts[1].id, "👍", user_id=BOB)
+    await eventually_examples(on_discord, exactly=0)
+
+
+async def test_a_model_failure_midway_ends_the_message_with_an_apology_and_records_nothing(
+    on_discord, discord_fake, openai_fake
+):
+    openai_fake.reply = "Arr, this answer will never be finished, matey, for the sea be rough."
+    openai_fake.stream_piece_delay = 0.05
+    openai_fake.break_stream = "drop"
+    asked = await mention(discord_fake, "tell me a tale")
+    reply = await answer_to(discord_fake, asked)
+
+    await discord_fake.wait_for(
+        lambda: MODEL_ERROR_APOLOGY in discord_fake.get_message(reply.id).content
+    )
+    shown = discord_fake.get_message(reply.id).content
+    assert shown.startswith("Arr, thi") and shown.endswith(f"*{MODEL_ERROR_APOLOGY}*")
+    assert openai_fake.reply not in shown
+    assert (
+        await on_discord.services.turns.get(
+            MessageKey("discord", str(reply.channel_id), str(reply.id))
+        )
+        is None
+    )
+
+
+async def test_a_rest_failure_while_answering_leaves_no_turn_and_a_429_is_waited_out(
+    on_discord, discord_fake, openai_fake
+):
+    discord_fake.fail_next("POST", r"/channels/\d+/messages", 429, retry_after=0.2)
+    asked = await mention(discord_fake, "first try")
+    reply = await answer_to(discord_fake, asked)
+    assert await turn_of(on_discord, reply), "discord.py waited out the rate limit"
+
+    discord_fake.fail_next("POST", r"/channels/\d+/messages", 403)
+    failed = await mention(discord_fake, "second try")
+    apology = await answer_to(discord_fake, failed)
+    assert apology.content == ANSWER_FAILED_APOLOGY
+    assert len(await on_discord.services.redis.keys("*:turn:discord:*")) == 1
+
+
+async def test_bad_input_gets_a_hint_or_is_ignored(on_discord, discord_fake, openai_fake):
+    empty = await mention(discord_fake, "   ")
+    hint = await answer_to(discord_fake, empty)
+    assert hint.content == EMPTY_MESSAGE_HINT
+    too_long = await mention(discord_fake, "x" * (on_discord.settings.max_message_chars + 1))
+    refusal = await answer_to(discord_fake, too_long)
+    assert "characters" in refusal.content
+
+    await mention(discord_fake, "from a bot", author=5555, bot=True)
+    await mention(discord_fake, "from a webhook", webhook_id=6666)
+    await mention(discord_fake, "pinned", type=6)  # a system message
+    await discord_fake.send_message("no mention here", author_id=ALICE)
+    await asyncio.sleep(0.5)
+    assert openai_fake.chat_requests == []
+    assert len(discord_fake.bot_messages(discord_fake.channel_id)) == 2
+
+
+# ----- curation ------------------------------------------------------------------------------
+
+
+async def test_a_vote_and_its_removal_count_on_a_message_no_longer_cached(on_discord, discord_fake):
+    reply = await answer_to(discord_fake, await mention(discord_fake, "tell me about sails"))
+    await turn_of(on_discord, reply)
+
+    async def no_wait() -> None:  # discord.py waits 5 s before identifying again
+        pass
+
+    on_discord.discord.before_identify_hook = lambda *_, **__: no_wait()
+    await discord_fake.invalidate_session()
+    assert on_discord.discord.get_partial_messageable(reply.channel_id) is not None
+    assert not any(m.id == reply.id for m in on_discord.discord.cached_messages)
+
+    await discord_fake.add_reaction(reply.id, "👍🏽", user_id=BOB)  # a skin tone is the same vote
+    await eventually_examples(on_discord, exactly=1)
+    await discord_fake.remove_reaction(reply.id, "👍🏽", user_id=BOB)
+    await eventually_examples(on_discord, exactly=0)
+
+
+async def test_reactions_that_are_not_votes_change_nothing(on_discord, discord_fake):
+    reply = await answer_to(discord_fake, await mention(discord_fake, "hello"))
+    await turn_of(on_discord, reply)
+    person = await discord_fake.send_message("a person's message", author_id=BOB)
+
+    await discord_fake.add_reaction(reply.id, "🎉", user_id=BOB)
+    await discord_fake.add_reaction(person["id"] and int(person["id"]), "👍", user_id=ALICE)
+    await discord_fake.add_reaction(reply.id, "👍", user_id=discord_fake.bot_user_id)
+    await asyncio.sleep(0.3)
+    assert (await on_discord.services.examples.stats()).examples == 0
+
+    await discord_fake.add_reaction(reply.id, "goodbot", user_id=BOB, custom_emoji_id=777)
+    await asyncio.sleep(0.3)
+    assert (await on_discord.services.examples.stats()).examples == 0
+
+
+async def test_a_custom_server_emoji_counts_by_name(start_bot, discord_fake):
+    bot = await start_bot(**discord_settings(discord_fake), discord_curate_reactions=":goodbot:")
+    await discord_fake.wait_connected()
+    reply = await answer_to(discord_fake, await mention(discord_fake, "hello"))
+    await turn_of(bot, reply)
+    await discord_fake.add_reaction(reply.id, "goodbot", user_id=BOB, custom_emoji_id=777)
+    await eventually_examples(bot, exactly=1)
+
+
+async def test_redelivered_events_after_a_resume_change_nothing(
+    on_discord, discord_fake, openai_fake
+):
+    reply = await approved_reply(on_discord, discord_fake, "one answer please")
+    await discord_fake.remove_reaction(reply.id, "👍", user_id=BOB)
+    await eventually_examples(on_discord, exactly=0)
+
+    # RESUME redelivers the mention, the reaction and its removal with their sequence numbers.
+    await discord_fake.force_resume(replay_last=8)
+    await asyncio.sleep(0.5)
+    assert len(discord_fake.redelivered) >= 3
+    assert len(openai_fake.chat_requests) == 1
+    assert (await on_discord.services.examples.stats()).examples == 0
+
+    await discord_fake.add_reaction(reply.id, "👍", user_id=BOB)
+    await eventually_examples(on_discord, exactly=1)
+
+
+async def test_a_slack_approval_and_a_discord_approval_land_in_one_export(
+    on_discord, discord_fake, slack
+):
+    await approved_reply(on_discord, discord_fake, "from discord")
+    await on_discord.mention("from slack")
+    [posted] = await replies(slack, 1)
+    await on_discord.react(posted.response["ts"])
+    await eventually_examples(on_discord, exactly=2)
+    asked = {line["messages"][-2]["content"] for line in await exported(on_discord)}
+    assert asked == {"from discord", "from slack"}
+
+
+# ----- /finetune -----------------------------------------------------------------------------
+
+
+async def test_the_command_group_is_synced_to_the_guild(on_discord, discord_fake):
+    [sync] = [s for s in discord_fake.command_syncs if s.guild_id == discord_fake.guild_id]
+    [group] = sync.commands
+    subcommands = {option["name"] for option in group["options"]}
+    assert subcommands == set(USAGE)
+
+
+async def test_status_is_answered_ephemerally_with_the_dataset(on_discord, discord_fake):
+    await approved_reply(on_discord, discord_fake, "count me")
+    followup = await command(discord_fake, "status")
+    assert followup.ephemeral
+    assert "1 example, about" in embed_text(followup)
+
+
+async def test_export_sends_the_file_to_the_person_who_asked(on_discord, discord_fake):
+    await approved_reply(on_discord, discord_fake, "export me")
+    followup = await command(discord_fake, "export", user_id=BOB)
+    assert followup.ephemeral
+    [(name, content)] = followup.files
+    assert name.endswith(".jsonl")
+    [line] = [json.loads(text) for text in content.decode().splitlines()]
+    assert line["messages"][-2]["content"] == "export me"
+
+
+async def test_a_bad_model_gets_the_reason_and_the_usage(on_discord, discord_fake, openai_fake):
+    followup = await command(discord_fake, "validate", {"model": "gpt-99"})
+    assert "not a model I can fine-tune" in embed_text(followup)
+    assert "/finetune start" in embed_text(followup)
+
+
+async def test_model_choices_are_offered_while_typing(on_discord, discord_fake):
+    invocation = await discord_fake.autocomplete(
+        "finetune", "start", {"model": "4o"}, "model", user_id=ALICE
+    )
+    callback = await discord_fake.wait_for_callback(invocation)
+    names = [choice["value"] for choice in callback.data["choices"]]
+    assert names and all("4o" in name for name in names)
+
+
+async def test_a_non_admin_start_is_refused_and_spends_nothing(
+    on_discord, discord_fake, openai_fake
+):
+    for n in range(10):
+        await approved_reply(on_discord, discord_fake, f"question {n}")
+    followup = await command(discord_fake, "start", user_id=BOB)
+    assert "Only fine-tune admins" in followup.content
+    assert openai_fake.files == {} and openai_fake.job_requests == []
+
+
+async def test_an_admin_start_trains_reports_in_place_and_swaps_announced_in_the_channel(
+    start_bot, discord_fake, openai_fake
+):
+    bot = await start_bot(**discord_settings(discord_fake), job_poll_seconds=0.1)
+    await discord_fake.wait_connected()
+    for n in range(10):
+        await approved_reply(bot, discord_fake, f"question {n}")
+
+    # Manage Server makes an admin, with no id in DISCORD_FINETUNE_ADMINS.
+    answer = await command(
+        discord_fake, "start", {"suffix": "pirate"}, user_id=ADMIN, permissions=MANAGE_SERVER
+    )
+    assert "Started fine-tuning job" in answer.content
+    [request] = openai_fake.job_requests
+    assert request["suffix"] == "pirate"
+    job_id = openai_fake.latest_job()["id"]
+    status = await discord_fake.wait_for_bot_message(
+        discord_fake.channel_id,
+        lambda m: any("Fine-tuning" in e.get("title", "") for e in m.embeds),
+    )
+
+    openai_fake.set_job(job_id, "succeeded", trained_tokens=12345)
+    tuned = openai_fake.latest_job()["fine_tuned_model"]
+    announcement = await discord_fake.wait_for_bot_message(
+        discord_fake.channel_id, lambda m: "Fine-tuning finished" in m.content, timeout=10
+    )
+    assert tuned in announcement.content and "12,345" in announcement.content
+    final = discord_fake.get_message(status.id)
+    assert "succeeded" in json.dumps(final.embeds) and len(discord_fake.edits_of(status.id)) >= 2
+
+    asked = await mention(discord_fake, "and now?")
+    await turn_of(bot, await answer_to(discord_fake, asked))
+    assert openai_fake.chat_requests[-1]["model"] == tuned

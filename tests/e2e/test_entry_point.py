@@ -64,7 +64,8 @@ async def stop_process(process: asyncio.subprocess.Process) -> str:
 
 
 def test_a_missing_setting_stops_start_up_with_one_line(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_"))}
+    front_ends = ("SLACK_", "DISCORD_", "OPENAI_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(front_ends)}
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         env={**env, "PYTHONPATH": str(ROOT)},
