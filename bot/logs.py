@@ -10,8 +10,12 @@ import logging
 import re
 from collections.abc import Iterable
 
-# Slack tokens, OpenAI-style keys and webhook secrets, as people paste them.
-SECRET_PATTERN = re.compile(r"(xox[abposre]-|xapp-|sk-|whsec_)[A-Za-z0-9_\-+/=]{8,}")
+# Slack tokens, OpenAI-style keys, webhook secrets and Discord bot tokens (base64 user id,
+# timestamp and signature, dot-separated), as people paste them.
+SECRET_PATTERN = re.compile(
+    r"(xox[abposre]-|xapp-|sk-|whsec_)[A-Za-z0-9_\-+/=]{8,}"
+    r"|[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}"
+)
 REDACTED = "[redacted]"
 
 _known: set[str] = set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 
 import pytest
 
@@ -404,3 +405,31 @@ async def test_an_admin_start_trains_reports_in_place_and_swaps_announced_in_the
     asked = await mention(discord_fake, "and now?")
     await turn_of(bot, await answer_to(discord_fake, asked))
     assert openai_fake.chat_requests[-1]["model"] == tuned
+
+
+async def test_edits_do_not_answer_again(on_discord, discord_fake, openai_fake):
+    asked = await mention(discord_fake, "first words")
+    await turn_of(on_discord, await answer_to(discord_fake, asked))
+    await discord_fake.edit_message(int(asked["id"]), f"<@{discord_fake.bot_user_id}> new words")
+    await asyncio.sleep(0.5)
+    assert len(openai_fake.chat_requests) == 1
+
+
+PASTED_DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+async def test_the_discord_token_and_pasted_tokens_stay_out_of_the_logs(
+    start_bot, discord_fake, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    bot = await start_bot(**discord_settings(discord_fake))
+    await discord_fake.wait_connected()
+    asked = await mention(discord_fake, f"my token is {PASTED_DISCORD_TOKEN}")
+    await turn_of(bot, await answer_to(discord_fake, asked))
+
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "WebSocket Event" in logged  # discord.py did log the gateway traffic at DEBUG
+    assert discord_fake.bot_token not in logged and PASTED_DISCORD_TOKEN not in logged
+    assert "my token is" not in "\n".join(
+        r.getMessage() for r in caplog.records if r.levelno >= logging.INFO
+    )

@@ -669,6 +669,14 @@ class FakeDiscord(FakeServer):
         await self._dispatch("MESSAGE_CREATE", payload)
         return payload
 
+    async def edit_message(self, message_id: int, content: str) -> dict[str, Any]:
+        """A user edits their message: MESSAGE_UPDATE with the new content; returns it."""
+        message = self.get_message(message_id)
+        self._edit(message, {"content": content}, {})
+        payload = self._message_payload(message, gateway=True)
+        await self._dispatch("MESSAGE_UPDATE", payload)
+        return payload
+
     async def add_reaction(
         self,
         message_id: int,
