@@ -110,10 +110,7 @@ class ChatService:
             system_prompt, history, refs, text, budget=self._budget, model=model
         )
 
-        if target.streams:
-            reply = await self._stream(model, conversation.messages, target)
-        else:
-            reply = await self._complete(model, conversation.messages)
+        reply = await self._answer(model, conversation.messages, target)
         if reply is None:
             await target.fail(MODEL_ERROR_APOLOGY)
             return None
@@ -165,44 +162,38 @@ class ChatService:
             logger.warning("chat: storage unavailable, answering without thread history")
             return None
 
-    async def _complete(self, model: str, messages: list[dict]) -> str | None:
+    async def _answer(self, model: str, messages: list[dict], target: ReplyTarget) -> str | None:
+        """The model's answer (streamed into `target` if it streams); None if the call failed."""
         try:
-            completion = await self._client.chat.completions.create(model=model, messages=messages)
-            content = completion.choices[0].message.content
+            if target.streams:
+                content = await self._stream(model, messages, target)
+            else:
+                completion = await self._client.chat.completions.create(
+                    model=model, messages=messages
+                )
+                content = completion.choices[0].message.content
         except openai.OpenAIError as exc:
             logger.warning("chat: model call failed (%s)", type(exc).__name__)
             return None
         except (IndexError, AttributeError, TypeError, ValueError):
             logger.warning("chat: model returned a malformed response")
             return None
-        return _non_empty(content)
+        if not content or not content.strip():
+            logger.warning("chat: model returned an empty reply")
+            return None
+        return content
 
-    async def _stream(self, model: str, messages: list[dict], target: ReplyTarget) -> str | None:
-        """The answer, streamed into `target` as it grows; None if the model failed midway."""
+    async def _stream(self, model: str, messages: list[dict], target: ReplyTarget) -> str:
         text = ""
-        try:
-            stream = await self._client.chat.completions.create(
-                model=model, messages=messages, stream=True
-            )
-            async for chunk in stream:
-                delta = chunk.choices[0].delta.content if chunk.choices else None
-                if delta:
-                    text += delta
-                    await target.show_partial(text)
-        except openai.OpenAIError as exc:
-            logger.warning("chat: streamed model call failed (%s)", type(exc).__name__)
-            return None
-        except (IndexError, AttributeError, TypeError, ValueError):
-            logger.warning("chat: model streamed a malformed response")
-            return None
-        return _non_empty(text)
-
-
-def _non_empty(content: str | None) -> str | None:
-    if not content or not content.strip():
-        logger.warning("chat: model returned an empty reply")
-        return None
-    return content
+        stream = await self._client.chat.completions.create(
+            model=model, messages=messages, stream=True
+        )
+        async for chunk in stream:
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if delta:
+                text += delta
+                await target.show_partial(text)
+        return text
 
 
 def _is_visible(text: str) -> bool:

@@ -12,16 +12,8 @@ import discord
 from discord import app_commands
 
 from bot.app import Services
+from bot.commands import results
 from bot.commands.language import MAX_EPOCHS, ParsedCommand, summary
-from bot.commands.results import (
-    Caller,
-    CommandResult,
-    DatasetFile,
-    Help,
-    ModelList,
-    Sentence,
-    StatusSummary,
-)
 from bot.commands.service import SOMETHING_FAILED
 from bot.errors import REDIS_DOWN
 from bot.validation import DatasetReport
@@ -65,7 +57,7 @@ class FinetuneCommands(app_commands.Group):
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = {key: str(value) for key, value in given.items() if value is not None}
         arguments = [options.pop("model")] if name == "use" else []
-        caller = Caller(
+        caller = results.Caller(
             "discord",
             str(interaction.user.id),
             self._is_admin(interaction),
@@ -158,24 +150,24 @@ def _choices(names: list[str], typed: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=name, value=name) for name in matching[:MAX_CHOICES]]
 
 
-async def _show(interaction: discord.Interaction, result: CommandResult) -> None:
+async def _show(interaction: discord.Interaction, result: results.CommandResult) -> None:
     send = interaction.followup.send
     match result:
-        case Sentence(text):
+        case results.Sentence(text):
             await send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
-        case Help(problem):
+        case results.Help(problem):
             await send(embed=help_embed(problem), ephemeral=True)
-        case StatusSummary():
+        case results.StatusSummary():
             await send(embed=status_embed(result), ephemeral=True)
         case DatasetReport():
             await send(embed=report_embed(result), ephemeral=True)
-        case ModelList(current, history):
+        case results.ModelList(current, history):
             await send(embed=models_embed(current, history), ephemeral=True)
-        case DatasetFile():
+        case results.DatasetFile():
             await _send_file(interaction, result)
 
 
-async def _send_file(interaction: discord.Interaction, dataset: DatasetFile) -> None:
+async def _send_file(interaction: discord.Interaction, dataset: results.DatasetFile) -> None:
     # Ephemeral: the file reaches only the person who asked, like Slack's DM.
     limit = interaction.guild.filesize_limit if interaction.guild else FILE_LIMIT_BYTES
     content, filename = dataset.content, dataset.filename

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import discord
 
+from bot.commands import wording
 from bot.commands.language import usage_lines
 from bot.commands.results import StatusSummary
-from bot.commands.wording import (
-    CURATION_HINT,
-    Facts,
-    dataset_line,
-    finished_job_lines,
-    job_facts,
-    job_origin,
-    job_progress_lines,
-    job_title,
-    model_history_lines,
-    model_line,
-    report_facts,
-    report_spread,
-    report_title,
-)
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
@@ -48,7 +34,7 @@ def _add_lines(embed: discord.Embed, name: str, lines: list[str]) -> None:
     )
 
 
-def _add_facts(embed: discord.Embed, facts: Facts) -> discord.Embed:
+def _add_facts(embed: discord.Embed, facts: wording.Facts) -> discord.Embed:
     for label, value in facts:
         embed.add_field(name=label, value=_fit(value, FIELD_LIMIT), inline=True)
     return embed
@@ -56,37 +42,36 @@ def _add_facts(embed: discord.Embed, facts: Facts) -> discord.Embed:
 
 def status_embed(summary: StatusSummary) -> discord.Embed:
     embed = _embed("Fine-tuning status", [f"⚠️ {summary.warning}"] if summary.warning else [])
-    embed.add_field(name="Dataset", value=dataset_line(summary), inline=False)
-    embed.add_field(name="Model in use", value=model_line(summary), inline=False)
+    _add_lines(embed, "Dataset", [wording.dataset_line(summary)])
+    _add_lines(embed, "Model in use", [wording.model_line(summary)])
     if job := summary.active_job:
-        lines = [job_origin(job), *job_progress_lines(job)]
-        embed.add_field(
-            name=job_title(job), value=_fit("\n".join(lines), FIELD_LIMIT), inline=False
-        )
+        _add_lines(embed, wording.job_title(job), _job_lines(job))
     if summary.finished_jobs:
-        lines = finished_job_lines(summary.finished_jobs)
-        embed.add_field(name="Last jobs", value=_fit("\n".join(lines), FIELD_LIMIT), inline=False)
-    return embed.set_footer(text=CURATION_HINT)
+        _add_lines(embed, "Last jobs", wording.finished_job_lines(summary.finished_jobs))
+    return embed.set_footer(text=wording.CURATION_HINT)
+
+
+def _job_lines(job: JobRecord) -> list[str]:
+    return [wording.job_origin(job), *wording.job_progress_lines(job)]
 
 
 def job_embed(job: JobRecord) -> discord.Embed:
-    embed = _embed(
-        job_title(job), [job_origin(job), *job_progress_lines(job)], COLOURS.get(job.status)
-    )
-    return _add_facts(embed, job_facts(job))
+    embed = _embed(wording.job_title(job), _job_lines(job), COLOURS.get(job.status))
+    return _add_facts(embed, wording.job_facts(job))
 
 
 def report_embed(report: DatasetReport) -> discord.Embed:
-    lines = [spread] if (spread := report_spread(report)) else []
+    lines = [spread] if (spread := wording.report_spread(report)) else []
     lines += [f"⚠️ {warning}" for warning in report.warnings]
     colour = discord.Colour.green() if report.can_train else discord.Colour.orange()
-    return _add_facts(_embed(report_title(report), lines, colour), report_facts(report))
+    embed = _embed(wording.report_title(report), lines, colour)
+    return _add_facts(embed, wording.report_facts(report))
 
 
 def models_embed(current: str, history: list[ModelSwap]) -> discord.Embed:
-    return _embed("Models", [f"In use: `{current}`", *model_history_lines(history)])
+    return _embed("Models", [f"In use: `{current}`", *wording.model_history_lines(history)])
 
 
 def help_embed(problem: str | None = None) -> discord.Embed:
-    lines = [problem, ""] if problem else [CURATION_HINT, ""]
+    lines = [problem, ""] if problem else [wording.CURATION_HINT, ""]
     return _embed("/finetune commands", [*lines, *usage_lines()])

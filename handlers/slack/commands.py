@@ -8,16 +8,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
+from bot.commands import results
 from bot.commands.language import usage_lines
-from bot.commands.results import (
-    Caller,
-    CommandResult,
-    DatasetFile,
-    Help,
-    ModelList,
-    Sentence,
-    StatusSummary,
-)
 from bot.commands.service import SOMETHING_FAILED
 from bot.validation import DatasetReport
 from handlers.slack.blocks import (
@@ -46,7 +38,7 @@ async def handle_finetune(
     await ack()
     services: Services = context["services"]
     user = command["user_id"]
-    caller = Caller("slack", user, services.settings.is_admin(user), command["channel_id"])
+    caller = results.Caller("slack", user, services.settings.is_admin(user), command["channel_id"])
     result = await services.commands.run_text(command.get("text", ""), caller)
     try:
         await _show(result, user, respond, client)
@@ -56,31 +48,31 @@ async def handle_finetune(
 
 
 async def _show(
-    result: CommandResult, user: str, respond: AsyncRespond, client: AsyncWebClient
+    result: results.CommandResult, user: str, respond: AsyncRespond, client: AsyncWebClient
 ) -> None:
     match result:
-        case Sentence(text):
+        case results.Sentence(text):
             await respond(text=text)
-        case Help(problem=None):
+        case results.Help(problem=None):
             await respond(text="/finetune commands", blocks=[build_help_block()])
-        case Help(problem):
+        case results.Help(problem):
             await respond(text="\n".join([problem, "Usage:", *usage_lines()]))
-        case StatusSummary():
+        case results.StatusSummary():
             await respond(text=status_text(result), blocks=build_status_blocks(result))
         case DatasetReport():
             await respond(text="Dataset check", blocks=build_report_blocks(result))
-        case ModelList(current, history):
+        case results.ModelList(current, history):
             await respond(
                 text=f"Model in use: {current}", blocks=build_models_blocks(current, history)
             )
-        case DatasetFile():
+        case results.DatasetFile():
             await _send_privately(result, user, client)
             await respond(
                 text=f"Sent you the dataset ({result.examples:,} examples) in a direct message."
             )
 
 
-async def _send_privately(file: DatasetFile, user: str, client: AsyncWebClient) -> None:
+async def _send_privately(file: results.DatasetFile, user: str, client: AsyncWebClient) -> None:
     # A DM keeps the file with the person who asked, not the whole channel.
     dm = await client.conversations_open(users=user)
     await client.files_upload_v2(
