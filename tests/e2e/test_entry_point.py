@@ -109,3 +109,35 @@ async def test_the_embedded_redis_keeps_examples_across_a_restart(slack, openai_
         assert call.params["blocks"][0]["text"]["text"].startswith("*Dataset:* 1 example,")
     finally:
         await stop_process(process)
+
+
+async def test_discord_alone_runs_from_its_environment_variables(
+    discord_fake, openai_fake, redis_url, tmp_path
+):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_", "REDIS_"))}
+    env.update(
+        DISCORD_TOKEN=discord_fake.bot_token,
+        DISCORD_API_URL=discord_fake.api_url,
+        DISCORD_GATEWAY_URL=discord_fake.gateway_url,
+        DISCORD_GUILD_ID=str(discord_fake.guild_id),
+        OPENAI_API_KEY=openai_fake.api_key,
+        OPENAI_BASE_URL=openai_fake.base_url,
+        REDIS_URL=redis_url,
+        PORT=str(port),
+    )
+    process = await start_process(env, tmp_path)
+    try:
+        await wait_healthy(port)  # Redis and the Discord gateway are both up
+        asked = await discord_fake.send_message(
+            f"<@{discord_fake.bot_user_id}> ahoy", author_id=4242, mention_bot=True
+        )
+        reply = await discord_fake.wait_for_bot_message(
+            discord_fake.channel_id, lambda m: m.reply_to == int(asked["id"]), timeout=10
+        )
+        await discord_fake.wait_for(lambda: discord_fake.get_message(reply.id).content == "Reply 1")
+        assert discord_fake.command_syncs[-1].guild_id == discord_fake.guild_id
+    finally:
+        log = await stop_process(process)
+    assert discord_fake.bot_token not in log and "ahoy" not in log
+    assert "Traceback" not in log and "Unclosed" not in log, log
