@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.common import redis_server
-from bot.dataset import export_jsonl
+from bot.dataset import Dataset, jsonl
 from bot.model_table import default_model_table
 from bot.tokens import encoding_for
 from bot.validation import analyse_dataset
@@ -233,13 +233,19 @@ async def _fill_store(url: str, count: int):
 
 
 async def measure_export(url: str, count: int) -> dict[str, Any]:
-    """`export_jsonl` streamed from real Redis: time and peak traced memory."""
+    """The training export streamed from real Redis: time and peak traced memory."""
+    from storage.keys import Keys
+    from storage.pairs import PairStore
+    from storage.vetoes import VetoStore
+
     client, store = await _fill_store(url, count)
+    keys = Keys("bench")
+    dataset = Dataset(store, VetoStore(client, keys), PairStore(client, keys))
 
     async def export() -> int:
         size = 0
-        async for line in export_jsonl(store):
-            size += len(line)
+        async for line in dataset.training_lines():
+            size += len(jsonl(line))
         return size
 
     gc.collect()

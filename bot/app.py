@@ -12,6 +12,8 @@ from bot.commands.service import CommandService
 from bot.config import Settings
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation
+from bot.conversation.forgetting import Forgetting
+from bot.dataset import Dataset
 from bot.errors import REDIS_DOWN
 from bot.finetune import FineTuner, JobReporters
 from bot.model_switch import ModelSwitcher
@@ -23,7 +25,10 @@ from storage.examples import ExampleStore
 from storage.jobs import JobStore
 from storage.keys import Keys
 from storage.models import ModelStore
+from storage.pairs import PairStore
+from storage.provenance import Provenance
 from storage.turns import TurnStore
+from storage.vetoes import VetoStore
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +44,8 @@ class Services:
     seen: SeenEvents
     chat: ChatService
     curation: Curation
+    forgetting: Forgetting
+    dataset: Dataset
     jobs: JobStore
     table: ModelTable  # the models the configured backend trains
     trainer: Trainer
@@ -67,6 +74,12 @@ def build_services(
     jobs = JobStore(redis, keys)
     turns = TurnStore(redis, keys, settings.turn_ttl_seconds)
     examples = ExampleStore(redis, keys)
+    vetoes, pairs, provenance = (
+        VetoStore(redis, keys),
+        PairStore(redis, keys),
+        Provenance(keys, redis),
+    )
+    dataset = Dataset(examples, vetoes, pairs, settings.min_votes)
     models = ModelStore(redis, keys)
     chat = ChatService(
         openai_client,
@@ -78,7 +91,7 @@ def build_services(
         max_message_chars=settings.max_message_chars,
     )
     reporters = JobReporters()
-    finetuner = FineTuner(settings, trainer, examples, jobs, table, reporters)
+    finetuner = FineTuner(settings, trainer, dataset, jobs, table, reporters)
     switcher = ModelSwitcher(openai_client, models, table, settings.chat_model)
     watcher = JobWatcher(
         trainer,
@@ -88,6 +101,7 @@ def build_services(
         poll_seconds=settings.job_poll_seconds,
         bot_name=settings.redis_prefix,
     )
+    forgetting = Forgetting(turns, examples, vetoes, pairs, provenance)
     return Services(
         settings=settings,
         redis=redis,
@@ -97,7 +111,17 @@ def build_services(
         models=models,
         seen=SeenEvents(redis, keys),
         chat=chat,
-        curation=Curation(turns, examples),
+        curation=Curation(
+            turns,
+            examples,
+            vetoes,
+            pairs,
+            provenance,
+            channels=settings.curate_channels,
+            token_limit=lambda model: _token_limit(table, model),
+        ),
+        forgetting=forgetting,
+        dataset=dataset,
         jobs=jobs,
         table=table,
         trainer=trainer,
@@ -106,7 +130,7 @@ def build_services(
         watcher=watcher,
         reporters=reporters,
         commands=CommandService(
-            settings, finetuner, switcher, watcher, examples, jobs, models, table
+            settings, finetuner, switcher, watcher, dataset, forgetting, jobs, models, table
         ),
     )
 
@@ -119,3 +143,8 @@ def build_openai_client(settings: Settings) -> AsyncOpenAI:
         timeout=settings.openai_timeout_seconds,
         max_retries=2,
     )
+
+
+def _token_limit(table: ModelTable, model: str) -> int | None:
+    info = table.lookup(model)
+    return info.max_tokens_per_example if info else None

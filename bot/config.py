@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     system_prompt_file: Path | None = None
     curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"+1", "white_check_mark"})
+    reject_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"-1"})
+    discord_reject_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"👎"})
+    # Quorum: distinct people who must approve an example before it trains.
+    min_votes: int = Field(default=1, ge=1)
+    # Channels (Slack or Discord ids) where reactions curate; empty: everywhere.
+    curate_channels: Annotated[frozenset[str], NoDecode] = frozenset()
     finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     history_token_budget: int = Field(default=3000, ge=100)
     max_message_chars: int = Field(default=20000, ge=1)
@@ -70,6 +76,9 @@ class Settings(BaseSettings):
         "finetune_admins",
         "discord_curate_reactions",
         "discord_finetune_admins",
+        "reject_reactions",
+        "discord_reject_reactions",
+        "curate_channels",
         mode="before",
     )
     @classmethod
@@ -94,6 +103,8 @@ class Settings(BaseSettings):
             raise ValueError("CURATE_REACTIONS needs at least one emoji name")
         if not self.discord_curate_reactions:
             raise ValueError("DISCORD_CURATE_REACTIONS needs at least one emoji")
+        if self.curate_reactions & self.reject_reactions:
+            raise ValueError("CURATE_REACTIONS and REJECT_REACTIONS share an emoji")
         if self.system_prompt_file is not None:
             try:
                 self.system_prompt = self.system_prompt_file.read_text(encoding="utf-8").strip()

@@ -1,13 +1,21 @@
-"""The dataset as OpenAI chat fine-tuning JSONL, and its summary."""
+"""The dataset as training files: OpenAI chat JSONL (with weights) and preference JSONL (DPO).
+
+What trains is decided here, at export time, from people's judgements: an example is in the
+training set once `MIN_VOTES` distinct people approved it and nobody vetoed it. Changing the
+rule changes the next export; nothing stored needs rewriting.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from storage.examples import ExampleStore
-from storage.schemas import Example
+from storage.pairs import PairStore
+from storage.schemas import Example, PreferencePair
+from storage.vetoes import VetoStore
 
 
 def training_messages(example: Example, approved_refs: set[str]) -> list[dict[str, Any]]:
@@ -24,19 +32,79 @@ def training_messages(example: Example, approved_refs: set[str]) -> list[dict[st
     return messages
 
 
-async def training_lines(examples: ExampleStore) -> AsyncIterator[dict[str, Any]]:
-    """Each example as a fine-tuning line (`{"messages": [...]}`), streamed from Redis."""
-    approved = await examples.approved_refs()
-    async for example in examples.iter_examples():
-        yield {"messages": training_messages(example, approved)}
+def preference_line(pair: PreferencePair) -> dict[str, Any]:
+    """OpenAI's preference fine-tuning line: the input messages and the two answers."""
+    return {
+        "input": {"messages": [dict(m) for m in pair.input]},
+        "preferred_output": [{"role": "assistant", "content": pair.preferred}],
+        "non_preferred_output": [{"role": "assistant", "content": pair.non_preferred}],
+    }
 
 
-async def export_jsonl(examples: ExampleStore) -> AsyncIterator[str]:
-    """One JSONL line (with newline) per example."""
-    async for line in training_lines(examples):
-        yield json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+def jsonl(line: dict[str, Any]) -> str:
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-async def export_bytes(examples: ExampleStore) -> tuple[bytes, int]:
-    lines = [line async for line in export_jsonl(examples)]
-    return "".join(lines).encode(), len(lines)
+@dataclass(frozen=True)
+class DatasetCounts:
+    in_set: int  # approved by enough people, not vetoed: these train
+    waiting: int  # approved, but by fewer than MIN_VOTES people
+    vetoed: int
+    pairs: int
+    approx_tokens: int  # of every approved example
+
+
+class Dataset:
+    def __init__(
+        self, examples: ExampleStore, vetoes: VetoStore, pairs: PairStore, min_votes: int = 1
+    ) -> None:
+        self.examples = examples
+        self._vetoes = vetoes
+        self._pairs = pairs
+        self.min_votes = min_votes
+
+    async def _trains(self, example_ids: list[str]) -> list[bool]:
+        voters = await self.examples.voters(example_ids)
+        vetoed = await self._vetoes.vetoed(example_ids)
+        return [n >= self.min_votes and not v for n, v in zip(voters, vetoed, strict=True)]
+
+    async def approved_refs(self) -> set[str]:
+        """Replies whose example trains: only those keep weight 1 as earlier history."""
+        index = await self.examples.example_ids_with_voters()
+        ids = sorted(set(index.values()))
+        trains = dict(zip(ids, await self._trains(ids), strict=True))
+        return {ref for ref, example_id in index.items() if trains.get(example_id)}
+
+    async def training_lines(self) -> AsyncIterator[dict[str, Any]]:
+        """Each example that trains as a fine-tuning line (`{"messages": [...]}`), streamed."""
+        approved = await self.approved_refs()
+        async for batch in self.examples.iter_batches():
+            trains = await self._trains([example.id for example in batch])
+            for example, kept in zip(batch, trains, strict=True):
+                if kept:
+                    yield {"messages": training_messages(example, approved)}
+
+    async def preference_lines(self) -> AsyncIterator[dict[str, Any]]:
+        async for pair in self._pairs.iter_pairs():
+            yield preference_line(pair)
+
+    async def export_bytes(self, kind: str = "sft") -> tuple[bytes, int]:
+        lines = self.preference_lines() if kind == "dpo" else self.training_lines()
+        texts = [jsonl(line) async for line in lines]
+        return "".join(texts).encode(), len(texts)
+
+    async def counts(self) -> DatasetCounts:
+        stats = await self.examples.stats()
+        ids = await self.examples.all_ids()
+        voters = await self.examples.voters(ids)
+        vetoed = set(await self._vetoes.vetoed_ids())
+        in_set = waiting = 0
+        for example_id, n in zip(ids, voters, strict=True):
+            if example_id in vetoed or n == 0:
+                continue
+            if n >= self.min_votes:
+                in_set += 1
+            else:
+                waiting += 1
+        pairs = await self._pairs.count()
+        return DatasetCounts(in_set, waiting, len(vetoed), pairs, stats.approx_tokens)

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from bot.config import Settings
-from bot.dataset import training_lines
+from bot.dataset import Dataset
 from bot.model_table import ModelTable, lifecycle_warning
 from bot.tokens import count_text
 from bot.trainers.base import (
@@ -26,7 +26,6 @@ from bot.trainers.base import (
 )
 from bot.validation import DatasetReport, analyse_dataset
 from bot.validation import split_holdout as split_ids
-from storage.examples import ExampleStore
 from storage.jobs import JobRecord, JobStore
 from storage.schemas import content_id
 
@@ -94,7 +93,7 @@ class FineTuner:
         self,
         settings: Settings,
         trainer: Trainer,
-        examples: ExampleStore,
+        dataset: Dataset,
         jobs: JobStore,
         table: ModelTable,
         reporter: JobReporter,
@@ -102,7 +101,7 @@ class FineTuner:
         self._reporter = reporter
         self._settings = settings
         self._trainer = trainer
-        self._examples = examples
+        self._dataset = dataset
         self._jobs = jobs
         self._table = table
 
@@ -112,7 +111,7 @@ class FineTuner:
         """The dataset as fine-tuning lines, with TRAINING_SYSTEM_PROMPT when configured."""
         prompt = self._settings.training_system_prompt
         lines = []
-        async for line in training_lines(self._examples):
+        async for line in self._dataset.training_lines():
             if prompt:
                 for message in line["messages"]:
                     if message["role"] == "system":

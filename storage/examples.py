@@ -2,6 +2,8 @@
 
 A vote and the example's membership change together in one Lua script, so a crash or a
 concurrent vote can never leave an example without votes in the dataset or the other way round.
+What reaches a training file (quorum, vetoes) is decided when it is read, from the votes and
+vetoes kept here, so changing a rule never needs a migration.
 """
 
 from __future__ import annotations
@@ -12,11 +14,27 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from storage.keys import Keys
+from storage.provenance import Provenance
 from storage.schemas import Example
 
-# KEYS: examples, example, votes, approved-replies, vote-clock, stats
+# Distinct people among a votes set's `user|ref` members (one person may approve two identical
+# conversations). Shared by the scripts below.
+_COUNT_VOTERS = """
+local function voters(key)
+  local seen, n = {}, 0
+  for _, member in ipairs(redis.call('SMEMBERS', key)) do
+    local user = string.match(member, '^([^|]*)')
+    if not seen[user] then seen[user] = true; n = n + 1 end
+  end
+  return n
+end
+"""
+
+# KEYS: examples, example, votes, approved-replies, vote-clock, stats, voter-counts
 # ARGV: id, example json, member, ref, score, event time, tokens
-_ADD_VOTE = """
+_ADD_VOTE = (
+    _COUNT_VOTERS
+    + """
 local last = redis.call('HGET', KEYS[5], ARGV[3])
 if last and tonumber(last) > tonumber(ARGV[6]) then return -1 end
 redis.call('HSET', KEYS[5], ARGV[3], ARGV[6])
@@ -27,28 +45,53 @@ end
 redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[1], 'NX', ARGV[5], ARGV[1])
-return redis.call('SCARD', KEYS[3])
+local n = voters(KEYS[3])
+redis.call('ZADD', KEYS[7], n, ARGV[1])
+return n
+"""
+)
+
+# Takes the example out of the dataset once nobody approves it (or it is deleted).
+_DROP = """
+local function drop(keys, id)
+  local raw = redis.call('GET', keys[2])
+  if raw then
+    redis.call('HINCRBY', keys[6], 'tokens', -(cjson.decode(raw)['tokens'] or 0))
+    redis.call('HINCRBY', keys[6], 'examples', -1)
+  end
+  for _, member in ipairs(redis.call('SMEMBERS', keys[3])) do
+    local ref = string.match(member, '^[^|]*|(.*)$')
+    if ref and redis.call('HGET', keys[4], ref) == id then redis.call('HDEL', keys[4], ref) end
+  end
+  redis.call('DEL', keys[2], keys[3])
+  redis.call('ZREM', keys[1], id)
+  redis.call('ZREM', keys[7], id)
+  return raw and 1 or 0
+end
 """
 
 # KEYS as above; ARGV: id, member, ref, event time
-_REMOVE_VOTE = """
+_REMOVE_VOTE = (
+    _COUNT_VOTERS
+    + _DROP
+    + """
 local last = redis.call('HGET', KEYS[5], ARGV[2])
 if last and tonumber(last) > tonumber(ARGV[4]) then return -1 end
 redis.call('HSET', KEYS[5], ARGV[2], ARGV[4])
 if redis.call('SREM', KEYS[3], ARGV[2]) == 0 then return -2 end
-local left = redis.call('SCARD', KEYS[3])
+local left = voters(KEYS[3])
 if left == 0 then
-  local raw = redis.call('GET', KEYS[2])
-  if raw then
-    redis.call('HINCRBY', KEYS[6], 'tokens', -(cjson.decode(raw)['tokens'] or 0))
-    redis.call('HINCRBY', KEYS[6], 'examples', -1)
-  end
-  redis.call('DEL', KEYS[2])
-  redis.call('ZREM', KEYS[1], ARGV[1])
+  drop(KEYS, ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[3])
+else
+  redis.call('ZADD', KEYS[7], left, ARGV[1])
 end
 return left
 """
+)
+
+# KEYS as above; ARGV: id. 1 if the example existed.
+_DELETE = _DROP + "return drop(KEYS, ARGV[1])"
 
 
 @dataclass(frozen=True)
@@ -60,7 +103,7 @@ class VoteResult:
 
 @dataclass(frozen=True)
 class DatasetStats:
-    examples: int
+    examples: int  # with at least one vote
     approx_tokens: int
 
 
@@ -68,8 +111,10 @@ class ExampleStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._provenance = Provenance(keys)
         self._add = redis.register_script(_ADD_VOTE)
         self._remove = redis.register_script(_REMOVE_VOTE)
+        self._delete = redis.register_script(_DELETE)
 
     def _script_keys(self, example_id: str) -> list[str]:
         k = self._keys
@@ -80,24 +125,30 @@ class ExampleStore:
             k.approved_replies,
             k.vote_clock,
             k.dataset_stats,
+            k.voter_counts,
         ]
 
     async def vote(self, example: Example, user: str, event_time: str) -> VoteResult:
         member = f"{user}|{example.source}"
-        score = example.created_at.timestamp()
-        result = await self._add(
-            keys=self._script_keys(example.id),
-            args=[
-                example.id,
-                example.model_dump_json(),
-                member,
-                example.source,
-                score,
-                event_time,
-                example.tokens,
-            ],
-        )
-        return VoteResult(example.id, await self.voter_count(example.id), changed=result != -1)
+        args = [
+            example.id,
+            example.model_dump_json(),
+            member,
+            example.source,
+            example.created_at.timestamp(),
+            event_time,
+            example.tokens,
+        ]
+        # The vote and the index of where the example's text came from land together.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await self._add(keys=self._script_keys(example.id), args=args, client=pipe)
+            self._provenance.add(
+                pipe, f"example:{example.id}", example.message_refs, example.people
+            )
+            result, *_ = await pipe.execute()
+        if result == -1:  # an older event than one already seen: nothing changed
+            return VoteResult(example.id, await self.voter_count(example.id), changed=False)
+        return VoteResult(example.id, result, changed=True)
 
     async def unvote(self, ref: str, user: str, event_time: str) -> VoteResult:
         """Take back `user`'s vote on the reply `ref` (a `MessageKey.ref`)."""
@@ -107,6 +158,10 @@ class ExampleStore:
             args=[example_id, f"{user}|{ref}", ref, event_time],
         )
         return VoteResult(example_id, await self.voter_count(example_id), changed=result >= 0)
+
+    async def delete(self, example_id: str) -> bool:
+        """Remove an example and its votes, whoever approved it (its source was deleted)."""
+        return bool(await self._delete(keys=self._script_keys(example_id), args=[example_id]))
 
     async def voter_count(self, example_id: str) -> int:
         members = await self._redis.smembers(self._keys.votes(example_id))
@@ -120,24 +175,40 @@ class ExampleStore:
         counts = await self._redis.hgetall(self._keys.dataset_stats)
         return DatasetStats(int(counts.get("examples", 0)), int(counts.get("tokens", 0)))
 
-    async def approved_example_ids(self) -> set[str]:
-        return set(await self._redis.zrange(self._keys.examples, 0, -1))
+    async def voters(self, example_ids: list[str]) -> list[int]:
+        """Distinct voters of each example, in order (0 for one not in the dataset)."""
+        if not example_ids:
+            return []
+        scores = await self._redis.zmscore(self._keys.voter_counts, example_ids)
+        missing = [i for i, score in zip(example_ids, scores, strict=True) if score is None]
+        # Examples approved before voter counts were kept: count them once and remember.
+        counted = {i: await self.voter_count(i) for i in missing}
+        if counted := {i: n for i, n in counted.items() if n}:
+            await self._redis.zadd(self._keys.voter_counts, counted)
+        return [
+            int(score) if score is not None else counted.get(i, 0)
+            for i, score in zip(example_ids, scores, strict=True)
+        ]
 
-    async def approved_refs(self) -> set[str]:
-        """Replies whose example is in the dataset (stale index entries filtered out)."""
-        index = await self._redis.hgetall(self._keys.approved_replies)
-        live = await self.approved_example_ids()
-        return {ref for ref, example_id in index.items() if example_id in live}
+    async def all_ids(self) -> list[str]:
+        return await self._redis.zrange(self._keys.examples, 0, -1)
 
-    async def iter_examples(self, batch: int = 500) -> AsyncIterator[Example]:
-        """All examples, oldest approval first, fetched in batches to keep memory flat."""
+    async def example_ids_with_voters(self) -> dict[str, str]:
+        """Every approved reply ref -> its example id (stale entries included)."""
+        return await self._redis.hgetall(self._keys.approved_replies)
+
+    async def iter_batches(self, batch: int = 500) -> AsyncIterator[list[Example]]:
+        """All examples, oldest approval first, a batch at a time to keep memory flat."""
         start = 0
         while True:
             ids = await self._redis.zrange(self._keys.examples, start, start + batch - 1)
             if not ids:
                 return
             raws = await self._redis.mget([self._keys.example(i) for i in ids])
-            for raw in raws:
-                if raw:
-                    yield Example.model_validate_json(raw)
+            yield [Example.model_validate_json(raw) for raw in raws if raw]
             start += batch
+
+    async def iter_examples(self, batch: int = 500) -> AsyncIterator[Example]:
+        async for examples in self.iter_batches(batch):
+            for example in examples:
+                yield example

@@ -57,6 +57,59 @@ class Keys:
         return f"{self._base}:vote-clock"
 
     @property
+    def voter_counts(self) -> str:
+        """Sorted set: example id -> how many distinct people approved it (for quorum)."""
+        return f"{self._base}:voter-counts"
+
+    def vetoes(self, example_id: str) -> str:
+        """Hash: user -> the veto (when, on which reply, why) against one example."""
+        return f"{self._base}:vetoes:{example_id}"
+
+    @property
+    def vetoed(self) -> str:
+        """Set of example ids with at least one veto: never exported, whatever their votes."""
+        return f"{self._base}:vetoed"
+
+    @property
+    def veto_refs(self) -> str:
+        """Hash: reply ref -> the example id its vetoes count against (found without the turn)."""
+        return f"{self._base}:veto-refs"
+
+    @property
+    def pairs(self) -> str:
+        """Sorted set of preference pair ids, scored by when they were made."""
+        return f"{self._base}:pairs"
+
+    def pair(self, pair_id: str) -> str:
+        return f"{self._base}:pair:{pair_id}"
+
+    @property
+    def corrections(self) -> str:
+        """Hash: reply ref -> its latest correction (the example and pair it made)."""
+        return f"{self._base}:corrections"
+
+    def from_message(self, ref: str) -> str:
+        """Set of what holds a message's text (`example:<id>`, `pair:<id>`, `turn:<path>`),
+        so deleting the message removes them."""
+        return f"{self._base}:from-message:{ref}"
+
+    def from_person(self, user: str) -> str:
+        """Set of what holds a person's messages, for `/finetune forget-me`."""
+        return f"{self._base}:from-person:{user}"
+
+    def turns_from_message(self, ref: str) -> str:
+        """The same for turns, which expire: kept as long as the turns it names."""
+        return f"{self._base}:turns-from-message:{ref}"
+
+    def turns_from_person(self, user: str) -> str:
+        return f"{self._base}:turns-from-person:{user}"
+
+    @property
+    def opted_out(self) -> str:
+        """Set of people whose conversations are not recorded as examples."""
+        return f"{self._base}:opted-out"
+
+    @property
     def dataset_stats(self) -> str:
         """Hash of running totals (approximate tokens) so status needs no full scan."""
         return f"{self._base}:dataset-stats"

@@ -59,6 +59,13 @@ class Turn(BaseModel):
     # Refs (`channel|ts`) of the earlier bot replies that appear as assistant messages in
     # `messages`, in order, so an approved earlier reply can keep its training weight.
     history_refs: list[str] = Field(default_factory=list)
+    # The person's message this turn answers, and provenance for deletion and consent: the refs
+    # of every message whose text is in this turn, and the people who wrote them.
+    asked: str = ""
+    message_refs: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    # Redaction's stable placeholders for people mentioned in this conversation (`<@U1>` -> @user1).
+    placeholders: dict[str, str] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -68,6 +75,11 @@ class Turn(BaseModel):
     @property
     def ref(self) -> str:
         return self.key.ref
+
+    @property
+    def provenance_refs(self) -> list[str]:
+        """Every message this turn holds text of (older turns knew only their reply)."""
+        return self.message_refs or [self.ref]
 
     @property
     def part_keys(self) -> list[MessageKey]:
@@ -88,19 +100,44 @@ class Example(BaseModel):
     model: str
     source: str
     tokens: int = 0
+    message_refs: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
 
     @classmethod
-    def from_turn(cls, turn: Turn, tokens: int = 0) -> Example:
-        messages = [*turn.messages, {"role": "assistant", "content": turn.reply}]
+    def from_turn(cls, turn: Turn, tokens: int = 0, reply: str | None = None) -> Example:
+        """The turn's conversation with its reply (or a person's correction of it)."""
+        text = turn.reply if reply is None else reply
+        messages = [*turn.messages, {"role": "assistant", "content": text}]
         return cls(
             id=content_id(messages),
             messages=messages,
             history_refs=turn.history_refs,
             model=turn.model,
-            source=turn.ref,
+            source=turn.ref if reply is None else correction_ref(turn.ref),
             tokens=tokens,
+            message_refs=turn.provenance_refs,
+            people=turn.people or [turn.user],
         )
+
+
+def correction_ref(ref: str) -> str:
+    """How votes name a correction of the reply `ref`: no platform message has this ref."""
+    return f"correction:{ref}"
+
+
+class PreferencePair(BaseModel):
+    """A person's judgement that one answer to a conversation beats another (DPO data)."""
+
+    id: str
+    input: list[dict[str, Any]]  # the messages the model saw
+    preferred: str
+    non_preferred: str
+    by: str
+    source: str  # the reply it was made from
+    message_refs: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 def content_id(messages: list[dict[str, Any]]) -> str:

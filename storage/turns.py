@@ -5,7 +5,18 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from storage.keys import Keys
+from storage.provenance import Provenance
 from storage.schemas import MessageKey, Turn
+
+
+def turn_item(turn: Turn) -> str:
+    """How the provenance index names a turn."""
+    return f"turn:{turn.platform}:{turn.channel}:{turn.ts}"
+
+
+def turn_key(item: str) -> MessageKey:
+    _, platform, channel, ts = item.split(":", 3)
+    return MessageKey(platform, channel, ts)
 
 
 class TurnStore:
@@ -13,6 +24,7 @@ class TurnStore:
         self._redis = redis
         self._keys = keys
         self._ttl = ttl_seconds
+        self._provenance = Provenance(keys)
 
     async def record(self, turn: Turn) -> None:
         """Store the turn, its parts and make it the thread's latest, in one round trip."""
@@ -23,7 +35,13 @@ class TurnStore:
             if turn.part_ids:
                 parts = {part.ref: turn.ts for part in turn.part_keys}
                 pipe.hset(self._keys.reply_parts, mapping=parts)
+            self._provenance.add_turn(
+                pipe, turn_item(turn), turn.provenance_refs, turn.people or [turn.user], self._ttl
+            )
             await pipe.execute()
+
+    async def delete(self, message: MessageKey) -> bool:
+        return bool(await self._redis.delete(self._keys.turn(message)))
 
     async def first_part(self, message: MessageKey) -> MessageKey:
         """The message that names the turn: itself, or the first part of its split reply."""

@@ -20,13 +20,19 @@ USAGE = {
     "models": "the models this bot has used, newest first",
     "use": "<model>: switch to a model (admins)",
     "rollback": "switch back to the previous model (admins)",
-    "export": "send you the dataset as an OpenAI chat fine-tuning .jsonl file",
+    "export": (
+        "[dpo]: send you the dataset as an OpenAI chat fine-tuning .jsonl file "
+        "(dpo: the preference pairs)"
+    ),
+    "forget-me": "remove every example, pair and turn with your messages; stop recording you",
+    "include-me": "let your conversations become examples again",
     "help": "list these commands",
 }
 # Commands that spend money or change what everyone talks to: FINETUNE_ADMINS only.
 ADMIN_COMMANDS = frozenset({"start", "cancel", "use", "rollback"})
 START_KEYS = ("model", "epochs", "suffix", "holdout")
-TAKES_WORDS = frozenset({"start", "validate", "use"})
+TAKES_WORDS = frozenset({"start", "validate", "use", "export"})
+EXPORT_KINDS = ("sft", "dpo")
 MAX_EPOCHS = 50
 # OpenAI accepts up to 64 characters in a suffix; letters, digits, '-' and '_' are safe.
 SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -100,6 +106,16 @@ def parse_start_options(
         suffix=_suffix(command.options.get("suffix")),
         holdout=_holdout(command.options.get("holdout")),
     )
+
+
+def parse_export_kind(command: ParsedCommand) -> str:
+    """`export` or `export dpo`: which training file."""
+    if command.options or len(command.arguments) > 1:
+        raise CommandError("`export` takes at most one word: `dpo` for the preference pairs.")
+    kind = command.arguments[0].lower() if command.arguments else "sft"
+    if kind not in EXPORT_KINDS:
+        raise CommandError(f"`{kind}` is not a kind of export; write `export` or `export dpo`.")
+    return kind
 
 
 def _epochs(value: str | None) -> int | None:

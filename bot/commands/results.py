@@ -35,13 +35,18 @@ class Help:
 
 @dataclass(frozen=True)
 class StatusSummary:
-    examples: int
+    examples: int  # in the training set: enough votes, no veto
     approx_tokens: int
     model: str
     is_fine_tuned: bool
     active_job: JobRecord | None = None
     finished_jobs: list[JobRecord] = field(default_factory=list)
     warning: str | None = None
+    waiting: int = 0  # approved by fewer than `min_votes` people
+    vetoed: int = 0
+    pairs: int = 0
+    min_votes: int = 1
+    redactions: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ class DatasetFile:
 
     filename: str
     content: bytes
-    examples: int
+    examples: int  # lines: examples, or preference pairs
+    kind: str = "sft"  # or "dpo"
 
 
 CommandResult = Sentence | Help | StatusSummary | DatasetReport | ModelList | DatasetFile

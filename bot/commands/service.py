@@ -14,6 +14,7 @@ from bot.commands.language import (
     CommandError,
     ParsedCommand,
     parse_command,
+    parse_export_kind,
     parse_start_options,
 )
 from bot.commands.results import (
@@ -25,14 +26,15 @@ from bot.commands.results import (
     Sentence,
     StatusSummary,
 )
+from bot.commands.wording import plural
 from bot.config import Settings
-from bot.dataset import export_bytes
+from bot.conversation.forgetting import Forgetting
+from bot.dataset import Dataset
 from bot.errors import REDIS_DOWN
 from bot.finetune import FineTuner
 from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable
 from bot.watcher import JobWatcher
-from storage.examples import ExampleStore
 from storage.jobs import JobStore
 from storage.models import ModelStore
 
@@ -42,6 +44,10 @@ STORAGE_DOWN = "I can't reach the bot's storage right now, so I can't do that. T
 SOMETHING_FAILED = "Something went wrong on my side; the error is in the bot's log. Try again."
 EMPTY_DATASET = (
     "The dataset is empty. React to a good bot reply with a curation emoji to add an example."
+)
+NO_PAIRS = (
+    "There are no preference pairs yet. Improve a bot reply (the message's \"Improve this "
+    'reply" action) to make one.'
 )
 ADMINS_ONLY = "Only fine-tune admins can do that; ask one of them, or see `/finetune help`."
 
@@ -53,7 +59,8 @@ class CommandService:
         finetuner: FineTuner,
         switcher: ModelSwitcher,
         watcher: JobWatcher,
-        examples: ExampleStore,
+        dataset: Dataset,
+        forgetting: Forgetting,
         jobs: JobStore,
         models: ModelStore,
         table: ModelTable,
@@ -62,7 +69,8 @@ class CommandService:
         self._finetuner = finetuner
         self._switcher = switcher
         self._watcher = watcher
-        self._examples = examples
+        self._dataset = dataset
+        self._forgetting = forgetting
         self._jobs = jobs
         self._models = models
         self._table = table
@@ -96,7 +104,23 @@ class CommandService:
             case "status":
                 return await self.status()
             case "export":
-                return await self.export()
+                return await self.export(parse_export_kind(command))
+            case "forget-me":
+                forgotten = await self._forgetting.forget_person(caller.user)
+                return Sentence(
+                    f"Done: I removed {plural(forgotten.examples, 'example')}, "
+                    f"{plural(forgotten.pairs, 'preference pair')} and "
+                    f"{plural(forgotten.turns, 'recorded turn')} holding your messages, and your "
+                    "conversations won't become examples. `/finetune include-me` undoes the "
+                    "second part."
+                )
+            case "include-me":
+                was_out = await self._forgetting.include_person(caller.user)
+                return Sentence(
+                    "Your conversations can become examples again; what was removed stays removed."
+                    if was_out
+                    else "Your conversations already can become examples; nothing changed."
+                )
             case "validate":
                 options = parse_start_options(command, default_model, self._table)
                 return await self._finetuner.validate(options.model, options.epochs)
@@ -124,25 +148,31 @@ class CommandService:
         raise CommandError(f"I don't know the command `{command.name}`.")
 
     async def status(self) -> StatusSummary:
-        stats = await self._examples.stats()
+        counts = await self._dataset.counts()
         model = await self._switcher.current()
         active_id = await self._jobs.active_job_id()
         return StatusSummary(
-            stats.examples,
-            stats.approx_tokens,
+            counts.in_set,
+            counts.approx_tokens,
             model,
             is_fine_tuned=model.startswith("ft:"),
             active_job=await self._jobs.get(active_id) if active_id else None,
             finished_jobs=await self._jobs.finished(limit=3),
             warning=self._finetuner.lifecycle_warning(self._settings.finetune_base_model),
+            waiting=counts.waiting,
+            vetoed=counts.vetoed,
+            pairs=counts.pairs,
+            min_votes=self._dataset.min_votes,
         )
 
-    async def export(self) -> DatasetFile | Sentence:
-        content, count = await export_bytes(self._examples)
+    async def export(self, kind: str = "sft") -> DatasetFile | Sentence:
+        content, count = await self._dataset.export_bytes(kind)
         if count == 0:
-            return Sentence(EMPTY_DATASET)
+            return Sentence(NO_PAIRS if kind == "dpo" else EMPTY_DATASET)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-        return DatasetFile(f"dataset-{self._settings.redis_prefix}-{stamp}.jsonl", content, count)
+        name = "preferences" if kind == "dpo" else "dataset"
+        filename = f"{name}-{self._settings.redis_prefix}-{stamp}.jsonl"
+        return DatasetFile(filename, content, count, kind)
 
     async def model_names(self) -> list[str]:
         """Models a person may pick for `use`: the configured one and those used before."""

@@ -6,7 +6,7 @@ same things; only `<@user>` mentions, backticks and `> ` quotes appear, which bo
 
 from __future__ import annotations
 
-from bot.commands.results import StatusSummary
+from bot.commands.results import DatasetFile, StatusSummary
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
@@ -35,11 +35,29 @@ def plural(count: int, noun: str) -> str:
 
 
 def dataset_line(summary: StatusSummary) -> str:
-    return f"{plural(summary.examples, 'example')}, about {summary.approx_tokens:,} tokens"
+    """`5 examples, about 900 tokens` and, when there are any, what is held back and the pairs."""
+    line = f"{plural(summary.examples, 'example')}, about {summary.approx_tokens:,} tokens"
+    extra = []
+    if summary.waiting:
+        extra.append(f"{summary.waiting:,} waiting for votes ({summary.min_votes} needed)")
+    if summary.vetoed:
+        extra.append(f"{summary.vetoed:,} vetoed")
+    if summary.pairs:
+        extra.append(plural(summary.pairs, "preference pair"))
+    if summary.redactions:
+        extra.append(f"{plural(summary.redactions, 'redaction')} made before storing")
+    return f"{line}; {', '.join(extra)}" if extra else line
 
 
 def model_line(summary: StatusSummary) -> str:
     return f"`{summary.model}`{' (fine-tuned)' if summary.is_fine_tuned else ''}"
+
+
+def file_contents(file: DatasetFile) -> str:
+    """`12 examples in OpenAI chat JSONL`, or the preference pairs' equivalent."""
+    if file.kind == "dpo":
+        return f"{plural(file.examples, 'preference pair')} in OpenAI's preference (DPO) JSONL"
+    return f"{plural(file.examples, 'example')} in OpenAI chat JSONL"
 
 
 def finished_job_lines(jobs: list[JobRecord]) -> list[str]:

@@ -42,6 +42,7 @@ class Incoming:
     thread_ts: str
     user: str
     text: str
+    message_id: str = ""  # the person's message (deleting it removes what holds its text)
     reply_to: str | None = None
     follows_thread: bool = True
 
@@ -115,6 +116,15 @@ class ChatService:
             await target.fail(MODEL_ERROR_APOLOGY)
             return None
         first, *parts = await target.post(reply)
+        here = [
+            MessageKey(message.platform, message.channel, i) for i in (message.message_id, first)
+        ]
+        earlier_refs, earlier_people = [], []
+        if previous is not None:
+            earlier_refs, earlier_people = (
+                previous.provenance_refs,
+                previous.people or [previous.user],
+            )
         turn = Turn(
             platform=message.platform,
             team=message.team,
@@ -127,6 +137,9 @@ class ChatService:
             messages=conversation.messages,
             reply=reply,
             history_refs=conversation.history_refs,
+            asked=message.message_id,
+            message_refs=list(dict.fromkeys([*earlier_refs, *(key.ref for key in here if key.id)])),
+            people=list(dict.fromkeys([*earlier_people, message.user])),
         )
         try:
             await self._turns.record(turn)

@@ -1,16 +1,23 @@
-"""Curation: a reaction on a bot reply makes its turn a training example, or takes it back."""
+"""Curation: people's judgements on bot replies. A vote makes the turn a training example, a
+veto keeps it out, a correction makes a better example and a preference pair; each can be
+taken back. What trains is decided at export time from these (see bot/dataset.py)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from bot.tokens import count_messages
 from storage.examples import ExampleStore
-from storage.schemas import Example, MessageKey
+from storage.pairs import PairStore
+from storage.provenance import Provenance
+from storage.schemas import Example, MessageKey, PreferencePair, Turn, content_id
 from storage.turns import TurnStore
+from storage.vetoes import VetoStore
 
 logger = logging.getLogger(__name__)
 
@@ -18,13 +25,18 @@ VOTE_NOT_SAVED = (
     "I couldn't save your vote because storage is unavailable right now. "
     "Please remove the reaction and add it again in a minute."
 )
+T = TypeVar("T")
 
 
 class Outcome(Enum):
     ADDED = "added"  # the example is in the dataset with this vote
     REMOVED = "removed"  # the vote was taken back
+    VETOED = "vetoed"  # the reply is kept out of training
+    LIFTED = "lifted"  # the veto was taken back
     UNCHANGED = "unchanged"  # a repeat or an out-of-order event
     NOT_A_TURN = "not_a_turn"  # not a recorded bot reply (or it expired)
+    NOT_CURATED = "not_curated"  # a channel outside CURATE_CHANNELS
+    OPTED_OUT = "opted_out"  # someone in the conversation asked not to be recorded
 
 
 @dataclass(frozen=True)
@@ -34,33 +46,164 @@ class CurationResult:
     votes: int = 0
 
 
+class CorrectionRefused(ValueError):
+    """A correction that can't be saved as written; the message is for the person."""
+
+
 class Curation:
-    def __init__(self, turns: TurnStore, examples: ExampleStore) -> None:
+    def __init__(
+        self,
+        turns: TurnStore,
+        examples: ExampleStore,
+        vetoes: VetoStore,
+        pairs: PairStore,
+        provenance: Provenance,
+        *,
+        channels: frozenset[str] = frozenset(),
+        token_limit: Callable[[str], int | None] = lambda model: None,
+    ) -> None:
         self._turns = turns
         self._examples = examples
+        self._vetoes = vetoes
+        self._pairs = pairs
+        self._provenance = provenance
+        self._channels = channels  # CURATE_CHANNELS; empty: everywhere
+        self._token_limit = token_limit
+
+    async def react(
+        self, reply: MessageKey, user: str, judgement: str, added: bool, event_time: str
+    ) -> CurationResult:
+        """A reaction added or removed on a bot reply: `judgement` is "vote" or "veto"."""
+        if judgement == "veto":
+            change = self.veto_turn if added else self.lift_veto
+        else:
+            change = self.approve_turn if added else self.withdraw_vote
+        return await change(reply, user, event_time)
 
     async def approve_turn(self, reply: MessageKey, user: str, event_time: str) -> CurationResult:
         """`user` approves the bot reply `reply` (any part of it); `event_time` orders their
         add and remove events, so a late-delivered add never undoes a later removal."""
-        try:
+
+        async def vote(turn: Turn) -> CurationResult:
+            example = _with_tokens(Example.from_turn(turn))
+            result = await self._examples.vote(example, user, event_time)
+            outcome = Outcome.ADDED if result.changed else Outcome.UNCHANGED
+            logger.info("curation: vote %s on example %s", outcome.value, result.example_id[:12])
+            return CurationResult(outcome, result.example_id, result.votes)
+
+        return await self._on_turn(reply, vote)
+
+    async def withdraw_vote(self, reply: MessageKey, user: str, event_time: str) -> CurationResult:
+        async def unvote() -> CurationResult:
+            first = await self._turns.first_part(reply)
+            result = await self._examples.unvote(first.ref, user, event_time)
+            outcome = Outcome.REMOVED if result.changed else Outcome.UNCHANGED
+            logger.info("curation: unvote %s on example %s", outcome.value, result.example_id[:12])
+            return CurationResult(outcome, result.example_id, result.votes)
+
+        # Always allowed: taking a vote back must work even where new votes are not taken.
+        return await _stored(unvote())
+
+    async def veto_turn(
+        self, reply: MessageKey, user: str, event_time: str, reason: str | None = None
+    ) -> CurationResult:
+        """`user` says the reply is bad: its example is never exported while the veto stands."""
+
+        async def veto(turn: Turn) -> CurationResult:
+            example_id = Example.from_turn(turn).id
+            changed = await self._vetoes.veto(example_id, user, turn.ref, event_time, reason)
+            logger.info("curation: veto on example %s", example_id[:12])
+            return CurationResult(Outcome.VETOED if changed else Outcome.UNCHANGED, example_id)
+
+        # A veto keeps data out, so it counts even from someone who opted out.
+        return await self._on_turn(reply, veto, respect_opt_out=False)
+
+    async def lift_veto(self, reply: MessageKey, user: str, event_time: str) -> CurationResult:
+        async def lift() -> CurationResult:
+            first = await self._turns.first_part(reply)
+            lifted = await self._vetoes.lift(first.ref, user, event_time)
+            return CurationResult(Outcome.LIFTED if lifted else Outcome.UNCHANGED)
+
+        return await _stored(lift())
+
+    async def correction_draft(self, reply: MessageKey) -> str | None:
+        """The text to start a correction from: the latest correction, else the reply itself."""
+
+        async def draft() -> str | None:
+            turn = await self._turns.get(reply)
+            if turn is None:
+                return None
+            latest = await self._pairs.correction(turn.ref)
+            return latest.text if latest else turn.reply
+
+        return await _stored(draft())
+
+    async def correct(self, reply: MessageKey, user: str, text: str) -> CurationResult:
+        """Store `text` as what the reply should have said: an example voted by `user` and a
+        preference pair (corrected over original). It replaces an earlier correction."""
+        text = text.strip()
+        if not text:
+            raise CorrectionRefused("Write the reply as it should have been; it can't be blank.")
+
+        async def save(turn: Turn) -> CurationResult:
+            example = _with_tokens(Example.from_turn(turn, reply=text))
+            limit = self._token_limit(turn.model)
+            if limit is not None and example.tokens > limit:
+                raise CorrectionRefused(
+                    f"With this reply the conversation is {example.tokens:,} tokens; the model "
+                    f"takes up to {limit:,}. Please shorten it."
+                )
+            pair = PreferencePair(
+                id=content_id([*turn.messages, {"preferred": text, "other": turn.reply}]),
+                input=turn.messages,
+                preferred=text,
+                non_preferred=turn.reply,
+                by=user,
+                source=turn.ref,
+                message_refs=turn.provenance_refs,
+                people=turn.people or [turn.user],
+            )
+            earlier = await self._pairs.correction(turn.ref)
+            # The new one is saved before the earlier one goes: a crash between leaves both.
+            result = await self._examples.vote(example, user, "0")
+            await self._pairs.save_correction(turn.ref, pair, example.id)
+            if earlier and earlier.example_id != example.id:
+                await self._examples.delete(earlier.example_id)
+            if earlier and earlier.pair_id != pair.id:
+                await self._pairs.delete(earlier.pair_id)
+            logger.info("curation: correction stored as example %s", example.id[:12])
+            return CurationResult(Outcome.ADDED, example.id, result.votes)
+
+        return await self._on_turn(reply, save)
+
+    async def _on_turn(
+        self,
+        reply: MessageKey,
+        judge: Callable[[Turn], Awaitable[CurationResult]],
+        *,
+        respect_opt_out: bool = True,
+    ) -> CurationResult:
+        if self._channels and reply.channel not in self._channels:
+            return CurationResult(Outcome.NOT_CURATED)
+
+        async def judged() -> CurationResult:
             turn = await self._turns.get(reply)
             if turn is None:
                 return CurationResult(Outcome.NOT_A_TURN)
-            example = Example.from_turn(turn)
-            example.tokens = count_messages(example.messages, turn.model)
-            result = await self._examples.vote(example, user, event_time)
-        except REDIS_DOWN as exc:
-            raise StorageUnavailable from exc
-        outcome = Outcome.ADDED if result.changed else Outcome.UNCHANGED
-        logger.info("curation: vote %s on example %s", outcome.value, result.example_id[:12])
-        return CurationResult(outcome, result.example_id, result.votes)
+            if respect_opt_out and await self._provenance.any_opted_out(turn.people):
+                return CurationResult(Outcome.OPTED_OUT)
+            return await judge(turn)
 
-    async def withdraw_vote(self, reply: MessageKey, user: str, event_time: str) -> CurationResult:
-        try:
-            first = await self._turns.first_part(reply)
-            result = await self._examples.unvote(first.ref, user, event_time)
-        except REDIS_DOWN as exc:
-            raise StorageUnavailable from exc
-        outcome = Outcome.REMOVED if result.changed else Outcome.UNCHANGED
-        logger.info("curation: unvote %s on example %s", outcome.value, result.example_id[:12])
-        return CurationResult(outcome, result.example_id, result.votes)
+        return await _stored(judged())
+
+
+def _with_tokens(example: Example) -> Example:
+    example.tokens = count_messages(example.messages, example.model)
+    return example
+
+
+async def _stored(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except REDIS_DOWN as exc:
+        raise StorageUnavailable from exc

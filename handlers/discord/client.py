@@ -36,7 +36,10 @@ class DiscordBot(discord.Client):
         self.services = services
         settings = services.settings
         self._admins = settings.discord_finetune_admins
-        self._curate = frozenset(events.emoji_name(e) for e in settings.discord_curate_reactions)
+        self._judgements = {events.emoji_name(e): "veto" for e in settings.discord_reject_reactions}
+        self._judgements |= {
+            events.emoji_name(e): "vote" for e in settings.discord_curate_reactions
+        }
         self._guild = (
             discord.Object(settings.discord_guild_id) if settings.discord_guild_id else None
         )
@@ -105,6 +108,12 @@ class DiscordBot(discord.Client):
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         await events.handle_reaction(self, payload)
 
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await events.handle_deletion(self, payload.channel_id, {payload.message_id})
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        await events.handle_deletion(self, payload.channel_id, payload.message_ids)
+
     # What the handlers ask -----------------------------------------------------------------
 
     def is_admin(self, interaction: discord.Interaction) -> bool:
@@ -127,11 +136,12 @@ class DiscordBot(discord.Client):
     def without_own_mention(self, content: str) -> str:
         return re.sub(rf"<@!?{self.user.id}>", "", content)
 
-    def is_curation_vote(self, payload: discord.RawReactionActionEvent) -> bool:
+    def judgement(self, payload: discord.RawReactionActionEvent) -> str | None:
+        """ "vote" or "veto" for a reaction that judges a bot reply, else None."""
         if self.user is None or payload.user_id == self.user.id:
-            return False  # the bot's own reactions are not votes
+            return None  # the bot's own reactions are nobody's judgement
         # Only the bot's replies can be turns (removals carry no author; the turn lookup decides).
         author = payload.message_author_id
         if author is not None and author != self.user.id:
-            return False
-        return events.emoji_name(payload.emoji.name or "") in self._curate
+            return None
+        return self._judgements.get(events.emoji_name(payload.emoji.name or ""))

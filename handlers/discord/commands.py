@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.app import Services
-from bot.commands import results
+from bot.commands import results, wording
 from bot.commands.language import MAX_EPOCHS, ParsedCommand, summary
 from bot.commands.service import SOMETHING_FAILED
 from bot.errors import REDIS_DOWN
@@ -56,7 +56,9 @@ class FinetuneCommands(app_commands.Group):
         # Discord shows "the application did not respond" after 3 s: defer first.
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = {key: str(value) for key, value in given.items() if value is not None}
-        arguments = [options.pop("model")] if name == "use" else []
+        # Words Slack takes bare (`use <model>`, `export dpo`) are arguments, not options.
+        bare = {"use": "model", "export": "kind"}.get(name)
+        arguments = [options.pop(bare)] if bare in options else []
         caller = results.Caller(
             "discord",
             str(interaction.user.id),
@@ -121,8 +123,23 @@ class FinetuneCommands(app_commands.Group):
         await self._run(interaction, "rollback")
 
     @app_commands.command(name="export", description=summary("export"))
-    async def export(self, interaction: discord.Interaction) -> None:
-        await self._run(interaction, "export")
+    @app_commands.describe(kind="the chat examples (default) or the preference pairs")
+    @app_commands.choices(
+        kind=[
+            app_commands.Choice(name="chat examples (sft)", value="sft"),
+            app_commands.Choice(name="preference pairs (dpo)", value="dpo"),
+        ]
+    )
+    async def export(self, interaction: discord.Interaction, kind: str | None = None) -> None:
+        await self._run(interaction, "export", kind=kind)
+
+    @app_commands.command(name="forget-me", description=summary("forget-me"))
+    async def forget_me(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "forget-me")
+
+    @app_commands.command(name="include-me", description=summary("include-me"))
+    async def include_me(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "include-me")
 
     @app_commands.command(name="help", description=summary("help"))
     async def help(self, interaction: discord.Interaction) -> None:
@@ -181,7 +198,7 @@ async def _send_file(interaction: discord.Interaction, dataset: results.DatasetF
         )
         return
     await interaction.followup.send(
-        f"Here is the dataset: {dataset.examples:,} examples in OpenAI chat JSONL.",
+        f"Here it is: {wording.file_contents(dataset)}.",
         file=discord.File(io.BytesIO(content), filename=filename),
         ephemeral=True,
     )

@@ -67,6 +67,7 @@ def _incoming(bot: DiscordBot, message: discord.Message) -> Incoming:
         reply_to=str(reference.message_id) if reference and reference.message_id else None,
         user=str(message.author.id),
         text=bot.without_own_mention(message.content),
+        message_id=str(message.id),
     )
 
 
@@ -91,23 +92,34 @@ async def handle_reaction(bot: DiscordBot, payload: discord.RawReactionActionEve
     Raw events, so replies no longer in discord.py's message cache count too. A removal names
     no message author: the turn lookup by message id decides whether it was the bot's reply.
     """
-    if not bot.is_curation_vote(payload):
+    judgement = bot.judgement(payload)
+    if judgement is None:
         return
     reply = MessageKey("discord", str(payload.channel_id), str(payload.message_id))
-    if payload.event_type == "REACTION_ADD":
-        change = bot.services.curation.approve_turn
-    else:
-        change = bot.services.curation.withdraw_vote
+    added = payload.event_type == "REACTION_ADD"
     try:
         # Reaction events carry no time; this process sees one gateway session's events in
         # order, and redeliveries are dropped before they get here (DiscordBot.dispatch).
-        result = await change(reply, str(payload.user_id), f"{time.time():.6f}")
+        result = await bot.services.curation.react(
+            reply, str(payload.user_id), judgement, added, f"{time.time():.6f}"
+        )
     except StorageUnavailable:
         logger.warning("discord: vote not saved, storage unavailable")
         await _tell_vote_not_saved(bot, payload.user_id)
         return
     if result.outcome is Outcome.NOT_A_TURN:
         logger.info("discord: reaction on a message that is not a recorded reply")
+
+
+async def handle_deletion(bot: DiscordBot, channel_id: int, message_ids: set[int]) -> None:
+    """Deleted messages (a person's or the bot's) take what holds their text with them."""
+    for message_id in message_ids:
+        try:
+            await bot.services.forgetting.message_deleted(
+                MessageKey("discord", str(channel_id), str(message_id))
+            )
+        except StorageUnavailable:
+            logger.error("discord: a message was deleted but storage is unavailable")
 
 
 async def _tell_vote_not_saved(bot: DiscordBot, user_id: int) -> None:

@@ -29,6 +29,9 @@ def build_slack_app(services: Services, client: AsyncWebClient) -> AsyncApp:
         request_verification_enabled=not settings.socket_mode,
         # Slash commands and events are acknowledged at once; listeners run after the ack.
         process_before_response=False,
+        # Bolt drops events about the bot's own messages, the deletion of its replies among
+        # them; our listeners skip the bot's messages and reactions themselves.
+        ignoring_self_events_enabled=False,
     )
 
     async def provide_services(context: AsyncBoltContext, next) -> None:

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
-from bot.commands import results
+from bot.commands import results, wording
 from bot.commands.language import usage_lines
 from bot.commands.service import SOMETHING_FAILED
 from bot.validation import DatasetReport
@@ -67,9 +67,7 @@ async def _show(
             )
         case results.DatasetFile():
             await _send_privately(result, user, client)
-            await respond(
-                text=f"Sent you the dataset ({result.examples:,} examples) in a direct message."
-            )
+            await respond(text=f"Sent you {wording.file_contents(result)} in a direct message.")
 
 
 async def _send_privately(file: results.DatasetFile, user: str, client: AsyncWebClient) -> None:
@@ -80,5 +78,5 @@ async def _send_privately(file: results.DatasetFile, user: str, client: AsyncWeb
         content=file.content,
         filename=file.filename,
         title="Fine-tuning dataset",
-        initial_comment=f"Here is the dataset: {file.examples:,} examples in OpenAI chat JSONL.",
+        initial_comment=f"Here it is: {wording.file_contents(file)}.",
     )

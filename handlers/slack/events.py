@@ -44,7 +44,10 @@ def register(app: AsyncApp, services: Services) -> None:
         await answer(event, context, client)
 
     async def handle_message(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
-        # Edits, deletions, joins and other subtypes are not people talking to the bot.
+        if deleted := _deleted_message(event):
+            await _forget(services, deleted)
+            return
+        # Edits, joins and other subtypes are not people talking to the bot.
         if event.get("subtype") or event.get("bot_id"):
             return
         # In channels the same message also arrives as app_mention; answer that one only.
@@ -62,6 +65,7 @@ def register(app: AsyncApp, services: Services) -> None:
             thread_ts=thread_ts,
             user=event.get("user", ""),
             text=MENTION.sub("", event.get("text") or ""),
+            message_id=event["ts"],
         )
 
         try:
@@ -79,17 +83,17 @@ def register(app: AsyncApp, services: Services) -> None:
         return await next()
 
     async def save_vote(event: dict, context: AsyncBoltContext) -> bool | None:
-        """True when saved, False when storage failed, None when this is not a curation vote."""
-        if not _is_curation_vote(event, context, services):
+        """True when saved, False when storage failed, None when this is not a judgement."""
+        judgement = _judgement(event, context, services)
+        if judgement is None:
             return None
         reply = MessageKey("slack", event["item"]["channel"], event["item"]["ts"])
-        if event["type"] == "reaction_added":
-            change = services.curation.approve_turn
-        else:
-            change = services.curation.withdraw_vote
+        added = event["type"] == "reaction_added"
         try:
             async with asyncio.timeout(VOTE_SAVE_SECONDS):
-                result = await change(reply, event["user"], event.get("event_ts", "0"))
+                result = await services.curation.react(
+                    reply, event["user"], judgement, added, event.get("event_ts", "0")
+                )
         except (StorageUnavailable, TimeoutError):
             logger.warning("events: vote not saved, storage unavailable")
             return False
@@ -134,14 +138,43 @@ class ThreadReply:
         await self.post(apology)
 
 
-def _is_curation_vote(event: dict, context: AsyncBoltContext, services: Services) -> bool:
-    # Only the curation emoji count; skin tones (`+1::skin-tone-3`) are the same vote.
-    if event.get("reaction", "").split("::")[0] not in services.settings.curate_reactions:
-        return False
-    # Only replies the bot wrote can be turns; other messages are not ours to curate.
-    if event.get("item", {}).get("type") != "message":
-        return False
-    return event.get("item_user") == context.bot_user_id
+def _judgement(event: dict, context: AsyncBoltContext, services: Services) -> str | None:
+    """ "vote" or "veto" for a reaction that judges a bot reply, else None."""
+    # Only replies the bot wrote can be turns; other messages are not ours to curate, and the
+    # bot's own reactions are not anybody's judgement.
+    if event.get("item", {}).get("type") != "message" or event.get("user") == context.bot_user_id:
+        return None
+    if event.get("item_user") != context.bot_user_id:
+        return None
+    # Skin tones (`+1::skin-tone-3`) are the same emoji.
+    emoji = event.get("reaction", "").split("::")[0]
+    settings = services.settings
+    if emoji in settings.curate_reactions:
+        return "vote"
+    return "veto" if emoji in settings.reject_reactions else None
+
+
+def _deleted_message(event: dict) -> MessageKey | None:
+    """The message a deletion event is about, if it is one.
+
+    Slack reports a deleted message as `message_deleted`, except a thread's parent with
+    replies (a person's mention the bot answered in its thread), which becomes a `tombstone`
+    through `message_changed`.
+    """
+    subtype = event.get("subtype")
+    if subtype == "message_deleted" and event.get("deleted_ts"):
+        return MessageKey("slack", event["channel"], event["deleted_ts"])
+    changed = event.get("message") or {}
+    if subtype == "message_changed" and changed.get("subtype") == "tombstone":
+        return MessageKey("slack", event["channel"], changed["ts"])
+    return None
+
+
+async def _forget(services: Services, message: MessageKey) -> None:
+    try:
+        await services.forgetting.message_deleted(message)
+    except StorageUnavailable:
+        logger.error("events: a message was deleted but storage is unavailable; its data stays")
 
 
 async def _tell_vote_not_saved(client: AsyncWebClient, event: dict) -> None:

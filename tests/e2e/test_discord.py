@@ -16,7 +16,6 @@ from bot.conversation.chat import (
     EMPTY_MESSAGE_HINT,
     MODEL_ERROR_APOLOGY,
 )
-from bot.dataset import export_bytes
 from storage.schemas import MessageKey
 from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import RunningBot
@@ -119,7 +118,7 @@ async def eventually_examples(bot: RunningBot, *, at_least: int = 0, exactly: in
 
 
 async def exported(bot: RunningBot) -> list[dict]:
-    content, _ = await export_bytes(bot.services.examples)
+    content, _ = await bot.services.dataset.export_bytes()
     return [json.loads(line) for line in content.decode().splitlines()]
 
 

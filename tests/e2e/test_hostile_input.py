@@ -378,7 +378,7 @@ async def test_a_reaction_delivered_three_times_is_one_vote(bot, slack):
     for retry in (None, 1, 2):
         await bot.react(ts, event_id="EvVOTE", event_ts="1800000100.000001", retry_num=retry)
     await settle()
-    [example_id] = await bot.services.examples.approved_example_ids()
+    [example_id] = await bot.services.examples.all_ids()
     assert await bot.services.examples.voter_count(example_id) == 1
     await bot.react(ts, removed=True, event_ts="1800000200.000001")
     await settle()
@@ -393,4 +393,4 @@ async def test_a_removal_that_arrives_before_its_add_leaves_no_vote(bot, slack):
     await bot.react(ts, event_ts="1800000100.000001")  # the add, delivered late
     await settle()
     assert (await bot.services.examples.stats()).examples == 0
-    assert await bot.services.examples.approved_example_ids() == set()
+    assert await bot.services.examples.all_ids() == []

@@ -1,0 +1,96 @@
+"""Vetoes: a person's "this is bad" on a bot reply. An example with any veto is never exported,
+whatever its votes; lifting the last veto lets it back in. Each veto keeps who, when and why."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+from storage.keys import Keys
+
+# KEYS: vetoes, vetoed, veto-refs, vote-clock. ARGV: id, user, ref, veto json, event time.
+# The vote clock orders each person's add and remove events, as it does for votes.
+_ADD = """
+local member = 'veto|' .. ARGV[2] .. '|' .. ARGV[3]
+local last = redis.call('HGET', KEYS[4], member)
+if last and tonumber(last) > tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', KEYS[4], member, ARGV[5])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS as above. ARGV: id, user, ref, event time.
+_REMOVE = """
+local member = 'veto|' .. ARGV[2] .. '|' .. ARGV[3]
+local last = redis.call('HGET', KEYS[4], member)
+if last and tonumber(last) > tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[4], member, ARGV[4])
+if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return 0 end
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Veto:
+    user: str
+    ref: str
+    at: datetime
+    reason: str | None = None
+
+
+class VetoStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._add = redis.register_script(_ADD)
+        self._remove = redis.register_script(_REMOVE)
+
+    def _script_keys(self, example_id: str) -> list[str]:
+        k = self._keys
+        return [k.vetoes(example_id), k.vetoed, k.veto_refs, k.vote_clock]
+
+    async def veto(
+        self, example_id: str, user: str, ref: str, event_time: str, reason: str | None = None
+    ) -> bool:
+        """True if the veto was recorded (False for an event older than one already seen)."""
+        record = json.dumps({"ref": ref, "at": datetime.now(UTC).isoformat(), "reason": reason})
+        added = await self._add(
+            keys=self._script_keys(example_id), args=[example_id, user, ref, record, event_time]
+        )
+        return bool(added)
+
+    async def lift(self, ref: str, user: str, event_time: str) -> bool:
+        """Take back `user`'s veto on the reply `ref`; True if there was one to take back."""
+        example_id = await self._redis.hget(self._keys.veto_refs, ref) or "none"
+        lifted = await self._remove(
+            keys=self._script_keys(example_id), args=[example_id, user, ref, event_time]
+        )
+        return bool(lifted)
+
+    async def of(self, example_id: str) -> list[Veto]:
+        raw = await self._redis.hgetall(self._keys.vetoes(example_id))
+        return [_veto(user, json.loads(record)) for user, record in raw.items()]
+
+    async def vetoed(self, example_ids: list[str]) -> list[bool]:
+        if not example_ids:
+            return []
+        return [bool(flag) for flag in await self._redis.smismember(self._keys.vetoed, example_ids)]
+
+    async def vetoed_ids(self) -> set[str]:
+        return await self._redis.smembers(self._keys.vetoed)
+
+    async def delete(self, example_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._keys.vetoes(example_id))
+            pipe.srem(self._keys.vetoed, example_id)
+            await pipe.execute()
+
+
+def _veto(user: str, record: dict) -> Veto:
+    return Veto(user, record["ref"], datetime.fromisoformat(record["at"]), record.get("reason"))
