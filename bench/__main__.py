@@ -1,4 +1,5 @@
-"""Benchmarks: `python -m bench` runs them all; `python -m bench events|load|dataset` runs one.
+"""Benchmarks: `python -m bench` runs them all; `python -m bench events|load|dataset|discord`
+runs one.
 
 Each prints its figures and writes bench/results/<name>.json. See bench/README.md.
 """
@@ -13,12 +14,18 @@ from bench.common import write_results
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "which", nargs="?", default="all", choices=["all", "events", "load", "dataset"]
+        "which", nargs="?", default="all", choices=["all", "events", "load", "dataset", "discord"]
     )
     parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
     parser.add_argument("--rate", type=float, default=200, help="load: events per second")
     parser.add_argument("--duration", type=float, default=60, help="load: seconds of load")
     parser.add_argument("--reply-delay", type=float, default=0.5, help="load: model latency (s)")
+    parser.add_argument(
+        "--discord-events",
+        type=int,
+        default=300,
+        help="discord: mentions and reactions per series (a fifth as many streamed mentions)",
+    )
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--export-sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     args = parser.parse_args()
@@ -40,6 +47,11 @@ def main() -> None:
         print("== dataset ==", flush=True)
         result = dataset.run(args.sizes, args.export_sizes)
         print(f"   -> {write_results('dataset', result)}")
+    if args.which in ("all", "discord"):
+        from bench import discord
+
+        print("== discord ==", flush=True)
+        print(f"   -> {write_results('discord', discord.run(args.discord_events))}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from bot.app import Services, build_openai_client, build_services
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import redact_secrets
 from bot.model_table import load_model_table
+from bot.tokens import warm_up
 from handlers.discord import DiscordBot, build_discord_bot, run_discord
 from handlers.http import build_web_app
 from handlers.slack import SlackIdentity, build_slack_app, build_web_client
@@ -49,6 +50,7 @@ def assemble(settings: Settings) -> Bot:
         table = load_model_table(settings.model_table_file)
     except ValueError as error:
         raise SettingsError(f"MODEL_TABLE_FILE is invalid: {error}") from None
+    warm_up([settings.chat_model, settings.finetune_base_model])
     redis = open_redis(settings.redis_url, settings.data_dir)
     services = build_services(settings, redis.client, build_openai_client(settings), table)
     slack = None

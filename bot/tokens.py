@@ -89,6 +89,13 @@ def encoding_for(model: str) -> tiktoken.Encoding:
     return encoding(encoding_name_for(model))
 
 
+def warm_up(models: list[str]) -> None:
+    """Load the encodings these models use now, at start-up: loading one takes about half a
+    second, and the first vote or reply after a start would otherwise wait for it."""
+    for model in models:
+        encoding_for(model).encode("warm")
+
+
 def count_text(text: str, model: str) -> int:
     return len(encoding_for(model).encode(text, disallowed_special=()))
 
