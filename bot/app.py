@@ -43,6 +43,7 @@ class Services:
     models: ModelStore
     seen: SeenEvents
     chat: ChatService
+    vetoes: VetoStore
     curation: Curation
     forgetting: Forgetting
     dataset: Dataset
@@ -111,6 +112,7 @@ def build_services(
         models=models,
         seen=SeenEvents(redis, keys),
         chat=chat,
+        vetoes=vetoes,
         curation=Curation(
             turns,
             examples,

@@ -1,0 +1,186 @@
+"""Curation a team can trust, through signed Slack requests: vetoes, quorum, deletions,
+forget-me and include-me, the channel allow-list."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.e2e.harness import CHANNEL, slack_message
+from tests.e2e.test_core_loop import replies, settle, status_text
+from tests.e2e.test_finetune import command
+
+
+async def answered(bot, slack, text: str, *, user: str = "UALICE", thread_ts: str | None = None):
+    """Mention the bot; return (the person's ts, the bot reply's ts)."""
+    before = len(slack.calls_to("chat.postMessage"))
+    asked = await bot.mention(text, user=user, thread_ts=thread_ts)
+    posted = await replies(slack, before + 1)
+    return asked, posted[before].response["ts"]
+
+
+async def trained(bot) -> list[str]:
+    """The user messages that end each exported example."""
+    content, _ = await bot.services.dataset.export_bytes()
+    lines = [json.loads(line) for line in content.decode().splitlines()]
+    return [line["messages"][-2]["content"] for line in lines]
+
+
+async def test_a_veto_keeps_a_reply_out_whatever_its_votes_and_lifting_it_lets_it_back(bot, slack):
+    _, reply = await answered(bot, slack, "what is our deploy day?")
+    await bot.react(reply, user="UALICE")
+    await bot.react(reply, user="UCAROL")
+    await settle()
+    assert await trained(bot) == ["what is our deploy day?"]
+
+    await bot.react(reply, user="UBOB", reaction="-1")
+    await settle()
+    assert await trained(bot) == []
+    status = await status_text(bot, slack, "vetoed")
+    assert status.startswith("*Dataset:* 0 examples,") and "1 vetoed" in status
+    [example_id] = await bot.services.examples.all_ids()
+    [veto] = await bot.services.vetoes.of(example_id)
+    assert veto.user == "UBOB" and veto.ref == f"{CHANNEL}|{reply}" and veto.at
+
+    await bot.react(reply, user="UBOB", reaction="-1", removed=True)
+    await settle()
+    assert await trained(bot) == ["what is our deploy day?"]
+
+
+async def test_a_vetoed_earlier_reply_is_not_trained_as_history(bot, slack):
+    asked, first = await answered(bot, slack, "first question")
+    _, second = await answered(bot, slack, "second question", thread_ts=asked)
+    await bot.react(first)
+    await bot.react(second)
+    await bot.react(first, user="UBOB", reaction="-1")
+    await settle()
+    content, count = await bot.services.dataset.export_bytes()
+    assert count == 1  # the vetoed first reply is not exported on its own...
+    [line] = content.decode().splitlines()
+    assert '"weight":0' in line  # ...nor trained as history in the second
+
+
+async def test_with_a_quorum_of_two_one_vote_waits_and_two_train(start_bot, slack):
+    bot = await start_bot(min_votes=2)
+    _, reply = await answered(bot, slack, "one vote is not enough")
+    await bot.react(reply, user="UALICE")
+    await settle()
+    assert await trained(bot) == []
+    assert "1 waiting for votes (2 needed)" in await status_text(bot, slack, "one")
+
+    await bot.react(reply, user="UBOB")
+    await settle()
+    assert await trained(bot) == ["one vote is not enough"]
+    assert (await status_text(bot, slack, "two")).startswith("*Dataset:* 1 example,")
+
+
+async def everything_stored(redis) -> str:
+    """Every value in Redis, as text, to search for what must be gone."""
+    values = []
+    for key in await redis.keys("*"):
+        kind = await redis.type(key)
+        if kind == "string":
+            values.append(await redis.get(key))
+        elif kind == "hash":
+            values.append(str(await redis.hgetall(key)))
+        elif kind == "set":
+            values.append(str(await redis.smembers(key)))
+        elif kind == "zset":
+            values.append(str(await redis.zrange(key, 0, -1)))
+    return "\n".join(values)
+
+
+async def deleted(bot, channel: str, ts: str) -> None:
+    await bot.send_event(
+        {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": channel,
+            "ts": f"{time.time():.6f}",
+            "deleted_ts": ts,
+            "event_ts": f"{time.time():.6f}",
+            "previous_message": {"type": "message", "ts": ts, "text": "gone"},
+        }
+    )
+
+
+async def test_deleting_the_bot_reply_removes_its_example(bot, slack):
+    _, reply = await answered(bot, slack, "delete my answer")
+    await bot.react(reply)
+    await settle()
+    assert await trained(bot) == ["delete my answer"]
+    await deleted(bot, CHANNEL, reply)
+    await settle()
+    assert await trained(bot) == []
+    assert await bot.services.turns.get(slack_message(CHANNEL, reply)) is None
+
+
+async def test_deleting_a_thread_parent_reported_as_a_tombstone_removes_the_whole_thread(
+    bot, slack, openai_fake
+):
+    asked, first = await answered(bot, slack, "my secret plan")
+    _, second = await answered(bot, slack, "and the next step", thread_ts=asked)
+    await bot.react(first)
+    await bot.react(second)
+    await settle()
+    assert len(await trained(bot)) == 2
+
+    # Slack keeps a deleted parent with replies as a tombstone, reported as message_changed.
+    await bot.send_event(
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": CHANNEL,
+            "ts": f"{time.time():.6f}",
+            "event_ts": f"{time.time():.6f}",
+            "message": {
+                "type": "message",
+                "subtype": "tombstone",
+                "text": "This message was deleted.",
+                "user": "USLACKBOT",
+                "ts": asked,
+                "thread_ts": asked,
+                "reply_count": 2,
+            },
+            "previous_message": {"type": "message", "ts": asked, "text": "my secret plan"},
+        }
+    )
+    await settle()
+    assert await trained(bot) == []
+    assert "my secret plan" not in await everything_stored(bot.services.redis)
+    # The thread goes on without the deleted text.
+    await answered(bot, slack, "what was my plan?", thread_ts=asked)
+    sent = [m["content"] for m in openai_fake.chat_requests[-1]["messages"]]
+    assert "my secret plan" not in sent
+
+
+async def test_forget_me_removes_a_persons_data_and_include_me_lets_them_back(bot, slack):
+    _, alices = await answered(bot, slack, "alice asks", user="UALICE")
+    _, bobs = await answered(bot, slack, "bob asks", user="UBOB")
+    await bot.react(alices, user="UCAROL")
+    await bot.react(bobs, user="UCAROL")
+    await settle()
+
+    answer = await command(bot, slack, "forget-me", user="UALICE")
+    assert "removed 1 example, 0 preference pairs and 1 recorded turn" in answer
+    assert await trained(bot) == ["bob asks"]
+
+    _, later = await answered(bot, slack, "alice again", user="UALICE")
+    await bot.react(later, user="UCAROL")
+    await settle()
+    assert await trained(bot) == ["bob asks"], "her new turns do not become examples"
+
+    assert "can become examples again" in await command(bot, slack, "include-me", user="UALICE")
+    await bot.react(later, user="UDAVE")
+    await settle()
+    assert sorted(await trained(bot)) == ["alice again", "bob asks"]
+
+
+async def test_reactions_outside_the_curated_channels_do_nothing(start_bot, slack):
+    bot = await start_bot(curate_channels="C2")
+    _, reply = await answered(bot, slack, "in C1")
+    await bot.react(reply)
+    await settle()
+    assert await trained(bot) == []
