@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from bot.config import Settings
 from bot.dataset import Dataset
 from bot.model_table import ModelTable, lifecycle_warning
+from bot.preferences import analyse_pairs
 from bot.tokens import count_text
 from bot.trainers.base import (
     JobSpec,
@@ -86,6 +87,8 @@ class StartOptions:
     epochs: int | None = None
     suffix: str | None = None
     holdout: float | None = None  # None: automatic (10% from 100 examples on)
+    method: str = "supervised"  # or "dpo": the preference pairs
+    beta: float | None = None  # DPO only; None: the provider's default
 
 
 class FineTuner:
@@ -107,20 +110,27 @@ class FineTuner:
 
     # Reading the dataset -----------------------------------------------------------------
 
-    async def training_examples(self) -> list[dict[str, Any]]:
-        """The dataset as fine-tuning lines, with TRAINING_SYSTEM_PROMPT when configured."""
+    async def training_examples(self, method: str = "supervised") -> list[dict[str, Any]]:
+        """The training file's lines (the examples, or the preference pairs for DPO), with
+        TRAINING_SYSTEM_PROMPT in place of the chat prompt when configured."""
         prompt = self._settings.training_system_prompt
+        source = (
+            self._dataset.preference_lines() if method == "dpo" else self._dataset.training_lines()
+        )
         lines = []
-        async for line in self._dataset.training_lines():
+        async for line in source:
+            messages = line["input"]["messages"] if method == "dpo" else line["messages"]
             if prompt:
-                for message in line["messages"]:
+                for message in messages:
                     if message["role"] == "system":
                         message["content"] = prompt
             lines.append(line)
         return lines
 
-    async def validate(self, model: str, epochs: int | None = None) -> DatasetReport:
-        return analyse_dataset(await self.training_examples(), model, self._table, epochs)
+    async def validate(
+        self, model: str, epochs: int | None = None, method: str = "supervised"
+    ) -> DatasetReport:
+        return _analyse(await self.training_examples(method), model, self._table, epochs, method)
 
     def prompt_tokens_saved(self, model: str) -> int:
         """Tokens each request saves when the tuned model runs on the shorter training prompt."""
@@ -176,9 +186,17 @@ class FineTuner:
     async def _start_locked(
         self, ref: str, options: StartOptions, user: str, platform: str, channel: str
     ) -> str:
+        if options.method == "dpo" and not self._trainer.supports_dpo:
+            await self._jobs.unlock(ref)
+            return (
+                f"{self._trainer.label} here trains on examples only, not on preference pairs; "
+                f"{NOTHING_STARTED} Start without `method=dpo`, or train the pairs elsewhere "
+                "(`/finetune export dpo`)."
+            )
         trainable: list[dict[str, Any]] = []
-        report = analyse_dataset(
-            await self.training_examples(), options.model, self._table, options.epochs, trainable
+        lines = await self.training_examples(options.method)
+        report = _analyse(
+            lines, options.model, self._table, options.epochs, options.method, trainable
         )
         if not report.can_train:
             await self._jobs.unlock(ref)
@@ -191,6 +209,8 @@ class FineTuner:
             status="uploading",
             base_model=options.model,
             suffix=options.suffix,
+            method=options.method,
+            beta=options.beta,
             epochs=report.n_epochs,
             started_by=user,
             platform=platform,
@@ -305,7 +325,21 @@ def spec_for(job: JobRecord, bot: str) -> JobSpec:
         validation_file=job.validation_file,
         dataset_sha256=job.export_sha256 or "",
         bot=bot,
+        method=job.method,
+        beta=job.beta,
     )
+
+
+def _analyse(
+    lines: list[dict[str, Any]],
+    model: str,
+    table: ModelTable,
+    epochs: int | None,
+    method: str,
+    keep: list[dict[str, Any]] | None = None,
+) -> DatasetReport:
+    analyse = analyse_pairs if method == "dpo" else analyse_dataset
+    return analyse(lines, model, table, epochs, keep)
 
 
 def _jsonl(examples: list[dict[str, Any]]) -> bytes:
@@ -315,5 +349,6 @@ def _jsonl(examples: list[dict[str, Any]]) -> bytes:
     ).encode()
 
 
-def _line_id(example: dict[str, Any]) -> str:
-    return content_id(example["messages"])
+def _line_id(line: dict[str, Any]) -> str:
+    # A preference line has no `messages`; the whole line names it.
+    return content_id(line.get("messages", [line]))

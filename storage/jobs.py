@@ -69,6 +69,8 @@ class JobRecord(BaseModel):
     status: str = "preparing"
     base_model: str
     suffix: str | None = None
+    method: str = "supervised"  # or "dpo"
+    beta: float | None = None
     epochs: int
     started_by: str
     platform: str = "slack"

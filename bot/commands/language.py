@@ -13,7 +13,7 @@ USAGE = {
     "status": "the dataset, the model in use, the active job and the last finished ones",
     "validate": "check the dataset and estimate tokens and cost, without spending anything",
     "start": (
-        "[model=<base>] [epochs=<n>] [suffix=<s>] [holdout=<fraction>]: "
+        "[model=<base>] [epochs=<n>] [suffix=<s>] [holdout=<fraction>] [method=dpo beta=<b>]: "
         "start fine-tuning the dataset (admins)"
     ),
     "cancel": "cancel the active job (admins)",
@@ -30,7 +30,9 @@ USAGE = {
 }
 # Commands that spend money or change what everyone talks to: FINETUNE_ADMINS only.
 ADMIN_COMMANDS = frozenset({"start", "cancel", "use", "rollback"})
-START_KEYS = ("model", "epochs", "suffix", "holdout")
+START_KEYS = ("model", "epochs", "suffix", "holdout", "method", "beta")
+METHODS = ("supervised", "dpo")
+MAX_BETA = 2.0
 TAKES_WORDS = frozenset({"start", "validate", "use", "export"})
 EXPORT_KINDS = ("sft", "dpo")
 MAX_EPOCHS = 50
@@ -100,11 +102,18 @@ def parse_start_options(
     model = command.options.get("model", default_model)
     if table.lookup(model) is None:
         raise CommandError(f"`{model}` is not a model I can fine-tune: {', '.join(table.names())}.")
+    method = command.options.get("method", "supervised").lower()
+    if method not in METHODS:
+        raise CommandError(f"method must be `supervised` or `dpo`, not `{method}`.")
+    if "beta" in command.options and method != "dpo":
+        raise CommandError("`beta` goes with `method=dpo` (preference training).")
     return StartOptions(
         model=model,
         epochs=_epochs(command.options.get("epochs")),
         suffix=_suffix(command.options.get("suffix")),
         holdout=_holdout(command.options.get("holdout")),
+        method=method,
+        beta=_beta(command.options.get("beta")),
     )
 
 
@@ -134,6 +143,18 @@ def _suffix(value: str | None) -> str | None:
             "suffix must be 1 to 64 letters, digits, `-` or `_` (OpenAI puts it in the model name)."
         )
     return value
+
+
+def _beta(value: str | None) -> float | None:
+    if value is None or value == "auto":
+        return None
+    try:
+        beta = float(value)
+    except ValueError:
+        beta = -1.0
+    if not 0 < beta <= MAX_BETA:
+        raise CommandError(f"beta must be a number above 0 and up to {MAX_BETA:g}, not `{value}`.")
+    return beta
 
 
 def _holdout(value: str | None) -> float | None:

@@ -123,7 +123,7 @@ class CommandService:
                 )
             case "validate":
                 options = parse_start_options(command, default_model, self._table)
-                return await self._finetuner.validate(options.model, options.epochs)
+                return await self._finetuner.validate(options.model, options.epochs, options.method)
             case "start":
                 options = parse_start_options(command, default_model, self._table)
                 return Sentence(

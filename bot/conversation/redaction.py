@@ -8,10 +8,13 @@ exactly. What each rule takes, and what it deliberately leaves alone:
   `<mailto:…|…>` markup. Not `user@localhost` (no dot), `icon@2x.png` (asset names),
   `pkg@1.2.3`, or scp-style `git@github.com:org/repo` (an SSH remote, not a mailbox).
 - phone: Google's libphonenumber (`phonenumbers.PhoneNumberMatcher`, leniency VALID). Numbers
-  written with `+` and a country code are found whatever the region; numbers written nationally
-  are read as numbers of *one* region, `phone_region` (default "US"; None = international only).
-  Trying several regions would make far more digit strings "valid somewhere", so a team that
-  writes national numbers of another country sets its own region instead.
+  written with `+` (or the region's exit code) and a country code are found whatever the
+  region; numbers written nationally are read as numbers of *one* region, `phone_region`
+  (default "US"; None = international only). Trying several regions would make far more digit
+  strings "valid somewhere", so a team that writes another country's national numbers sets its
+  region instead. A 10-digit order or request id that is a valid number of the region is taken
+  for a phone: the two can't be told apart. Digits that are a URL path segment or part of a
+  dotted version are kept.
 - card: 13–19 digits, alone or in groups of 3–6 split by single spaces or dashes, that pass
   Luhn and start with 2–6 (the banking industries: Mastercard, Amex/Diners/JCB, Visa,
   Maestro, Discover/UnionPay). Numbers starting 0, 1, 7–9 (timestamps, Discord ids) are kept.
@@ -19,13 +22,14 @@ exactly. What each rule takes, and what it deliberately leaves alone:
   GitLab, npm, Hugging Face, Google, JWTs, Discord bot tokens, Slack and Discord webhooks,
   Telegram bot tokens), PEM/PGP private key blocks as one span (also when cut off before END),
   passwords in URLs, and *labelled* values: `api_key = …`, `"SecretAccessKey": "…"`,
-  `Authorization: Bearer …`, `DB_PASS=…`. A labelled value counts when it looks random: for
-  password labels 6+ characters of two kinds (letters, digits, symbols); for key/token/secret
-  labels 16+ characters with a digit or mixed case, Shannon entropy >= 3 bits and frequent
-  switches between character kinds, so `user_id_12345678` or `settings.token` stay. Unlabelled
-  random strings are kept: they are as often git hashes, ids and checksums.
+  `Authorization: Bearer …`, `--password=…`. The label is a whole word of an identifier (key,
+  token, secret, password, auth, credentials…). A password's value counts from 6 characters of
+  two kinds (lower, upper, digit, symbol); other values need 16+ characters that look
+  generated: a stretch of 8+ that interleaves letters and digits (or random case), so
+  `user_id_12345678`, `Logitech-MX-Keys-2023` and `settings.token` stay. Unlabelled random
+  strings are kept: they are as often git hashes, ids and checksums.
 - iban: upper-case IBANs with or without spaces, validated by python-stdnum (country, length,
-  format, mod-97), so random capitals and digits don't match.
+  BBAN format, mod-97), so random capitals and digits don't match.
 - mention: Slack `<@U…>`, `<@U…|name>` and Discord `<@id>`, `<@!id>` become `@user1`, `@user2`…
   by first appearance in the conversation. `@channel`, `@here`, roles and channels are kept.
 
@@ -42,6 +46,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import itertools
 import math
 import re
 from collections import Counter
@@ -124,14 +129,15 @@ class Redactor:
         return Redacted("".join(pieces), {rule: counts[rule] for rule in RULES if counts[rule]})
 
     def _find_phones(self, text: str) -> Iterator[_Span]:
-        # The matcher is pure Python and slow over long text (~70 ms for 20,000 characters), so it
-        # only reads short windows around digit clusters that could be a number. The margin keeps
-        # the context it checks (a letter glued to the digits, an "ext. 12" after them).
+        # The matcher is pure Python and slow over long text (~70 ms for 20,000 characters of
+        # prose), so it only reads short windows around the digit clusters that could be numbers.
         for start, end in _phone_windows(text):
             for match in phonenumbers.PhoneNumberMatcher(
                 text[start:end], self.phone_region, leniency=phonenumbers.Leniency.VALID
             ):
-                yield _Span(start + match.start, start + match.end, "phone")
+                begin, end_ = start + match.start, start + match.end
+                if not _is_path_or_version_part(text, begin, end_):
+                    yield _Span(begin, end_, "phone")
 
 
 def _placeholder(span: _Span, people: dict[str, str]) -> str:
@@ -210,17 +216,26 @@ def _find_emails(text: str) -> Iterator[_Span]:
 
 # --- phone ---------------------------------------------------------------------------------
 
-_PHONE_CLUSTER = re.compile(r"\d[\d \t().\-/+]*\d")
-_PHONE_MIN_DIGITS = 6  # the shortest valid numbers, country code included, have 7
-_PHONE_MARGIN = 20
+# Seven digits at least: the shortest valid numbers (+290 1234) have that many with their
+# country code, and a cluster with fewer needs no call into the matcher.
+_PHONE_CLUSTER = re.compile(r"\d(?:[ \t().\-/+]*\d){6,}")
+# The matcher checks one character to each side of a number (a glued letter, `%`, a currency
+# sign) and takes a `(+` before it and an extension after it; each other number-like piece in a
+# window costs it a parse, so windows stop there.
+_PHONE_BEFORE = 4
+_EXTENSION = re.compile(r"[ \t]*,?[ \t]*(?i:e?xt(?:ension|n)?\.?|x|#)[ \t]*[:.]?[ \t]*\d{1,7}")
+# Dates and log timestamps, which the matcher rejects too, but only after ~0.2 ms of work each.
+_DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d)?|\d{1,2}/\d{1,2}/\d{2,4}")
 
 
 def _phone_windows(text: str) -> list[tuple[int, int]]:
     windows: list[tuple[int, int]] = []
-    for match in _PHONE_CLUSTER.finditer(text):
-        if sum(char.isdigit() for char in match[0]) < _PHONE_MIN_DIGITS:
+    for cluster in _PHONE_CLUSTER.finditer(text):
+        if _DATE.fullmatch(cluster[0]):
             continue
-        start, end = max(0, match.start() - _PHONE_MARGIN), match.end() + _PHONE_MARGIN
+        extension = _EXTENSION.match(text, cluster.end())
+        start = max(0, cluster.start() - _PHONE_BEFORE)
+        end = (extension.end() if extension else cluster.end()) + 1
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
         else:
@@ -228,10 +243,24 @@ def _phone_windows(text: str) -> list[tuple[int, int]]:
     return windows
 
 
+def _is_path_or_version_part(text: str, start: int, end: int) -> bool:
+    # `/orders/4155552671` and `2.0.4155552671` hold valid US numbers, but there they are ids;
+    # `415-555-2671/415-555-2672` is still two numbers.
+    before, after = text[max(0, start - 2) : start], text[end : end + 2]
+    return (
+        before.endswith(".")
+        or (before.endswith("/") and not before[:1].isdigit())
+        or (after.startswith("/") and not after[1:].isdigit())
+    )
+
+
 # --- card ----------------------------------------------------------------------------------
 
-# Whole digit groups only: not part of a word, a decimal, a price, a path or a phone's `+`.
-_DIGIT_RUN = re.compile(r"(?<![\w.,/:+-])[0-9]+(?:[ -][0-9]+)*(?!\w|[.,/:][0-9])")
+# Whole digit groups only: not part of a word, a decimal, a path or a phone's `+`. A comma may
+# touch a run (`4111…,5555…` is a list) since a price's comma groups are too short to be cards.
+# The look-behind sits after the first digit so that the engine can skip quickly to digits.
+_DIGIT_RUN = re.compile(r"[0-9](?<![\w./:+-][0-9])[0-9]*(?:[ -][0-9]+)*(?!\w|[./:][0-9])")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
 _CARD_LENGTHS = range(13, 20)
 _CARD_GROUP_LENGTHS = range(3, 7)
 _CARD_FIRST_DIGITS = "23456"
@@ -239,8 +268,9 @@ _CARD_FIRST_DIGITS = "23456"
 
 def _find_cards(text: str) -> Iterator[_Span]:
     for run in _DIGIT_RUN.finditer(text):
-        groups = list(re.finditer(r"[0-9]+", run[0]))
-        found = _card_in(groups)
+        if len(run[0]) < _CARD_LENGTHS[0]:
+            continue
+        found = _card_in(list(_DIGIT_GROUP.finditer(run[0])))
         if found:
             first, last = found
             yield _Span(run.start() + first.start(), run.start() + last.end(), "card")
@@ -274,36 +304,88 @@ def _is_card_number(digits: str) -> bool:
 
 # --- iban ----------------------------------------------------------------------------------
 
+# Country code, check digits, then the BBAN with or without single spaces. As for cards, the
+# look-behind follows the first character to keep the scan fast.
 _IBAN_CANDIDATE = re.compile(
-    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}[A-Z0-9]*(?!\w)(?: [A-Z0-9]+(?!\w)){0,12}"
+    r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}[A-Z0-9]*(?!\w)(?: [A-Z0-9]+(?!\w)){0,12}"
 )
+_IBAN_GROUP = re.compile(r"[A-Z0-9]+")
 _IBAN_LENGTHS = range(15, 35)
 
 
 def _find_ibans(text: str) -> Iterator[_Span]:
     for candidate in _IBAN_CANDIDATE.finditer(text):
+        if len(candidate[0]) < _IBAN_LENGTHS[0]:
+            continue
         # The candidate may run on into capitals after the IBAN ("… 00 THANKS"): take the longest
         # valid prefix made of whole groups.
-        groups = list(re.finditer(r"[A-Z0-9]+", candidate[0]))
+        groups = list(_IBAN_GROUP.finditer(candidate[0]))
         for last in range(len(groups) - 1, -1, -1):
             compact = "".join(group[0] for group in groups[: last + 1])
-            if len(compact) in _IBAN_LENGTHS and stdnum_iban.is_valid(compact):
-                end = candidate.start() + groups[last].end()
-                yield _Span(candidate.start(), end, "iban")
+            if len(compact) in _IBAN_LENGTHS and _is_iban(compact):
+                yield _Span(candidate.start(), candidate.start() + groups[last].end(), "iban")
                 break
+
+
+def _is_iban(compact: str) -> bool:
+    # Country, length, BBAN structure and mod-97, without the national checks: those look the
+    # bank up in a bundled registry (Belgium's, for one) and would let new banks' IBANs through.
+    return stdnum_iban.is_valid(compact, check_country=False)
 
 
 # --- secret --------------------------------------------------------------------------------
 
 
-class _SecretShape(NamedTuple):
-    pattern: re.Pattern[str]
-    group: int | str = 0  # the part that is the secret; 0 is the whole match
-    looks_secret: Callable[[str], bool] = lambda value: True
-
-
 def _has_digit(value: str) -> bool:
     return any(char.isdigit() for char in value)
+
+
+def _kind(char: str) -> str:
+    if char.isalpha():
+        return "upper" if char.isupper() else "lower"
+    return "digit" if char.isdigit() else "symbol"
+
+
+def _looks_like_password(value: str) -> bool:
+    return len(value) >= 6 and len({_kind(char) for char in value}) >= 2
+
+
+_SEPARATORS = re.compile(r"[-_.:]+")
+
+
+def _looks_random(value: str) -> bool:
+    """Names and numbers keep words and digits apart ("user_id_12345678", "Keys-2023");
+    generated keys interleave them ("3f9a1c0b…", "K7MDENG")."""
+    if len(value) < 16 or _entropy(value) < 2.5:
+        return False
+    return any(_segment_looks_random(segment) for segment in _SEPARATORS.split(value))
+
+
+def _segment_looks_random(segment: str) -> bool:
+    if len(segment) < 8:
+        return False
+    has_letter = any(char.isalpha() for char in segment)
+    if has_letter and _has_digit(segment):
+        return True
+    if not has_letter:
+        return False
+    # Letters alone: random case, not CamelCase words (two switches per word).
+    switches = sum(a.isupper() != b.isupper() for a, b in itertools.pairwise(segment))
+    return len(segment) >= 16 and switches >= 0.45 * (len(segment) - 1)
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+# Values that name a secret instead of holding one: `$TOKEN`, `${TOKEN}`, `<your-key>`,
+# `os.getenv(`, `settings.token`, `********`.
+_REFERENCE = re.compile(r"[$%<{]|.*[(\[{]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$|(.)\1*$")
+
+
+def _is_not_a_reference(value: str) -> bool:
+    return not _REFERENCE.match(value)
 
 
 def _is_discord_token(token: str) -> bool:
@@ -317,57 +399,114 @@ def _is_discord_token(token: str) -> bool:
     return decoded.isdigit() and 15 <= len(decoded) <= 21
 
 
-_START = r"(?<![\w-])"  # a token never starts inside a word: "task-list" holds no "sk-"
+class _SecretShape(NamedTuple):
+    # The pattern only runs when one of the hints is in the text (or always, with no hints): a
+    # substring test is far cheaper than a regex scan, and most messages hold no token at all.
+    hints: tuple[str, ...]
+    pattern: re.Pattern[str]
+    group: int | str = 0  # the part that is the secret; 0 is the whole match
+    looks_secret: Callable[[str], bool] = _has_digit
+    # A token never starts inside a word ("task-list" holds no "sk-"). Checked here rather than
+    # by a look-behind, which would slow the pattern's scan for its literal start.
+    starts_a_word: bool = True
+
+
 _END = r"(?![\w-])"
 _PRIVATE_KEY = r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
 
+# Every generated token holds a digit somewhere, which keeps out long words that happen to
+# follow a prefix (`sk-this-is-only-a-css-class-name`).
 _SECRET_SHAPES = (
     _SecretShape(
+        ("PRIVATE KEY",),
         re.compile(
             _PRIVATE_KEY + r".*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
             # a key pasted without its END line still leaks: take its base64 lines
             r"|" + _PRIVATE_KEY + r"(?:\s*[A-Za-z0-9+/=:,-]{16,})*",
             re.DOTALL,
-        )
+        ),
+        starts_a_word=False,
     ),
-    _SecretShape(re.compile(_START + r"xox[abposre]-[A-Za-z0-9-]{10,}")),
-    _SecretShape(re.compile(_START + r"(?:xoxe\.xox[bp]|xoxe|xapp)-\d-[A-Za-z0-9-]{10,}")),
-    _SecretShape(re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[\w/-]+")),
+    _SecretShape(("xox",), re.compile(r"xox[abposre]-[A-Za-z0-9-]{10,}")),
+    _SecretShape(("xoxe", "xapp"), re.compile(r"(?:xoxe\.xox[bp]|xoxe|xapp)-\d-[A-Za-z0-9-]{10,}")),
     _SecretShape(
-        re.compile(r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]+")
-    ),
-    _SecretShape(re.compile(_START + r"sk-[A-Za-z0-9_-]{20,}"), 0, _has_digit),
-    _SecretShape(re.compile(_START + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")),
-    _SecretShape(re.compile(_START + r"whsec_[A-Za-z0-9]{24,}")),
-    _SecretShape(re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    _SecretShape(re.compile(_START + r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}")),
-    _SecretShape(re.compile(_START + r"github_pat_[A-Za-z0-9_]{22,}")),
-    _SecretShape(re.compile(_START + r"glpat-[A-Za-z0-9_-]{20,}")),
-    _SecretShape(re.compile(_START + r"npm_[A-Za-z0-9]{36}" + _END)),
-    _SecretShape(re.compile(_START + r"hf_[A-Za-z0-9]{30,}"), 0, _has_digit),
-    _SecretShape(re.compile(_START + r"AIza[0-9A-Za-z_-]{35}" + _END)),
-    _SecretShape(
-        re.compile(_START + r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+        ("hooks.slack.com",),
+        re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[\w/-]+"),
     ),
     _SecretShape(
-        re.compile(_START + r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}" + _END),
-        0,
-        _is_discord_token,
+        ("/api/webhooks/",),
+        re.compile(r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]+"),
     ),
-    _SecretShape(re.compile(r"(?<![\w:])\d{8,10}:AA[A-Za-z0-9_-]{33}" + _END)),  # Telegram bot
+    _SecretShape(("sk-",), re.compile(r"sk-[A-Za-z0-9_-]{20,}")),  # OpenAI, Anthropic
+    _SecretShape(("_live_", "_test_"), re.compile(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    _SecretShape(("whsec_",), re.compile(r"whsec_[A-Za-z0-9]{24,}")),
+    _SecretShape(
+        ("AKIA", "ASIA", "ABIA", "ACCA"),
+        re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    ),
+    _SecretShape(
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}")
+    ),
+    _SecretShape(("github_pat_",), re.compile(r"github_pat_[A-Za-z0-9_]{22,}")),
+    _SecretShape(("glpat-",), re.compile(r"glpat-[A-Za-z0-9_-]{20,}")),
+    _SecretShape(("npm_",), re.compile(r"npm_[A-Za-z0-9]{36}" + _END)),
+    _SecretShape(("hf_",), re.compile(r"hf_[A-Za-z0-9]{30,}")),
+    _SecretShape(("AIza",), re.compile(r"AIza[0-9A-Za-z_-]{35}" + _END)),
+    _SecretShape(
+        ("eyJ",), re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+    ),
+    # Discord bot tokens: the user id in base64 (it starts M, N or O), a dot, 6, a dot, 27+.
+    _SecretShape(
+        (),
+        re.compile(r"[MNO][A-Za-z0-9_-]{22,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}" + _END),
+        looks_secret=_is_discord_token,
+    ),
+    _SecretShape((":AA",), re.compile(r"[0-9]{8,10}:AA[A-Za-z0-9_-]{33}" + _END)),  # Telegram
+    _SecretShape(
+        ("earer", "EARER"),
+        re.compile(r"(?i:bearer)[ \t]+(?P<value>[A-Za-z0-9._~+/-]{16,}=*)"),
+        "value",
+        _looks_random,
+    ),
     # `scheme://user:password@host`: only the password goes.
-    _SecretShape(re.compile(r"://[^\s/:@]+:(?P<value>[^\s/@]+)@"), "value"),
+    _SecretShape(
+        ("://",),
+        re.compile(r"://[^\s/:@]+:(?P<value>[^\s/@]+)@"),
+        "value",
+        _is_not_a_reference,
+        starts_a_word=False,
+    ),
 )
 
-# An identifier, an optional closing quote, an assignment, an optional opening quote, a value.
+
+def _find_secrets(text: str) -> Iterator[_Span]:
+    for shape in _SECRET_SHAPES:
+        if shape.hints and not any(hint in text for hint in shape.hints):
+            continue
+        for match in shape.pattern.finditer(text):
+            if shape.starts_a_word and not _starts_a_word(text, match.start()):
+                continue
+            if shape.looks_secret(match[shape.group]):
+                yield _Span(match.start(shape.group), match.end(shape.group), "secret")
+    yield from _find_labelled_secrets(text)
+
+
+def _starts_a_word(text: str, start: int) -> bool:
+    return start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_-")
+
+
+# A label (an identifier, perhaps quoted or a `--flag`), an assignment, a value.
 _LABELLED = re.compile(
-    r"(?<![\w.-])(?P<label>[A-Za-z_][\w.-]*)[\"']?[ \t]*(?::=|=>|[:=])[ \t]*"
+    r"(?<![\w.-])(?P<label>-{0,2}[A-Za-z_][\w.-]*)[\"']?[ \t]*(?::=|=>|[:=])[ \t]*"
     r"(?:(?i:bearer|basic|token)[ \t]+)?"
     r"(?P<quote>[\"'`]?)(?P<value>[^\s\"'`]+)"
 )
-_BEARER = re.compile(r"(?<![\w-])(?i:bearer)[ \t]+(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")
+# Searched in an ASCII-lowered copy of the text (same length, so the same positions): scanning
+# every identifier with `_LABELLED` would cost milliseconds on a long message.
+_LABEL_HINT = re.compile(rb"key|token|secret|pass|pwd|auth|credential")
 _LABEL_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 _PASSWORD_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase"})
+# Whole words of the label, so `monkey`, `keyboard`, `tokenizer` and `max_tokens` don't count.
 _KEY_WORDS = frozenset(
     {
         "key",
@@ -385,64 +524,41 @@ _KEY_WORDS = frozenset(
         "authorization",
     }
 )
-# Values that name a secret instead of holding one: `$TOKEN`, `${TOKEN}`, `<your-key>`,
-# `os.getenv(`, `settings.token`, `********`.
-_REFERENCE = re.compile(r"[$%<{]|.*[(\[{]|[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+$|(.)\1*$")
-_TRAILING_PUNCTUATION = ".,;:!?)]}>"
-
-
-def _find_secrets(text: str) -> Iterator[_Span]:
-    for shape in _SECRET_SHAPES:
-        for match in shape.pattern.finditer(text):
-            if shape.looks_secret(match[0]):
-                yield _Span(match.start(shape.group), match.end(shape.group), "secret")
-    for match in _BEARER.finditer(text):
-        if _looks_random(match["value"]):
-            yield _Span(match.start("value"), match.end("value"), "secret")
-    yield from _find_labelled_secrets(text)
+# A sentence may end right after an unquoted value; `!` and `?` are left on, being as likely
+# the password's own last character.
+_TRAILING_PUNCTUATION = ".,;:)]}>"
 
 
 def _find_labelled_secrets(text: str) -> Iterator[_Span]:
-    position = 0
-    while match := _LABELLED.search(text, position):
-        # A value may itself hold a label (`config: api_key=…`), so the search goes on from the
-        # value unless the value was taken.
-        position = match.start("value")
-        words = {word.lower() for word in _LABEL_WORDS.findall(match["label"])}
-        is_password = bool(words & _PASSWORD_WORDS)
-        if not is_password and not words & _KEY_WORDS:
+    lowered = text.encode("ascii", "replace").lower()
+    label_start, taken_until = -1, 0
+    for hint in _LABEL_HINT.finditer(lowered):
+        start = hint.start()
+        if start < taken_until:
             continue
-        value, end = match["value"], match.end("value")
-        if not match["quote"]:
-            stripped = value.rstrip(_TRAILING_PUNCTUATION)
-            end -= len(value) - len(stripped)
-            value = stripped
-        if _REFERENCE.match(value):
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+            start -= 1
+        if start == label_start:  # `secret_key` holds two hints
             continue
-        if _looks_like_password(value) if is_password else _looks_random(value):
-            yield _Span(match.start("value"), end, "secret")
-            position = end
+        label_start = start
+        match = _LABELLED.match(text, start)
+        if match and (span := _labelled_secret(match)):
+            taken_until = span.end
+            yield span
 
 
-def _character_kinds(value: str) -> list[int]:
-    return [0 if c.islower() else 1 if c.isupper() else 2 if c.isdigit() else 3 for c in value]
-
-
-def _looks_like_password(value: str) -> bool:
-    return len(value) >= 6 and len(set(_character_kinds(value))) >= 2
-
-
-def _looks_random(value: str) -> bool:
-    """Generated keys mix kinds of characters all the way through; names and ids do not."""
-    if len(value) < 16:
-        return False
-    kinds = _character_kinds(value)
-    if not (_has_digit(value) or {0, 1} <= set(kinds)):
-        return False
-    switches = sum(a != b for a, b in zip(kinds, kinds[1:], strict=False)) / (len(kinds) - 1)
-    return switches >= 0.3 and _entropy(value) >= 3.0
-
-
-def _entropy(value: str) -> float:
-    counts = Counter(value)
-    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+def _labelled_secret(match: re.Match[str]) -> _Span | None:
+    words = {word.lower() for word in _LABEL_WORDS.findall(match["label"])}
+    is_password = bool(words & _PASSWORD_WORDS)
+    if not is_password and not words & _KEY_WORDS:
+        return None
+    value, end = match["value"], match.end("value")
+    if not match["quote"]:
+        stripped = value.rstrip(_TRAILING_PUNCTUATION)
+        end -= len(value) - len(stripped)
+        value = stripped
+    if _REFERENCE.match(value):
+        return None
+    if not (_looks_like_password(value) if is_password else _looks_random(value)):
+        return None
+    return _Span(match.start("value"), end, "secret")

@@ -28,6 +28,8 @@ class JobSpec:
     validation_file: str | None
     dataset_sha256: str
     bot: str  # REDIS_PREFIX, so several bots on one account can tell their jobs apart
+    method: str = "supervised"  # or "dpo": the files hold preference pairs
+    beta: float | None = None  # DPO's beta; None: the provider's default
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Trainer(Protocol):
     name: str  # the TRAIN_BACKEND value
     label: str  # how people call the provider: "OpenAI", "Together AI", ...
     training_closes: date | None  # the day the provider stops taking new jobs, if announced
+    supports_dpo: bool  # trains on preference pairs (`method=dpo`)
 
     async def upload(self, content: bytes, filename: str) -> str:
         """Upload one JSONL file and wait until the backend accepts it; return its id."""

@@ -35,6 +35,7 @@ class LocalTrainer:
     name = "local"
     label = "the local GPU worker"
     training_closes = None
+    supports_dpo = False  # the worker trains supervised LoRA only
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class OpenAITrainer:
         self.name = name
         self.label = label
         self.training_closes = training_closes
+        self.supports_dpo = True
 
     async def upload(self, content: bytes, filename: str) -> str:
         # Bytes, not a stream: the SDK can only retry a body it can replay.
@@ -76,10 +77,7 @@ class OpenAITrainer:
                         training_file=spec.training_file,
                         validation_file=spec.validation_file or openai.NOT_GIVEN,
                         suffix=spec.suffix or openai.NOT_GIVEN,
-                        method={
-                            "type": "supervised",
-                            "supervised": {"hyperparameters": {"n_epochs": spec.epochs}},
-                        },
+                        method=_method(spec),
                         metadata={
                             "bot": spec.bot,
                             "job_ref": spec.ref,
@@ -127,6 +125,14 @@ class OpenAITrainer:
 
     async def serving_model(self, job: JobProgress) -> str:
         return output_model(job, self.label)
+
+
+def _method(spec: JobSpec) -> dict:
+    """`method` of the job: supervised, or DPO with its beta when one was given."""
+    hyperparameters: dict = {"n_epochs": spec.epochs}
+    if spec.method == "dpo" and spec.beta is not None:
+        hyperparameters["beta"] = spec.beta
+    return {"type": spec.method, spec.method: {"hyperparameters": hyperparameters}}
 
 
 class FileNotReady(TrainerError):

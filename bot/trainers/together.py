@@ -48,6 +48,7 @@ class TogetherTrainer:
     name = "together"
     label = "Together AI"
     training_closes = None
+    supports_dpo = True  # same preference JSONL as OpenAI
 
     def __init__(self, api_key: str, base_url: str | None, timeout_seconds: float) -> None:
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -72,7 +73,7 @@ class TogetherTrainer:
             "model": spec.base_model,
             "n_epochs": spec.epochs,
             "lora": True,
-            "training_method": {"method": "sft"},
+            "training_method": _training_method(spec),
         }
         if spec.suffix:
             body["suffix"] = spec.suffix
@@ -133,6 +134,15 @@ class TogetherTrainer:
             reason = _message(payload) if status >= 400 else "its answer was not JSON"
             raise TrainerError(f"{self.label} refused to {action}: {reason}")
         return payload
+
+
+def _training_method(spec: JobSpec) -> dict[str, Any]:
+    if spec.method != "dpo":
+        return {"method": "sft"}
+    method: dict[str, Any] = {"method": "dpo"}
+    if spec.beta is not None:
+        method["dpo_beta"] = spec.beta
+    return method
 
 
 class _NotFound(TrainerError):

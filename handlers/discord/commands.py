@@ -13,7 +13,7 @@ from discord import app_commands
 
 from bot.app import Services
 from bot.commands import results, wording
-from bot.commands.language import MAX_EPOCHS, ParsedCommand, summary
+from bot.commands.language import MAX_BETA, MAX_EPOCHS, ParsedCommand, summary
 from bot.commands.service import SOMETHING_FAILED
 from bot.errors import REDIS_DOWN
 from bot.validation import DatasetReport
@@ -28,6 +28,7 @@ MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 IsAdmin = Callable[[discord.Interaction], bool]
 Epochs = app_commands.Range[int, 1, MAX_EPOCHS]
 Holdout = app_commands.Range[float, 0.0, 0.5]
+Beta = app_commands.Range[float, 0.0, MAX_BETA]
 
 
 class FinetuneTree(app_commands.CommandTree):
@@ -92,6 +93,14 @@ class FinetuneCommands(app_commands.Group):
         epochs="training epochs (default: chosen from the dataset size)",
         suffix="added to the fine-tuned model's name",
         holdout="fraction held out for validation, 0 to 0.5",
+        method="supervised (the examples, default) or dpo (the preference pairs)",
+        beta="DPO only: how strongly to keep close to the base model",
+    )
+    @app_commands.choices(
+        method=[
+            app_commands.Choice(name="supervised (examples)", value="supervised"),
+            app_commands.Choice(name="dpo (preference pairs)", value="dpo"),
+        ]
     )
     async def start(
         self,
@@ -100,9 +109,18 @@ class FinetuneCommands(app_commands.Group):
         epochs: Epochs | None = None,
         suffix: str | None = None,
         holdout: Holdout | None = None,
+        method: str | None = None,
+        beta: Beta | None = None,
     ) -> None:
         await self._run(
-            interaction, "start", model=model, epochs=epochs, suffix=suffix, holdout=holdout
+            interaction,
+            "start",
+            model=model,
+            epochs=epochs,
+            suffix=suffix,
+            holdout=holdout,
+            method=method,
+            beta=beta,
         )
 
     @app_commands.command(name="cancel", description=summary("cancel"))

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.config import Settings
-from handlers.slack import commands, events
+from handlers.slack import actions, commands, events, views
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ def build_slack_app(services: Services, client: AsyncWebClient) -> AsyncApp:
     app.middleware(provide_services)
     events.register(app, services)
     commands.register(app)
+    actions.register(app)
+    views.register(app)
     return app
 
 

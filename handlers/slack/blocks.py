@@ -72,3 +72,39 @@ def build_report_blocks(report: DatasetReport) -> list[dict]:
 
 def build_models_blocks(current: str, history: list[ModelSwap]) -> list[dict]:
     return [_section("\n".join([f"*Model in use:* `{current}`", *model_history_lines(history)]))]
+
+
+CORRECTION_CALLBACK = "improve_reply"
+CORRECTION_BLOCK, CORRECTION_INPUT = "corrected", "text"
+# Slack's plain-text input holds at most 3,000 characters.
+CORRECTION_MAX_CHARS = 3000
+
+
+def build_correction_modal(draft: str, metadata: str) -> dict:
+    """The "Improve this reply" modal: the reply's text, editable; `metadata` names the reply."""
+    return {
+        "type": "modal",
+        "callback_id": CORRECTION_CALLBACK,
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": "Improve this reply"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _section(
+                "Write the reply as it should have been. It becomes a training example, and "
+                "the pair (yours over the original) trains preference (DPO) jobs."
+            ),
+            {
+                "type": "input",
+                "block_id": CORRECTION_BLOCK,
+                "label": {"type": "plain_text", "text": "Better reply"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": CORRECTION_INPUT,
+                    "multiline": True,
+                    "initial_value": draft,
+                    "max_length": CORRECTION_MAX_CHARS,
+                },
+            },
+        ],
+    }

@@ -173,6 +173,64 @@ class SlackSender:
         }
         return await self.post_signed(urlencode(form), "application/x-www-form-urlencoded")
 
+    async def interact(self, payload: dict) -> aiohttp.ClientResponse:
+        """An interactivity request (shortcut, modal submission): `payload=<json>`, form-encoded."""
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.post_signed(body, "application/x-www-form-urlencoded")
+
+    async def message_shortcut(
+        self,
+        callback_id: str,
+        ts: str,
+        response_url: str,
+        *,
+        user: str = "UALICE",
+        channel: str = CHANNEL,
+        author: str = "UBOT",
+    ) -> str:
+        """Run a message shortcut on the message `ts`; returns its trigger id."""
+        trigger = f"trigger-{next(_ids)}"
+        await self.interact(
+            {
+                "type": "message_action",
+                "callback_id": callback_id,
+                "trigger_id": trigger,
+                "action_ts": f"{time.time():.6f}",
+                "team": {"id": self.team, "domain": "acme"},
+                "user": {"id": user, "name": user.lower(), "team_id": self.team},
+                "channel": {"id": channel, "name": "general"},
+                "message": {"type": "message", "user": author, "ts": ts, "text": "..."},
+                "response_url": response_url,
+                "token": "legacy",
+                "is_enterprise_install": False,
+            }
+        )
+        return trigger
+
+    async def submit_view(self, view: dict, values: dict, *, user: str = "UALICE"):
+        """Submit a modal that `views.open` was given, with `values` (block -> action -> value).
+
+        Returns Slack's view of the answer: the parsed JSON body (errors) or None (closed).
+        """
+        state = {
+            block: {action: {"type": "plain_text_input", "value": value}}
+            for block, (action, value) in values.items()
+        }
+        response = await self.interact(
+            {
+                "type": "view_submission",
+                "team": {"id": self.team, "domain": "acme"},
+                "user": {"id": user, "name": user.lower(), "team_id": self.team},
+                "api_app_id": "A1",
+                "token": "legacy",
+                "trigger_id": f"trigger-{next(_ids)}",
+                "view": {**view, "id": "V1", "team_id": self.team, "state": {"values": state}},
+                "is_enterprise_install": False,
+            }
+        )
+        body = await response.text()
+        return json.loads(body) if body.strip() else None
+
 
 class RunningBot(SlackSender):
     """One app process' worth of wiring, serving HTTP on a free loopback port."""

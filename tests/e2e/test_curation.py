@@ -184,3 +184,151 @@ async def test_reactions_outside_the_curated_channels_do_nothing(start_bot, slac
     await bot.react(reply)
     await settle()
     assert await trained(bot) == []
+
+
+# ----- corrections and preference pairs ------------------------------------------------------
+
+
+async def open_correction(bot, slack, reply: str, *, user: str = "UALICE") -> dict:
+    """Run "Improve this reply" on `reply`; return the modal Slack was asked to open."""
+    before = len(slack.calls_to("views.open"))
+    trigger = await bot.message_shortcut("improve_reply", reply, slack.response_url(), user=user)
+    call = await slack.wait_for("views.open", lambda c: c.params.get("trigger_id") == trigger)
+    assert len(slack.calls_to("views.open")) == before + 1
+    view = call.params["view"]
+    return json.loads(view) if isinstance(view, str) else view
+
+
+def draft_of(view: dict) -> str:
+    [field] = [block for block in view["blocks"] if block.get("block_id") == "corrected"]
+    return field["element"]["initial_value"]
+
+
+async def correct(bot, view: dict, text: str, *, user: str = "UALICE"):
+    return await bot.submit_view(view, {"corrected": ("text", text)}, user=user)
+
+
+def check_preference_line(line: dict) -> None:
+    """OpenAI's preference fine-tuning format, as its reference describes it."""
+    assert set(line) <= {"input", "preferred_output", "non_preferred_output"}
+    assert isinstance(line["input"], dict) and set(line["input"]) <= {
+        "messages",
+        "tools",
+        "parallel_tool_calls",
+    }
+    messages = line["input"]["messages"]
+    assert messages and all(m["role"] in {"system", "user", "assistant"} for m in messages)
+    assert all(isinstance(m["content"], str) for m in messages)
+    for key in ("preferred_output", "non_preferred_output"):
+        [answer] = line[key]
+        assert answer["role"] == "assistant" and isinstance(answer["content"], str)
+        assert answer["content"].strip()
+
+
+async def test_improving_a_reply_stores_a_corrected_example_and_a_preference_pair(
+    bot, slack, openai_fake
+):
+    openai_fake.reply = "Deploys happen whenever."
+    _, reply = await answered(bot, slack, "when do we deploy?")
+    view = await open_correction(bot, slack, reply)
+    assert draft_of(view) == "Deploys happen whenever."
+
+    assert await correct(bot, view, "We deploy on Tuesdays after standup.") is None  # closed
+    content, count = await bot.services.dataset.export_bytes()
+    [line] = [json.loads(text) for text in content.decode().splitlines()]
+    assert line["messages"][-1]["content"] == "We deploy on Tuesdays after standup."
+    assert line["messages"][-2]["content"] == "when do we deploy?"
+    confirmation = await slack.wait_for("chat.postEphemeral")
+    assert (
+        confirmation.params["user"] == "UALICE"
+        and "correction is saved" in confirmation.params["text"]
+    )
+
+    pairs, count = await bot.services.dataset.export_bytes("dpo")
+    [pair] = [json.loads(text) for text in pairs.decode().splitlines()]
+    check_preference_line(pair)
+    assert pair["preferred_output"][0]["content"] == "We deploy on Tuesdays after standup."
+    assert pair["non_preferred_output"][0]["content"] == "Deploys happen whenever."
+    assert pair["input"]["messages"][-1] == {"role": "user", "content": "when do we deploy?"}
+
+    # A correction of the correction starts from it and replaces it.
+    again = await open_correction(bot, slack, reply, user="UBOB")
+    assert draft_of(again) == "We deploy on Tuesdays after standup."
+    await correct(bot, again, "We deploy on Tuesdays at 10:00.", user="UBOB")
+    content, count = await bot.services.dataset.export_bytes()
+    assert count == 1 and "Tuesdays at 10:00" in content.decode()
+    pairs, count = await bot.services.dataset.export_bytes("dpo")
+    assert count == 1 and "Tuesdays at 10:00" in pairs.decode()
+
+
+async def test_a_blank_or_too_long_correction_gets_an_inline_error_and_saves_nothing(
+    start_bot, slack, tmp_path
+):
+    table = tmp_path / "models.json"
+    table.write_text(
+        json.dumps([{"name": "gpt-4.1-mini-2025-04-14", "max_tokens_per_example": 60}])
+    )
+    bot = await start_bot(model_table_file=table)
+    _, reply = await answered(bot, slack, "short question")
+    view = await open_correction(bot, slack, reply)
+
+    blank = await correct(bot, view, "   \n ")
+    assert blank["response_action"] == "errors" and "blank" in blank["errors"]["corrected"]
+    long = await correct(bot, view, "word " * 200)
+    assert long["response_action"] == "errors" and "tokens" in long["errors"]["corrected"]
+    assert await bot.services.dataset.export_bytes() == (b"", 0)
+    assert await bot.services.dataset.export_bytes("dpo") == (b"", 0)
+
+
+async def test_improve_on_a_persons_message_is_refused(bot, slack):
+    asked, _ = await answered(bot, slack, "a question")
+    await bot.message_shortcut("improve_reply", asked, slack.response_url("mine"), author="UALICE")
+    call = await slack.wait_for("response_url", lambda c: c.params.get("_name") == "mine")
+    assert "works on my replies" in call.params["text"]
+    assert slack.calls_to("views.open") == []
+
+
+async def seed_pairs(bot, slack, count: int) -> None:
+    for n in range(count):
+        _, reply = await answered(bot, slack, f"question {n}")
+        view = await open_correction(bot, slack, reply)
+        await correct(bot, view, f"A better answer number {n}.")
+
+
+async def test_export_dpo_and_a_preference_job(start_bot, slack, openai_fake):
+    bot = await start_bot()
+    await seed_pairs(bot, slack, 10)
+    answer = await command(bot, slack, "export dpo")
+    assert "10 preference pairs" in answer
+    upload = slack.uploads[-1]
+    assert upload.filename.startswith("preferences-")
+    for text in upload.content.decode().splitlines():
+        check_preference_line(json.loads(text))
+
+    answer = await command(bot, slack, "start method=dpo beta=0.2")
+    assert "Started fine-tuning job" in answer
+    [request] = openai_fake.job_requests
+    assert request["method"]["type"] == "dpo"
+    assert request["method"]["dpo"]["hyperparameters"]["beta"] == 0.2
+    uploaded = openai_fake.files[request["training_file"]].content.decode().splitlines()
+    assert len(uploaded) == 10
+    for text in uploaded:
+        check_preference_line(json.loads(text))
+
+
+async def test_a_preference_job_needs_ten_pairs_and_a_backend_that_trains_them(
+    start_bot, slack, openai_fake, tmp_path
+):
+    bot = await start_bot()
+    await seed_pairs(bot, slack, 3)
+    assert "3 usable preference pairs" in await command(bot, slack, "start method=dpo")
+    local = await start_bot(
+        train_backend="local",
+        local_models_dir=tmp_path / "models",
+        finetune_base_model="tiny-llama",
+        redis_prefix="other",
+    )
+    await seed_pairs(local, slack, 1)
+    answer = await command(local, slack, "start method=dpo")
+    assert "examples only" in answer and "Nothing was started" in answer
+    assert openai_fake.job_requests == []

@@ -432,3 +432,29 @@ async def test_the_discord_token_and_pasted_tokens_stay_out_of_the_logs(
     assert "my token is" not in "\n".join(
         r.getMessage() for r in caplog.records if r.levelno >= logging.INFO
     )
+
+
+async def test_a_thumbs_down_vetoes_and_deleting_a_message_removes_its_example(
+    on_discord, discord_fake
+):
+    reply = await approved_reply(on_discord, discord_fake, "keep or drop?")
+    await discord_fake.add_reaction(reply.id, "👎", user_id=ALICE)
+    for _ in range(100):
+        if not await exported(on_discord):
+            break
+        await asyncio.sleep(0.02)
+    assert await exported(on_discord) == []
+    await discord_fake.remove_reaction(reply.id, "👎", user_id=ALICE)
+    await eventually_examples(on_discord, exactly=1)
+    for _ in range(100):
+        if await exported(on_discord):
+            break
+        await asyncio.sleep(0.02)
+    assert len(await exported(on_discord)) == 1
+
+    # The person deletes the message the bot answered: the example goes with it.
+    [asked] = [
+        m for m in discord_fake.messages_in(discord_fake.channel_id) if m.id == reply.reply_to
+    ]
+    await discord_fake.delete_message(asked.id)
+    await eventually_examples(on_discord, exactly=0)

@@ -677,6 +677,15 @@ class FakeDiscord(FakeServer):
         await self._dispatch("MESSAGE_UPDATE", payload)
         return payload
 
+    async def delete_message(self, message_id: int) -> None:
+        """Someone deletes a message (theirs, or a moderator the bot's): MESSAGE_DELETE."""
+        message = self.get_message(message_id)
+        message.deleted = True
+        event = {"id": str(message.id), "channel_id": str(message.channel_id)}
+        if message.guild_id:
+            event["guild_id"] = str(message.guild_id)
+        await self._dispatch("MESSAGE_DELETE", event)
+
     async def add_reaction(
         self,
         message_id: int,

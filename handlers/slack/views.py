@@ -1,0 +1,63 @@
+"""Modal submissions: the corrected reply is saved, or the modal shows what to fix."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Services
+from bot.conversation.curation import CorrectionRefused, Outcome
+from bot.errors import StorageUnavailable
+from handlers.slack.blocks import CORRECTION_BLOCK, CORRECTION_CALLBACK, CORRECTION_INPUT
+from storage.schemas import MessageKey
+
+logger = logging.getLogger(__name__)
+
+SAVED = (
+    "Thanks: your correction is saved as a training example (with your vote) and as a "
+    "preference pair over the original reply."
+)
+GONE = "That reply is no longer recorded (turns expire), so the correction wasn't saved."
+STORAGE_DOWN = "I couldn't save your correction because storage is unavailable; try again soon."
+
+
+def register(app: AsyncApp) -> None:
+    app.view(CORRECTION_CALLBACK)(handle_correction_submitted)
+
+
+async def handle_correction_submitted(
+    ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    services: Services = context["services"]
+    where = json.loads(view.get("private_metadata") or "{}")
+    reply = MessageKey("slack", where.get("channel", ""), where.get("ts", ""))
+    text = view["state"]["values"][CORRECTION_BLOCK][CORRECTION_INPUT].get("value") or ""
+    user = body["user"]["id"]
+    # Saved before the ack, so a problem can be shown next to the text box (inline errors).
+    try:
+        result = await services.curation.correct(reply, user, text)
+    except CorrectionRefused as problem:
+        await ack(response_action="errors", errors={CORRECTION_BLOCK: str(problem)})
+        return
+    except StorageUnavailable:
+        await ack(response_action="errors", errors={CORRECTION_BLOCK: STORAGE_DOWN})
+        return
+    if result.outcome is not Outcome.ADDED:
+        await ack(response_action="errors", errors={CORRECTION_BLOCK: _refusal(result.outcome)})
+        return
+    await ack()
+    try:
+        await client.chat_postEphemeral(channel=reply.channel, user=user, text=SAVED)
+    except Exception:
+        logger.exception("views: could not confirm a saved correction")
+
+
+def _refusal(outcome: Outcome) -> str:
+    if outcome is Outcome.NOT_CURATED:
+        return "Replies in this channel aren't curated (CURATE_CHANNELS)."
+    if outcome is Outcome.OPTED_OUT:
+        return "Someone in this conversation asked not to be recorded, so it can't train."
+    return GONE
