@@ -9,10 +9,11 @@ from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
 from bot.commands.service import CommandService
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation
 from bot.conversation.forgetting import Forgetting
+from bot.conversation.redaction import Redactor
 from bot.dataset import Dataset
 from bot.errors import REDIS_DOWN
 from bot.finetune import FineTuner, JobReporters
@@ -82,6 +83,7 @@ def build_services(
     )
     dataset = Dataset(examples, vetoes, pairs, settings.min_votes)
     models = ModelStore(redis, keys)
+    redactor = build_redactor(settings)
     chat = ChatService(
         openai_client,
         turns,
@@ -90,6 +92,7 @@ def build_services(
         default_model=settings.chat_model,
         history_budget=settings.history_token_budget,
         max_message_chars=settings.max_message_chars,
+        redactor=redactor,
     )
     reporters = JobReporters()
     finetuner = FineTuner(settings, trainer, dataset, jobs, table, reporters)
@@ -120,6 +123,7 @@ def build_services(
             pairs,
             provenance,
             channels=settings.curate_channels,
+            redactor=redactor,
             token_limit=lambda model: _token_limit(table, model),
         ),
         forgetting=forgetting,
@@ -145,6 +149,15 @@ def build_openai_client(settings: Settings) -> AsyncOpenAI:
         timeout=settings.openai_timeout_seconds,
         max_retries=2,
     )
+
+
+def build_redactor(settings: Settings) -> Redactor | None:
+    if not settings.redact_pii:
+        return None
+    try:
+        return Redactor(settings.redact_rules, phone_region=settings.redact_phone_region or None)
+    except ValueError as error:
+        raise SettingsError(f"REDACT_RULES or REDACT_PHONE_REGION is invalid: {error}") from None
 
 
 def _token_limit(table: ModelTable, model: str) -> int | None:

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     discord_reject_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"👎"})
     # Quorum: distinct people who must approve an example before it trains.
     min_votes: int = Field(default=1, ge=1)
+    # Redaction before anything is stored (bot/conversation/redaction.py).
+    redact_pii: bool = True
+    redact_rules: Annotated[frozenset[str], NoDecode] = frozenset(
+        {"email", "phone", "card", "secret", "iban", "mention"}
+    )
+    redact_phone_region: str = "US"  # how numbers written without a country code are read
     # Channels (Slack or Discord ids) where reactions curate; empty: everywhere.
     curate_channels: Annotated[frozenset[str], NoDecode] = frozenset()
     finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
@@ -79,6 +85,7 @@ class Settings(BaseSettings):
         "reject_reactions",
         "discord_reject_reactions",
         "curate_channels",
+        "redact_rules",
         mode="before",
     )
     @classmethod

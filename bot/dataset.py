@@ -52,6 +52,7 @@ class DatasetCounts:
     vetoed: int
     pairs: int
     approx_tokens: int  # of every approved example
+    redactions: int
 
 
 class Dataset:
@@ -107,4 +108,6 @@ class Dataset:
             else:
                 waiting += 1
         pairs = await self._pairs.count()
-        return DatasetCounts(in_set, waiting, len(vetoed), pairs, stats.approx_tokens)
+        return DatasetCounts(
+            in_set, waiting, len(vetoed), pairs, stats.approx_tokens, stats.redactions
+        )

@@ -105,6 +105,7 @@ class VoteResult:
 class DatasetStats:
     examples: int  # with at least one vote
     approx_tokens: int
+    redactions: int = 0  # made in turns before they were stored
 
 
 class ExampleStore:
@@ -173,7 +174,11 @@ class ExampleStore:
 
     async def stats(self) -> DatasetStats:
         counts = await self._redis.hgetall(self._keys.dataset_stats)
-        return DatasetStats(int(counts.get("examples", 0)), int(counts.get("tokens", 0)))
+        return DatasetStats(
+            int(counts.get("examples", 0)),
+            int(counts.get("tokens", 0)),
+            int(counts.get("redactions", 0)),
+        )
 
     async def voters(self, example_ids: list[str]) -> list[int]:
         """Distinct voters of each example, in order (0 for one not in the dataset)."""

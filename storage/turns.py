@@ -26,7 +26,7 @@ class TurnStore:
         self._ttl = ttl_seconds
         self._provenance = Provenance(keys)
 
-    async def record(self, turn: Turn) -> None:
+    async def record(self, turn: Turn, redactions: int = 0) -> None:
         """Store the turn, its parts and make it the thread's latest, in one round trip."""
         thread = MessageKey(turn.platform, turn.channel, turn.thread_ts)
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -35,6 +35,8 @@ class TurnStore:
             if turn.part_ids:
                 parts = {part.ref: turn.ts for part in turn.part_keys}
                 pipe.hset(self._keys.reply_parts, mapping=parts)
+            if redactions:
+                pipe.hincrby(self._keys.dataset_stats, "redactions", redactions)
             self._provenance.add_turn(
                 pipe, turn_item(turn), turn.provenance_refs, turn.people or [turn.user], self._ttl
             )

@@ -163,6 +163,7 @@ class CommandService:
             vetoed=counts.vetoed,
             pairs=counts.pairs,
             min_votes=self._dataset.min_votes,
+            redactions=counts.redactions,
         )
 
     async def export(self, kind: str = "sft") -> DatasetFile | Sentence:

