@@ -26,6 +26,12 @@ VOTE_NOT_SAVED = (
     "I couldn't save your vote because storage is unavailable right now. "
     "Please remove the reaction and add it again in a minute."
 )
+CORRECTION_SAVED = (
+    "Thanks: your correction is saved as a training example (with your vote) and as a "
+    "preference pair over the original reply."
+)
+NOT_A_REPLY = '"Improve this reply" works on my replies that are still recorded; this isn\'t one.'
+CORRECTION_NOT_SAVED = "I couldn't save your correction because storage is unavailable; try again."
 T = TypeVar("T")
 
 
@@ -49,6 +55,17 @@ class CurationResult:
 
 class CorrectionRefused(ValueError):
     """A correction that can't be saved as written; the message is for the person."""
+
+
+def correction_refusal(outcome: Outcome) -> str | None:
+    """Why a correction was not saved, for an outcome other than ADDED."""
+    if outcome is Outcome.ADDED:
+        return None
+    if outcome is Outcome.NOT_CURATED:
+        return "Replies in this channel aren't curated (CURATE_CHANNELS)."
+    if outcome is Outcome.OPTED_OUT:
+        return "Someone in this conversation asked not to be recorded, so it can't train."
+    return "That reply is no longer recorded (turns expire), so the correction wasn't saved."
 
 
 class Curation:

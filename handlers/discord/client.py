@@ -11,7 +11,7 @@ from typing import Any
 import discord
 
 from bot.app import Services
-from handlers.discord import commands, events
+from handlers.discord import commands, corrections, events
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class DiscordBot(discord.Client):
         )
         self.tree = commands.FinetuneTree(self, services)
         self.tree.add_command(commands.FinetuneCommands(services, self.is_admin))
+        self.tree.add_command(corrections.improve_reply_command(services))
         self._deliveries: OrderedDict[tuple[str, int], None] = OrderedDict()
         self.logged_in = asyncio.Event()
 

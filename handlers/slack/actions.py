@@ -9,13 +9,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
+from bot.conversation.curation import NOT_A_REPLY
 from bot.errors import StorageUnavailable
 from handlers.slack.blocks import CORRECTION_CALLBACK, CORRECTION_MAX_CHARS, build_correction_modal
 from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
 
-NOT_A_REPLY = '"Improve this reply" works on my replies that are still recorded; this isn\'t one.'
 TOO_LONG_TO_EDIT = (
     "This reply is longer than Slack's 3,000-character text box, so it can't be edited here."
 )

@@ -9,19 +9,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
-from bot.conversation.curation import CorrectionRefused, Outcome
+from bot.conversation.curation import (
+    CORRECTION_NOT_SAVED,
+    CORRECTION_SAVED,
+    CorrectionRefused,
+    correction_refusal,
+)
 from bot.errors import StorageUnavailable
 from handlers.slack.blocks import CORRECTION_BLOCK, CORRECTION_CALLBACK, CORRECTION_INPUT
 from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
-
-SAVED = (
-    "Thanks: your correction is saved as a training example (with your vote) and as a "
-    "preference pair over the original reply."
-)
-GONE = "That reply is no longer recorded (turns expire), so the correction wasn't saved."
-STORAGE_DOWN = "I couldn't save your correction because storage is unavailable; try again soon."
 
 
 def register(app: AsyncApp) -> None:
@@ -43,21 +41,13 @@ async def handle_correction_submitted(
         await ack(response_action="errors", errors={CORRECTION_BLOCK: str(problem)})
         return
     except StorageUnavailable:
-        await ack(response_action="errors", errors={CORRECTION_BLOCK: STORAGE_DOWN})
+        await ack(response_action="errors", errors={CORRECTION_BLOCK: CORRECTION_NOT_SAVED})
         return
-    if result.outcome is not Outcome.ADDED:
-        await ack(response_action="errors", errors={CORRECTION_BLOCK: _refusal(result.outcome)})
+    if refusal := correction_refusal(result.outcome):
+        await ack(response_action="errors", errors={CORRECTION_BLOCK: refusal})
         return
     await ack()
     try:
-        await client.chat_postEphemeral(channel=reply.channel, user=user, text=SAVED)
+        await client.chat_postEphemeral(channel=reply.channel, user=user, text=CORRECTION_SAVED)
     except Exception:
         logger.exception("views: could not confirm a saved correction")
-
-
-def _refusal(outcome: Outcome) -> str:
-    if outcome is Outcome.NOT_CURATED:
-        return "Replies in this channel aren't curated (CURATE_CHANNELS)."
-    if outcome is Outcome.OPTED_OUT:
-        return "Someone in this conversation asked not to be recorded, so it can't train."
-    return GONE

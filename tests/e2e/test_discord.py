@@ -324,9 +324,11 @@ async def test_a_slack_approval_and_a_discord_approval_land_in_one_export(
 
 async def test_the_command_group_is_synced_to_the_guild(on_discord, discord_fake):
     [sync] = [s for s in discord_fake.command_syncs if s.guild_id == discord_fake.guild_id]
-    [group] = sync.commands
+    [group] = [c for c in sync.commands if c["name"] == "finetune"]
     subcommands = {option["name"] for option in group["options"]}
     assert subcommands == set(USAGE)
+    [improve] = [c for c in sync.commands if c["type"] == 3]  # a message command
+    assert improve["name"] == "Improve this reply"
 
 
 async def test_status_is_answered_ephemerally_with_the_dataset(on_discord, discord_fake):
@@ -458,3 +460,44 @@ async def test_a_thumbs_down_vetoes_and_deleting_a_message_removes_its_example(
     ]
     await discord_fake.delete_message(asked.id)
     await eventually_examples(on_discord, exactly=0)
+
+
+async def test_improve_this_reply_opens_a_modal_and_saves_an_example_and_a_pair(
+    on_discord, discord_fake, openai_fake
+):
+    openai_fake.reply = "Deploys happen whenever."
+    reply = await answer_to(discord_fake, await mention(discord_fake, "when do we deploy?"))
+    await turn_of(on_discord, reply)
+
+    opened = await discord_fake.invoke_message_command("Improve this reply", reply.id, user_id=BOB)
+    modal = await discord_fake.wait_for_callback(opened)
+    assert modal.type == 9, "answered with a modal"
+    [row] = modal.data["components"]
+    [field] = row["components"]
+    assert field["value"] == "Deploys happen whenever."
+
+    blank = await discord_fake.submit_modal(opened, {field["custom_id"]: "  "}, user_id=BOB)
+    refusal = await discord_fake.wait_for_callback(blank)
+    assert "blank" in refusal.data["content"] and refusal.data["flags"] == 64
+
+    again = await discord_fake.invoke_message_command("Improve this reply", reply.id, user_id=BOB)
+    await discord_fake.wait_for_callback(again)
+    saved = await discord_fake.submit_modal(
+        again, {field["custom_id"]: "We deploy on Tuesdays."}, user_id=BOB
+    )
+    answer = await discord_fake.wait_for_callback(saved)
+    assert "correction is saved" in answer.data["content"]
+    [line] = await exported(on_discord)
+    assert line["messages"][-1]["content"] == "We deploy on Tuesdays."
+    pairs, _ = await on_discord.services.dataset.export_bytes("dpo")
+    pair = json.loads(pairs)
+    assert pair["non_preferred_output"][0]["content"] == "Deploys happen whenever."
+
+
+async def test_improve_on_a_persons_message_is_refused(on_discord, discord_fake):
+    asked = await discord_fake.send_message("just chatting", author_id=ALICE)
+    opened = await discord_fake.invoke_message_command(
+        "Improve this reply", int(asked["id"]), user_id=BOB
+    )
+    answer = await discord_fake.wait_for_callback(opened)
+    assert answer.type == 4 and "works on my replies" in answer.data["content"]

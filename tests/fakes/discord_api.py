@@ -743,6 +743,54 @@ class FakeDiscord(FakeServer):
         data = self._command_data(name, subcommand, options or {}, None, in_dm)
         return await self._interact(2, data, user_id, permissions, channel_id, in_dm, locale)
 
+    async def invoke_message_command(
+        self,
+        name: str,
+        message_id: int,
+        *,
+        user_id: int,
+        permissions: int | None = None,
+        locale: str = "en-US",
+    ) -> Invocation:
+        """A user picks `name` in a message's Apps menu: INTERACTION_CREATE type 2, data type 3."""
+        message = self.get_message(message_id)
+        in_dm = message.guild_id is None
+        in_guild = not in_dm and name in self._commands.get(self.guild_id, {})
+        scope = self.guild_id if in_guild else None
+        command = self._commands.get(scope, {}).get(name)
+        data: dict[str, Any] = {
+            "id": command["id"] if command else str(self.new_id()),
+            "name": name,
+            "type": 3,
+            "target_id": str(message.id),
+            "resolved": {"messages": {str(message.id): self._message_payload(message)}},
+        }
+        if scope is not None:
+            data["guild_id"] = str(scope)
+        return await self._interact(
+            2, data, user_id, permissions, message.channel_id, in_dm, locale
+        )
+
+    async def submit_modal(
+        self,
+        opened_by: Invocation,
+        values: dict[str, str],
+        *,
+        user_id: int,
+        permissions: int | None = None,
+    ) -> Invocation:
+        """Submit the modal an interaction answered with (callback type 9): type 5, with
+        `values` by the text inputs' custom ids."""
+        [modal] = [c for c in self.callbacks_of(opened_by) if c.type == 9]
+        state = self._interactions[opened_by.id]
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in values.items()
+        ]
+        data = {"custom_id": modal.data["custom_id"], "components": rows}
+        in_dm = state.guild_id is None
+        return await self._interact(5, data, user_id, permissions, state.channel_id, in_dm, "en-US")
+
     async def autocomplete(
         self,
         name: str,
@@ -1823,7 +1871,13 @@ class FakeDiscord(FakeServer):
     def _register(self, scope: int | None, command: dict[str, Any], known: dict[str, Any]):
         # Overwriting keeps the id of a command with the same name, as Discord does.
         name = command.get("name", "")
-        if not re.fullmatch(r"[-_\w]{1,32}", name) or name != name.lower():
+        # Slash commands have lower-case names without spaces; user and message commands
+        # (types 2 and 3, shown in menus) may have spaces and capitals.
+        if command.get("type", 1) == 1:
+            valid = re.fullmatch(r"[-_\w]{1,32}", name) and name == name.lower()
+        else:
+            valid = 1 <= len(name) <= 32
+        if not valid:
             error = {"name": {"_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME"}]}}
             raise ApiError(400, "Invalid Form Body", 50035, error)
         old = known.get(name)
