@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from bot.commands.service import CommandService
 from bot.config import Settings, SettingsError
 from bot.conversation.chat import ChatService
-from bot.conversation.curation import Curation
+from bot.conversation.curation import Curation, JudgementStores
 from bot.conversation.forgetting import Forgetting
 from bot.conversation.redaction import Redactor
 from bot.dataset import Dataset
@@ -105,7 +105,8 @@ def build_services(
         poll_seconds=settings.job_poll_seconds,
         bot_name=settings.redis_prefix,
     )
-    forgetting = Forgetting(turns, examples, vetoes, pairs, provenance)
+    stores = JudgementStores(turns, examples, vetoes, pairs, provenance)
+    forgetting = Forgetting(stores)
     return Services(
         settings=settings,
         redis=redis,
@@ -117,11 +118,7 @@ def build_services(
         chat=chat,
         vetoes=vetoes,
         curation=Curation(
-            turns,
-            examples,
-            vetoes,
-            pairs,
-            provenance,
+            stores,
             channels=settings.curate_channels,
             redactor=redactor,
             token_limit=lambda model: _token_limit(table, model),

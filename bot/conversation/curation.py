@@ -68,27 +68,31 @@ def correction_refusal(outcome: Outcome) -> str | None:
     return "That reply is no longer recorded (turns expire), so the correction wasn't saved."
 
 
+@dataclass(frozen=True)
+class JudgementStores:
+    """Where turns and people's judgements on them live (shared with forgetting)."""
+
+    turns: TurnStore
+    examples: ExampleStore
+    vetoes: VetoStore
+    pairs: PairStore
+    provenance: Provenance
+
+
 class Curation:
     def __init__(
         self,
-        turns: TurnStore,
-        examples: ExampleStore,
-        vetoes: VetoStore,
-        pairs: PairStore,
-        provenance: Provenance,
+        stores: JudgementStores,
         *,
         channels: frozenset[str] = frozenset(),
         token_limit: Callable[[str], int | None] = lambda model: None,
         redactor: Redactor | None = None,
     ) -> None:
-        self._redactor = redactor
-        self._turns = turns
-        self._examples = examples
-        self._vetoes = vetoes
-        self._pairs = pairs
-        self._provenance = provenance
+        self._turns, self._examples = stores.turns, stores.examples
+        self._vetoes, self._pairs, self._provenance = stores.vetoes, stores.pairs, stores.provenance
         self._channels = channels  # CURATE_CHANNELS; empty: everywhere
         self._token_limit = token_limit
+        self._redactor = redactor
 
     async def react(
         self, reply: MessageKey, user: str, judgement: str, added: bool, event_time: str

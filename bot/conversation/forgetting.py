@@ -7,13 +7,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot.conversation.curation import JudgementStores
 from bot.errors import REDIS_DOWN, StorageUnavailable
-from storage.examples import ExampleStore
-from storage.pairs import PairStore
-from storage.provenance import Provenance
 from storage.schemas import MessageKey
-from storage.turns import TurnStore, turn_key
-from storage.vetoes import VetoStore
+from storage.turns import turn_key
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +27,9 @@ class Forgotten:
 
 
 class Forgetting:
-    def __init__(
-        self,
-        turns: TurnStore,
-        examples: ExampleStore,
-        vetoes: VetoStore,
-        pairs: PairStore,
-        provenance: Provenance,
-    ) -> None:
-        self._turns = turns
-        self._examples = examples
-        self._vetoes = vetoes
-        self._pairs = pairs
-        self._provenance = provenance
+    def __init__(self, stores: JudgementStores) -> None:
+        self._turns, self._examples = stores.turns, stores.examples
+        self._vetoes, self._pairs, self._provenance = stores.vetoes, stores.pairs, stores.provenance
 
     async def message_deleted(self, message: MessageKey) -> Forgotten:
         """Someone deleted `message` (theirs or a bot reply, any part of it)."""
