@@ -19,8 +19,11 @@ from storage.vetoes import VetoStore
 
 
 def training_messages(example: Example, approved_refs: set[str]) -> list[dict[str, Any]]:
-    """The example's messages with weights: earlier replies train only if approved themselves."""
+    """The example's messages with weights: earlier replies train only if approved themselves.
+    Imported examples keep the weights they came with."""
     messages = [dict(m) for m in example.messages]
+    if example.is_imported:
+        return messages
     assistant_positions = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     *earlier, final = assistant_positions
     for position, ref in zip(earlier, example.history_refs, strict=False):
@@ -64,10 +67,17 @@ class Dataset:
         self._pairs = pairs
         self.min_votes = min_votes
 
-    async def _trains(self, example_ids: list[str]) -> list[bool]:
+    async def _trains(
+        self, example_ids: list[str], imported: list[bool] | None = None
+    ) -> list[bool]:
+        """Enough votes (or imported by an operator, who curated them) and no veto."""
         voters = await self.examples.voters(example_ids)
         vetoed = await self._vetoes.vetoed(example_ids)
-        return [n >= self.min_votes and not v for n, v in zip(voters, vetoed, strict=True)]
+        imported = imported or [False] * len(example_ids)
+        return [
+            (n >= self.min_votes or was_imported) and not v
+            for n, v, was_imported in zip(voters, vetoed, imported, strict=True)
+        ]
 
     async def approved_refs(self) -> set[str]:
         """Replies whose example trains: only those keep weight 1 as earlier history."""
@@ -80,7 +90,9 @@ class Dataset:
         """Each example that trains as a fine-tuning line (`{"messages": [...]}`), streamed."""
         approved = await self.approved_refs()
         async for batch in self.examples.iter_batches():
-            trains = await self._trains([example.id for example in batch])
+            trains = await self._trains(
+                [example.id for example in batch], [example.is_imported for example in batch]
+            )
             for example, kept in zip(batch, trains, strict=True):
                 if kept:
                     yield {"messages": training_messages(example, approved)}

@@ -466,6 +466,44 @@ def _refusal(trainable: int) -> str | None:
     )
 
 
+# What each kind of problem means, in words a person acts on.
+PROBLEM_WORDS = {
+    "data_type": "is not a JSON object",
+    "unknown_example_key": "has a key other than messages, tools, parallel_tool_calls",
+    "missing_messages_list": "has no list of messages",
+    "message_missing_key": "has a message without a role or content",
+    "message_unrecognized_key": "has a message with a key OpenAI does not accept",
+    "unrecognized_role": "has a message whose role is not system, user, assistant or tool",
+    "missing_content": "has a message with empty content",
+    "example_missing_assistant_message": "has no assistant message",
+    "no_trained_assistant_message": "has no assistant message with weight 1",
+    "invalid_weight": "has a weight other than 0 or 1, or one on a message not the assistant's",
+    "invalid_tools": "has tool definitions OpenAI would reject",
+    "invalid_tool_calls": "has malformed tool calls",
+    "too_many_tokens": "is longer than the model's per-example token limit",
+    "invalid_input": "has no `input` object with messages",
+    "invalid_preferred_output": "has no single assistant message as preferred_output",
+    "invalid_non_preferred_output": "has no single assistant message as non_preferred_output",
+}
+
+
+def problem_words(kind: str) -> str:
+    return PROBLEM_WORDS.get(kind, kind.replace("_", " "))
+
+
+def describe_problems(report: DatasetReport, item: str = "example") -> list[str]:
+    """One line per kind of problem, commonest first, with the first few places it occurs
+    (`item` numbers counted from 1: examples in the dataset, lines in a file)."""
+    kinds = sorted(report.errors, key=lambda kind: (-report.errors[kind], kind))
+    lines = []
+    for kind in kinds:
+        count = report.errors[kind]
+        places = ", ".join(str(i + 1) for i in report.error_samples.get(kind, []))
+        more = "…" if count > len(report.error_samples.get(kind, [])) else ""
+        lines.append(f"{_count(count, item)} {problem_words(kind)} ({item} {places}{more}).")
+    return lines
+
+
 def _warnings(tally: _Tally, info: ModelInfo, model: str) -> list[str]:
     warnings = []
     if tally.invalid:
@@ -473,7 +511,11 @@ def _warnings(tally: _Tally, info: ModelInfo, model: str) -> list[str]:
             (kind for kind in tally.errors if kind != "too_many_tokens"),
             key=lambda kind: (-tally.errors[kind], kind),
         )
-        details = ", ".join(f"{tally.errors[kind]} {kind}" for kind in kinds)
+        details = "; ".join(
+            f"{tally.errors[kind]} {problem_words(kind)} (example "
+            f"{', '.join(str(i + 1) for i in tally.samples.get(kind, []))})"
+            for kind in kinds
+        )
         verb = "was" if tally.invalid == 1 else "were"
         warnings.append(f"{_count(tally.invalid, 'example')} {verb} skipped: {details}.")
     if tally.errors["too_many_tokens"]:

@@ -160,6 +160,10 @@ class ExampleStore:
         )
         return VoteResult(example_id, await self.voter_count(example_id), changed=result >= 0)
 
+    async def replace(self, example: Example) -> None:
+        """Store new contents for an example already in the dataset (weights changed)."""
+        await self._redis.set(self._keys.example(example.id), example.model_dump_json(), xx=True)
+
     async def delete(self, example_id: str) -> bool:
         """Remove an example and its votes, whoever approved it (its source was deleted)."""
         return bool(await self._delete(keys=self._script_keys(example_id), args=[example_id]))

@@ -102,7 +102,14 @@ class Example(BaseModel):
     tokens: int = 0
     message_refs: list[str] = Field(default_factory=list)
     people: list[str] = Field(default_factory=list)
+    # "chat": approved in a conversation (weights decided at export); "import": brought in from
+    # a file by an operator, kept and exported exactly as given, weights included.
+    origin: str = "chat"
     created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_imported(self) -> bool:
+        return self.origin == "import"
 
     @classmethod
     def from_turn(cls, turn: Turn, tokens: int = 0, reply: str | None = None) -> Example:

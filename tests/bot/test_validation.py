@@ -396,7 +396,10 @@ def test_invalid_examples_are_skipped_with_counts_per_kind(table):
     assert report.trainable == 12 and report.invalid == 2
     assert report.errors == {"missing_content": 1, "unrecognized_role": 1}
     assert report.error_samples == {"missing_content": [12], "unrecognized_role": [13]}
-    assert report.warnings[0] == "2 examples were skipped: 1 missing_content, 1 unrecognized_role."
+    assert report.warnings[0] == (
+        "2 examples were skipped: 1 has a message with empty content (example 13); "
+        "1 has a message whose role is not system, user, assistant or tool (example 14)."
+    )
     assert report.can_train
 
 
