@@ -18,6 +18,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.logs import redact_secrets
 from bot.model_table import load_model_table
 from bot.tokens import warm_up
+from handlers.cli import build_cli
 from handlers.discord import DiscordBot, build_discord_bot, run_discord
 from handlers.http import build_web_app
 from handlers.slack import SlackIdentity, build_slack_app, build_web_client
@@ -108,7 +109,7 @@ async def _until_stopped() -> None:
     logger.info("stopping")
 
 
-def main() -> None:
+def run_server() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         bot = assemble(load_settings())
@@ -117,6 +118,11 @@ def main() -> None:
         sys.exit(2)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(bot))
+
+
+def main() -> None:
+    # The command line: `serve` (the default) runs the server above; the rest are terminal tools.
+    build_cli(run_server)()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
 from bot.commands.service import CommandService
-from bot.config import Settings, SettingsError
+from bot.config import NO_KEY, Settings, SettingsError
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation, JudgementStores
 from bot.conversation.forgetting import Forgetting
@@ -141,7 +141,7 @@ def build_services(
 def build_openai_client(settings: Settings) -> AsyncOpenAI:
     """The chat client: CHAT_BASE_URL/CHAT_API_KEY, else OPENAI_*."""
     return AsyncOpenAI(
-        api_key=settings.chat_key,
+        api_key=settings.chat_key or NO_KEY,
         base_url=settings.chat_url,
         timeout=settings.openai_timeout_seconds,
         max_retries=2,

@@ -13,7 +13,21 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+# The OpenAI SDK refuses to build a client without a key. Terminal commands that never call a
+# provider (or a local server that ignores keys) still build one; `require` guards the calls.
+NO_KEY = "not-set"
+
 TrainBackend = Literal["openai", "compatible", "azure", "together", "local"]
+
+# What each kind of Slack token starts with; only the kind is ever named, never the value.
+_SLACK_TOKEN_KINDS = {
+    "xoxb-": "a bot token (xoxb-…)",
+    "xapp-": "an app-level token (xapp-…)",
+    "xoxp-": "a user token (xoxp-…)",
+    "xoxe-": "a refresh token (xoxe-…)",
+}
+# .env.example's values are "xoxb-...", "sk-..." and "..."; no real credential holds "...".
+_PLACEHOLDER_MARKS = ("...", "…")
 
 
 class SettingsError(Exception):
@@ -97,11 +111,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_mode_and_prompt(self) -> Settings:
-        if not self.slack_enabled and not self.discord_enabled:
-            raise ValueError(
-                "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; "
-                "neither is set"
-            )
+        self._check_credentials_are_real()
         if self.slack_enabled and not self.slack_app_token and not self.slack_signing_secret:
             raise ValueError(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset)"
@@ -121,12 +131,47 @@ class Settings(BaseSettings):
             raise ValueError("SYSTEM_PROMPT is empty")
         if not self.slack_api_url.endswith("/"):
             self.slack_api_url += "/"
-        self._check_keys()
         return self
 
-    def _check_keys(self) -> None:
-        if not self.chat_key:
-            raise ValueError("OPENAI_API_KEY (or CHAT_API_KEY) is required but not set")
+    def _check_credentials_are_real(self) -> None:
+        for name, value in self._credentials().items():
+            if any(mark in value for mark in _PLACEHOLDER_MARKS):
+                raise ValueError(
+                    f"{name} is still the placeholder from .env.example; set it to the real value"
+                )
+        bot_kind = _slack_token_kind(self.slack_bot_token)
+        if bot_kind and not self.slack_bot_token.startswith("xoxb-"):
+            raise ValueError(
+                f"SLACK_BOT_TOKEN is {bot_kind}; it needs the Bot User OAuth Token (xoxb-…) "
+                "from the app's OAuth & Permissions page"
+            )
+        app_kind = _slack_token_kind(self.slack_app_token)
+        if app_kind and not self.slack_app_token.startswith("xapp-"):
+            raise ValueError(
+                f"SLACK_APP_TOKEN is {app_kind}; it needs an app-level token (xapp-…) with "
+                "connections:write, or leave it empty for HTTP mode"
+            )
+
+    def require(self, *needs: str) -> None:
+        """Check what a way of running needs: "front_end" (a Slack or Discord token), "chat" (a
+        model to talk to), "training" (a backend to train on). Raises SettingsError."""
+        try:
+            if "front_end" in needs and not (self.slack_enabled or self.discord_enabled):
+                raise ValueError(
+                    "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; "
+                    "neither is set"
+                )
+            if "chat" in needs and not (self.chat_key or self.chat_base_url):
+                raise ValueError(
+                    "OPENAI_API_KEY (or CHAT_BASE_URL for another OpenAI-compatible server) is "
+                    "required but not set"
+                )
+            if "training" in needs:
+                self._check_training()
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+
+    def _check_training(self) -> None:
         needs_key = {"together": "TRAIN_API_KEY", "azure": "TRAIN_API_KEY"}
         if self.train_backend == "compatible" and not self.train_base_url:
             raise ValueError("TRAIN_BASE_URL is required for TRAIN_BACKEND=compatible")
@@ -147,16 +192,19 @@ class Settings(BaseSettings):
     @property
     def secrets(self) -> list[str]:
         """Every configured credential, to keep out of logs."""
-        return [
-            self.slack_bot_token,
-            self.slack_signing_secret,
-            self.slack_app_token,
-            self.discord_token,
-            self.openai_api_key,
-            self.chat_api_key,
-            self.train_api_key,
-            self.openai_webhook_secret or "",
-        ]
+        return list(self._credentials().values())
+
+    def _credentials(self) -> dict[str, str]:
+        return {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            "SLACK_APP_TOKEN": self.slack_app_token,
+            "DISCORD_TOKEN": self.discord_token,
+            "OPENAI_API_KEY": self.openai_api_key,
+            "CHAT_API_KEY": self.chat_api_key,
+            "TRAIN_API_KEY": self.train_api_key,
+            "OPENAI_WEBHOOK_SECRET": self.openai_webhook_secret or "",
+        }
 
     @property
     def chat_key(self) -> str:
@@ -190,12 +238,23 @@ class Settings(BaseSettings):
         return user_id in self.finetune_admins
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings, turning pydantic's report into one line that names the variable."""
+def load_settings(*, front_end_required: bool = True, **overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line that names the variable. The
+    bot needs a front end, a chat model and a training backend; terminal commands say what
+    they need themselves (`Settings.require`)."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+    if front_end_required:
+        settings.require("front_end", "chat", "training")
+    return settings
+
+
+def _slack_token_kind(token: str) -> str | None:
+    """What kind of Slack token this is, by its prefix; None for a prefix we don't know."""
+    kinds = (kind for prefix, kind in _SLACK_TOKEN_KINDS.items() if token.startswith(prefix))
+    return next(kinds, None)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -95,7 +95,7 @@ class Dataset:
             )
             for example, kept in zip(batch, trains, strict=True):
                 if kept:
-                    yield {"messages": training_messages(example, approved)}
+                    yield {"messages": training_messages(example, approved), **example.extra}
 
     async def preference_lines(self) -> AsyncIterator[dict[str, Any]]:
         async for pair in self._pairs.iter_pairs():

@@ -130,7 +130,9 @@ class FineTuner:
     async def validate(
         self, model: str, epochs: int | None = None, method: str = "supervised"
     ) -> DatasetReport:
-        return _analyse(await self.training_examples(method), model, self._table, epochs, method)
+        return analyse_lines(
+            await self.training_examples(method), model, self._table, epochs, method
+        )
 
     def prompt_tokens_saved(self, model: str) -> int:
         """Tokens each request saves when the tuned model runs on the shorter training prompt."""
@@ -195,7 +197,7 @@ class FineTuner:
             )
         trainable: list[dict[str, Any]] = []
         lines = await self.training_examples(options.method)
-        report = _analyse(
+        report = analyse_lines(
             lines, options.model, self._table, options.epochs, options.method, trainable
         )
         if not report.can_train:
@@ -330,7 +332,7 @@ def spec_for(job: JobRecord, bot: str) -> JobSpec:
     )
 
 
-def _analyse(
+def analyse_lines(
     lines: list[dict[str, Any]],
     model: str,
     table: ModelTable,

@@ -105,6 +105,8 @@ class Example(BaseModel):
     # "chat": approved in a conversation (weights decided at export); "import": brought in from
     # a file by an operator, kept and exported exactly as given, weights included.
     origin: str = "chat"
+    # An imported line's other keys (`tools`, `parallel_tool_calls`), exported with it.
+    extra: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
 
     @property

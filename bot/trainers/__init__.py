@@ -5,7 +5,7 @@ from __future__ import annotations
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from redis.asyncio import Redis
 
-from bot.config import Settings
+from bot.config import NO_KEY, Settings
 from bot.model_table import OPENAI_TRAINING_CLOSES, ModelInfo, ModelTable
 from bot.trainers.base import Trainer
 from bot.trainers.openai_api import OpenAITrainer
@@ -20,7 +20,7 @@ def build_trainer(settings: Settings, redis: Redis, keys: Keys) -> Trainer:
     match settings.train_backend:
         case "openai" | "compatible":
             client = AsyncOpenAI(
-                api_key=settings.train_key,
+                api_key=settings.train_key or NO_KEY,
                 base_url=settings.train_base_url or settings.openai_base_url,
                 timeout=timeout,
                 max_retries=2,
@@ -31,7 +31,7 @@ def build_trainer(settings: Settings, redis: Redis, keys: Keys) -> Trainer:
             return OpenAITrainer(client, training_closes=OPENAI_TRAINING_CLOSES)
         case "azure":
             azure = AsyncAzureOpenAI(
-                api_key=settings.train_api_key,
+                api_key=settings.train_api_key or NO_KEY,
                 azure_endpoint=settings.train_base_url or "",
                 api_version=settings.train_api_version,
                 timeout=timeout,
@@ -48,7 +48,7 @@ def build_trainer(settings: Settings, redis: Redis, keys: Keys) -> Trainer:
                 redis,
                 keys,
                 chat_base_url=settings.chat_url or "https://api.openai.com/v1",
-                chat_api_key=settings.chat_key,
+                chat_api_key=settings.chat_key or NO_KEY,
                 models_dir=settings.local_models_dir,
             )
 

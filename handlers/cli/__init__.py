@@ -1,0 +1,149 @@
+"""The command line (`python -m bot …`): serve the chat front ends (the default), talk to the
+bot in the terminal, and work with the dataset and fine-tuning jobs without Slack or Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+
+from handlers.cli import chat as chat_session
+from handlers.cli import dataset as dataset_commands
+from handlers.cli import finetune as finetune_commands
+
+Serve = Callable[[], None]
+
+
+def _run(work: Coroutine[Any, Any, int]) -> None:
+    sys.exit(asyncio.run(work))
+
+
+def build_cli(serve: Serve) -> click.Group:
+    @click.group(
+        invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
+    )
+    @click.pass_context
+    def cli(context: click.Context) -> None:
+        """A Slack and Discord bot that your team fine-tunes from inside the chat.
+
+        Without a command, serves the chat front ends whose tokens are set (`serve`).
+        Every command uses REDIS_URL, or else the embedded Redis under DATA_DIR, like the bot.
+        """
+        if context.invoked_subcommand is None:
+            serve()
+
+    @cli.command("serve")
+    def serve_command() -> None:
+        """Run the bot: Slack and/or Discord, whichever tokens are set."""
+        serve()
+
+    @cli.command()
+    def chat() -> None:
+        """Talk to the bot in the terminal (one line, one message; /help in the session)."""
+        asyncio.run(chat_session.run_chat())
+
+    @cli.group()
+    def dataset() -> None:
+        """The dataset: import, validate, export, list, show and remove examples."""
+
+    @dataset.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--skip-invalid", is_flag=True, help="Import the valid lines, skip the rest.")
+    @click.option("--model", help="Base model whose limits apply (default FINETUNE_BASE_MODEL).")
+    def import_(file: Path, skip_invalid: bool, model: str | None) -> None:
+        """Bring in a JSONL file of OpenAI chat examples; all or nothing unless --skip-invalid."""
+        _run(dataset_commands.import_file(file, skip_invalid, model))
+
+    @dataset.command()
+    @click.argument(
+        "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    )
+    @click.option("--model", help="Base model to check against (default FINETUNE_BASE_MODEL).")
+    @click.option("--epochs", type=click.IntRange(1, 50), help="Epochs (default: chosen by size).")
+    @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+    def validate(file: Path | None, model: str | None, epochs: int | None, as_json: bool) -> None:
+        """Check a file or the stored dataset; exit 1 when it can't train."""
+        _run(dataset_commands.validate(file, model, epochs, as_json))
+
+    @dataset.command()
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="File to write (default stdout).",
+    )
+    @click.option(
+        "--format", "kind", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True
+    )
+    def export(output: Path | None, kind: str) -> None:
+        """Write what trains as JSONL: the chat examples (sft) or the preference pairs (dpo)."""
+        _run(dataset_commands.export(output, kind))
+
+    @dataset.command()
+    @click.option("--json", "as_json", is_flag=True)
+    def stats(as_json: bool) -> None:
+        """Examples in the set, waiting, vetoed; pairs; tokens; redactions."""
+        _run(dataset_commands.stats(as_json))
+
+    @dataset.command("list")
+    @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+    @click.option("--source", type=click.Choice(["chat", "import"]))
+    @click.option("--json", "as_json", is_flag=True)
+    def list_(limit: int, source: str | None, as_json: bool) -> None:
+        """Examples, oldest first: id, where it came from, tokens, what was asked."""
+        _run(dataset_commands.list_examples(limit, source, as_json))
+
+    @dataset.command()
+    @click.argument("example_id")
+    @click.option("--json", "as_json", is_flag=True, help="Everything stored, not just the line.")
+    def show(example_id: str, as_json: bool) -> None:
+        """One example's messages."""
+        _run(dataset_commands.show(example_id, as_json))
+
+    @dataset.command()
+    @click.argument("example_ids", nargs=-1, required=True)
+    @click.option("--yes", is_flag=True, help="Don't ask (needed when not in a terminal).")
+    def remove(example_ids: tuple[str, ...], yes: bool) -> None:
+        """Remove examples from the dataset."""
+        _run(dataset_commands.remove(example_ids, yes))
+
+    @cli.group()
+    def finetune() -> None:
+        """Fine-tuning jobs, as the slash commands run them (you are an admin here)."""
+
+    @finetune.command()
+    @click.option("--model", help="Base model (default FINETUNE_BASE_MODEL).")
+    @click.option("--epochs", type=click.IntRange(1, 50))
+    @click.option("--suffix")
+    @click.option("--holdout", type=click.FloatRange(0, 0.5))
+    @click.option("--method", type=click.Choice(["supervised", "dpo"]))
+    @click.option("--beta", type=float, help="DPO only.")
+    @click.option("--no-follow", is_flag=True, help="Start and return; don't follow the job.")
+    def start(no_follow: bool, **options: Any) -> None:
+        """Validate, upload and start a job, then follow it."""
+        _run(finetune_commands.run("start", options, [], follow=not no_follow))
+
+    for name in ("status", "cancel", "models", "rollback"):
+        finetune.command(name, help=f"`/finetune {name}` from the terminal.")(
+            click.option("--json", "as_json", is_flag=True)(_simple(name))
+        )
+
+    @finetune.command()
+    @click.argument("model")
+    def use(model: str) -> None:
+        """Switch the bot to a model."""
+        _run(finetune_commands.run("use", {}, [model], follow=False))
+
+    return cli
+
+
+def _simple(name: str) -> Callable[..., None]:
+    def command(as_json: bool) -> None:
+        _run(finetune_commands.run(name, {}, [], follow=False, as_json=as_json))
+
+    command.__name__ = name
+    return command

@@ -1,0 +1,157 @@
+"""`python -m bot chat`: talk to the bot in the terminal, with the same core and storage.
+
+Each line is a message in one conversation; `/new` starts another, `/good` and `/bad` vote or
+veto the last reply, `/finetune …` runs the same commands as in Slack (the operator is an
+admin). Piped, stdout carries only what the bot says; prompts and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from typing import TextIO
+
+import click
+
+from bot.app import Services
+from bot.conversation.chat import Incoming
+from bot.conversation.curation import Outcome
+from bot.errors import StorageUnavailable
+from handlers.cli.render import job_line, plain, render
+from handlers.cli.runtime import OPERATOR, core, settings_or_exit
+from storage.jobs import JobRecord
+from storage.schemas import MessageKey
+
+HELP = (
+    "Type a message to talk to the bot. /good or /bad judges its last reply, /new starts a new "
+    "conversation, /finetune <command> runs a command (/finetune help lists them), /quit ends."
+)
+
+
+def message_id() -> str:
+    return str(time.time_ns())
+
+
+class TerminalReply:
+    """Prints the answer; in a terminal it streams in as the model writes it."""
+
+    def __init__(self, out: TextIO, *, streams: bool) -> None:
+        self.streams = streams
+        self._out = out
+        self._shown = 0
+
+    async def show_partial(self, text: str) -> None:
+        self._out.write(text[self._shown :])
+        self._out.flush()
+        self._shown = len(text)
+
+    async def post(self, text: str) -> list[str]:
+        self._out.write(f"{text[self._shown :]}\n")
+        self._out.flush()
+        return [message_id()]
+
+    async def say(self, text: str) -> None:
+        self._out.write(f"{text}\n")
+        self._out.flush()
+
+    async def fail(self, apology: str) -> None:
+        await self.say(f"\n{apology}" if self._shown else apology)
+
+
+class TerminalJobReporter:
+    """Follows a job started from the terminal: progress on stderr, the outcome on stdout."""
+
+    async def show_job(self, job: JobRecord) -> str | None:
+        click.echo(job_line(job), err=True)
+        return job.status_message_ts or "terminal"
+
+    async def announce(self, job: JobRecord, text: str) -> None:
+        click.echo(plain(text))
+
+
+class Session:
+    def __init__(self, services: Services, out: TextIO, *, interactive: bool) -> None:
+        self._services = services
+        self._out = out
+        self._interactive = interactive
+        self.conversation = uuid.uuid4().hex[:12]
+        self.last_reply: str | None = None
+
+    async def handle(self, line: str) -> bool:
+        """Handle one line; False when the session ends."""
+        text = line.strip()
+        if text in ("/quit", "/exit"):
+            return False
+        if text == "/new":
+            self.conversation, self.last_reply = uuid.uuid4().hex[:12], None
+            click.echo("(a new conversation)", err=True)
+        elif text == "/help":
+            click.echo(HELP, err=True)
+        elif text in ("/good", "/bad"):
+            await self._judge("vote" if text == "/good" else "veto")
+        elif text.startswith("/finetune"):
+            result = await self._services.commands.run_text(
+                text.removeprefix("/finetune"), OPERATOR
+            )
+            for line_out in render(result):
+                click.echo(line_out, file=self._out)
+        elif text:
+            await self._answer(text)
+        return True
+
+    async def _answer(self, text: str) -> None:
+        incoming = Incoming(
+            platform="local",
+            team="",
+            channel="terminal",
+            thread_ts=self.conversation,
+            user=OPERATOR.user,
+            text=text,
+            message_id=message_id(),
+        )
+        reply = TerminalReply(self._out, streams=self._interactive)
+        turn = await self._services.chat.reply(incoming, reply)
+        if turn is not None:
+            self.last_reply = turn.ts
+
+    async def _judge(self, judgement: str) -> None:
+        if self.last_reply is None:
+            click.echo("There is no reply to judge yet.", err=True)
+            return
+        key = MessageKey("local", "terminal", self.last_reply)
+        try:
+            result = await self._services.curation.react(
+                key, OPERATOR.user, judgement, True, f"{time.time():.6f}"
+            )
+        except StorageUnavailable:
+            click.echo("Storage is unavailable; nothing was saved.", file=self._out)
+            return
+        words = {
+            Outcome.ADDED: "Saved: the last reply is an example now.",
+            Outcome.VETOED: "Vetoed: the last reply will not train.",
+            Outcome.UNCHANGED: "Already saved.",
+        }
+        click.echo(words.get(result.outcome, "That reply is no longer recorded."), file=self._out)
+
+
+async def run_chat() -> None:
+    settings = settings_or_exit("chat")
+    interactive = sys.stdin.isatty()
+    async with core(settings) as services:
+        services.reporters.add("local", TerminalJobReporter())
+        watcher = asyncio.create_task(services.watcher.run())
+        session = Session(services, sys.stdout, interactive=interactive)
+        if interactive:
+            click.echo(HELP, err=True)
+        try:
+            while True:
+                if interactive:
+                    click.echo("you> ", nl=False, err=True)
+                line = await asyncio.to_thread(sys.stdin.readline)
+                if not line or not await session.handle(line):
+                    break
+        finally:
+            services.watcher.stop()
+            await asyncio.gather(watcher, return_exceptions=True)

@@ -1,0 +1,192 @@
+"""`python -m bot dataset …`: the stored dataset and JSONL files, in and out."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bot.finetune import analyse_lines
+from bot.importing import ImportRefused, import_examples, read_jsonl
+from bot.model_table import ModelTable
+from handlers.cli.render import report_lines
+from handlers.cli.runtime import core, settings_or_exit
+
+
+def _echo_json(value: object) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+async def import_file(path: Path, skip_invalid: bool, model: str | None) -> int:
+    settings = settings_or_exit()
+    async with core(settings) as services:
+        target = model or settings.finetune_base_model
+        _known_model(services.table, target)
+        try:
+            report = await import_examples(
+                await asyncio.to_thread(path.read_bytes),
+                services.examples,
+                target,
+                services.table,
+                skip_invalid=skip_invalid,
+            )
+        except ImportRefused as refused:
+            click.echo(str(refused), err=True)
+            return 1
+    for note in report.notes:
+        click.echo(note, err=True)
+    for problem in report.problems:
+        click.echo(f"line {problem.line}: {problem.text}", err=True)
+    if report.problems and not skip_invalid:
+        click.echo(
+            f"Nothing was imported: {len(report.problems)} of {report.lines} lines have problems. "
+            "Fix them, or pass --skip-invalid to import the rest."
+        )
+        return 1
+    click.echo(
+        f"Imported {report.added} new example{'s' if report.added != 1 else ''}, updated "
+        f"{report.updated}, skipped {report.duplicates} already stored and {report.skipped} "
+        f"invalid, from {report.lines} lines."
+    )
+    return 0
+
+
+async def validate(path: Path | None, model: str | None, epochs: int | None, as_json: bool) -> int:
+    settings = settings_or_exit()
+    async with core(settings) as services:
+        target = model or settings.finetune_base_model
+        _known_model(services.table, target)
+        if path is None:
+            report = await services.finetuner.validate(target, epochs)
+            item = "example"
+        else:
+            try:
+                numbered, notes = read_jsonl(await asyncio.to_thread(path.read_bytes))
+            except ImportRefused as refused:
+                click.echo(str(refused), err=True)
+                return 1
+            for note in notes:
+                click.echo(note, err=True)
+            lines = [json.loads(text) if _is_json(text) else None for _, text in numbered]
+            report = analyse_lines(lines, target, services.table, epochs, "supervised")
+            # Report line numbers of the file, not positions among its non-blank lines.
+            numbers = [number for number, _ in numbered]
+            report = report.model_copy(
+                update={
+                    "error_samples": {
+                        kind: [numbers[i] - 1 for i in places]
+                        for kind, places in report.error_samples.items()
+                    }
+                }
+            )
+            item = "line"
+    if as_json:
+        _echo_json(report.model_dump())
+    else:
+        for line in report_lines(report, item):
+            click.echo(line)
+    return 0 if report.can_train else 1
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _known_model(table: ModelTable, model: str) -> None:
+    if table.lookup(model) is None:
+        raise click.BadParameter(
+            f"{model} is not a model I can fine-tune: {', '.join(table.names())}.",
+            param_hint="--model",
+        )
+
+
+async def export(output: Path | None, kind: str) -> int:
+    settings = settings_or_exit()
+    async with core(settings) as services:
+        content, count = await services.dataset.export_bytes(kind)
+    if output is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+    else:
+        await asyncio.to_thread(output.write_bytes, content)
+        what = "preference pairs" if kind == "dpo" else "examples"
+        click.echo(f"Wrote {count:,} {what} to {output}.", err=True)
+    return 0
+
+
+async def stats(as_json: bool) -> int:
+    settings = settings_or_exit()
+    async with core(settings) as services:
+        counts = await services.dataset.counts()
+    if as_json:
+        _echo_json(dataclasses.asdict(counts))
+        return 0
+    click.echo(
+        f"{counts.in_set:,} examples in the training set, {counts.waiting:,} waiting for votes, "
+        f"{counts.vetoed:,} vetoed, {counts.pairs:,} preference pairs, about "
+        f"{counts.approx_tokens:,} tokens; {counts.redactions:,} redactions made."
+    )
+    return 0
+
+
+async def list_examples(limit: int, source: str | None, as_json: bool) -> int:
+    settings = settings_or_exit()
+    rows = []
+    async with core(settings) as services:
+        async for example in services.examples.iter_examples():
+            if source and example.origin != source:
+                continue
+            asked = next(
+                (m.get("content") for m in reversed(example.messages) if m["role"] == "user"), ""
+            )
+            rows.append(
+                {
+                    "id": example.id,
+                    "source": example.origin,
+                    "tokens": example.tokens,
+                    "asked": asked if isinstance(asked, str) else json.dumps(asked),
+                }
+            )
+            if len(rows) >= limit:
+                break
+    if as_json:
+        _echo_json(rows)
+    for row in [] if as_json else rows:
+        click.echo(f"{row['id']}  {row['source']:<6}  {row['tokens']:>6}  {row['asked'][:60]}")
+    return 0
+
+
+async def show(example_id: str, as_json: bool) -> int:
+    settings = settings_or_exit()
+    async with core(settings) as services:
+        example = await services.examples.get(example_id)
+    if example is None:
+        click.echo(f"There is no example {example_id}; `dataset list` shows their ids.", err=True)
+        return 1
+    _echo_json(example.model_dump(mode="json") if as_json else {"messages": example.messages})
+    return 0
+
+
+async def remove(example_ids: tuple[str, ...], yes: bool) -> int:
+    if not yes:
+        if not sys.stdin.isatty():
+            click.echo("Removing examples needs --yes when not run in a terminal.", err=True)
+            return 1
+        click.confirm(f"Remove {len(example_ids)} example(s) from the dataset?", abort=True)
+    settings = settings_or_exit()
+    async with core(settings) as services:
+        removed = [i for i in example_ids if await services.examples.delete(i)]
+    unknown = sorted(set(example_ids) - set(removed))
+    click.echo(f"Removed {len(removed)} example(s).")
+    if unknown:
+        click.echo(f"Not found: {', '.join(unknown)}.", err=True)
+        return 1
+    return 0

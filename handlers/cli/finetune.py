@@ -1,0 +1,72 @@
+"""`python -m bot finetune …`: the operator's side of the slash commands, with a job followed
+in the terminal until it ends (Ctrl-C stops following, never the job)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import click
+
+from bot.commands.language import ParsedCommand
+from bot.commands.results import Sentence
+from handlers.cli.render import job_line, render
+from handlers.cli.runtime import OPERATOR, core, settings_or_exit
+
+FOLLOW_SECONDS = 2.0
+
+
+async def run(
+    name: str,
+    options: dict[str, object],
+    arguments: list[str],
+    *,
+    follow: bool,
+    as_json: bool = False,
+) -> int:
+    settings = settings_or_exit("training") if name == "start" else settings_or_exit()
+    given = {key: str(value) for key, value in options.items() if value is not None}
+    async with core(settings) as services:
+        result = await services.commands.run(ParsedCommand(name, given, arguments), OPERATOR)
+        if as_json:
+            click.echo(json.dumps(_as_data(result), indent=2, default=str, ensure_ascii=False))
+        else:
+            for line in render(result):
+                click.echo(line)
+        started = isinstance(result, Sentence) and result.text.startswith("Started")
+        if follow and started:
+            await _follow(services)
+    return 0
+
+
+async def _follow(services) -> None:
+    """Poll the active job until it ends, printing each change; Ctrl-C only stops watching."""
+    click.echo("Following the job (Ctrl-C stops following; the job goes on).", err=True)
+    last = None
+    try:
+        while True:
+            job_id = await services.jobs.active_job_id()
+            job = await services.watcher.check(job_id) if job_id else None
+            if job is not None:
+                line = job_line(job)
+                if line != last:
+                    click.echo(line, err=True)
+                    last = line
+                if job.is_finished:
+                    return
+            elif job_id is None:
+                return
+            await asyncio.sleep(FOLLOW_SECONDS)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        click.echo("Stopped following; `python -m bot finetune status` shows the job.", err=True)
+
+
+def _as_data(result: object) -> object:
+    dump = getattr(result, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    if hasattr(result, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(result)
+    return str(result)

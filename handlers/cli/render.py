@@ -1,0 +1,64 @@
+"""Core results as terminal text: the same words as Slack and Discord, without markup."""
+
+from __future__ import annotations
+
+import re
+
+from bot.commands import results, wording
+from bot.commands.language import usage_lines
+from bot.validation import DatasetReport, describe_problems
+
+_MENTION = re.compile(r"<@([^>]+)>")
+
+
+def plain(text: str) -> str:
+    """`<@U123>` reads as `@U123` in a terminal."""
+    return _MENTION.sub(r"@\1", text)
+
+
+def render(result: results.CommandResult) -> list[str]:
+    match result:
+        case results.Sentence(text):
+            return [plain(text)]
+        case results.Help(problem):
+            return [*([problem, ""] if problem else [wording.CURATION_HINT, ""]), *usage_lines()]
+        case results.StatusSummary():
+            return status_lines(result)
+        case DatasetReport():
+            return report_lines(result)
+        case results.ModelList(current, history):
+            return [f"Model in use: {current}", *map(plain, wording.model_history_lines(history))]
+        case results.DatasetFile():
+            return [f"{result.filename}: {wording.file_contents(result)}"]
+    return [str(result)]
+
+
+def status_lines(summary: results.StatusSummary) -> list[str]:
+    lines = [
+        f"Dataset: {wording.dataset_line(summary)}",
+        f"Model in use: {wording.model_line(summary)}",
+    ]
+    if summary.warning:
+        lines.append(f"⚠️ {summary.warning}")
+    if job := summary.active_job:
+        lines.append(job_line(job))
+    if summary.finished_jobs:
+        lines += ["Last jobs:", *map(plain, wording.finished_job_lines(summary.finished_jobs))]
+    return lines
+
+
+def job_line(job) -> str:
+    progress = wording.job_progress_lines(job)
+    facts = " · ".join(f"{label}: {value}" for label, value in wording.job_facts(job))
+    return plain(" | ".join([wording.job_title(job), facts, *progress[:2]]))
+
+
+def report_lines(report: DatasetReport, item: str = "example") -> list[str]:
+    facts = " · ".join(f"{label}: {value}" for label, value in wording.report_facts(report))
+    lines = [wording.report_title(report), facts]
+    if spread := wording.report_spread(report):
+        lines.append(spread)
+    lines += [f"Assistant tokens: {report.assistant_tokens:,}"]
+    lines += describe_problems(report, item)
+    lines += [f"⚠️ {warning}" for warning in report.warnings if "skipped:" not in warning]
+    return lines

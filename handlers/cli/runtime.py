@@ -1,0 +1,54 @@
+"""What a terminal command runs on: the same settings, Redis and core services as the bot
+(`REDIS_URL`, or the embedded Redis under `DATA_DIR`), so the terminal and the chat front ends
+see one dataset."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+
+import click
+
+from bot.app import Services, build_openai_client, build_services
+from bot.commands.results import Caller
+from bot.config import Settings, SettingsError, load_settings
+from bot.logs import redact_secrets
+from bot.model_table import load_model_table
+from storage.connection import open_redis
+
+# The person at the terminal runs the bot: an admin, on the "local" platform.
+OPERATOR = Caller(platform="local", user="operator", is_admin=True, channel="terminal")
+
+
+def settings_or_exit(*needs: str) -> Settings:
+    """Settings for a terminal command, which needs no Slack or Discord token; `needs` names
+    what else it must have ("chat": a chat model to call, "training": a training key)."""
+    try:
+        settings = load_settings(front_end_required=False)
+        settings.require(*needs)
+    except SettingsError as error:
+        raise click.ClickException(f"Configuration error: {error}") from None
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def core(settings: Settings) -> AsyncIterator[Services]:
+    # Logs go to stderr and stay at warnings, so stdout carries only what the bot says.
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
+    )
+    redact_secrets(settings.secrets)
+    try:
+        table = load_model_table(settings.model_table_file)
+    except ValueError as error:
+        message = f"Configuration error: MODEL_TABLE_FILE is invalid: {error}"
+        raise click.ClickException(message) from None
+    redis = open_redis(settings.redis_url, settings.data_dir)
+    services = build_services(settings, redis.client, build_openai_client(settings), table)
+    try:
+        yield services
+    finally:
+        await services.openai.close()
+        await redis.close()

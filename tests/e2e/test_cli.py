@@ -1,0 +1,219 @@
+"""The command line through its real entry point (`python -m bot …` as a subprocess), against
+real Redis and the OpenAI stand-in: help without configuration, chat piped, datasets in and out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli_env(redis_url, openai_fake, tmp_path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "REDIS_", "CHAT_", "TRAIN_"))
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        REDIS_URL=redis_url,
+        OPENAI_API_KEY=openai_fake.api_key,
+        OPENAI_BASE_URL=openai_fake.base_url,
+        SYSTEM_PROMPT="You are Captain Byte, a pirate.",
+    )
+    return env
+
+
+async def bot(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None):
+    """Run `python -m bot *args`; return (exit code, stdout, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=cwd or ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=60)
+    return process.returncode, out.decode(), err.decode()
+
+
+def chat_line(user: str, answer: str, *, weight: int | None = None) -> str:
+    reply = {"role": "assistant", "content": answer}
+    if weight is not None:
+        reply["weight"] = weight
+    return json.dumps({"messages": [{"role": "user", "content": user}, reply]})
+
+
+async def test_help_works_with_no_configuration_at_all(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    for args in (
+        ["--help"],
+        ["dataset", "--help"],
+        ["dataset", "import", "--help"],
+        ["finetune", "start", "--help"],
+        ["chat", "--help"],
+    ):
+        code, out, err = await bot(env, *args, cwd=tmp_path)
+        assert code == 0 and "Usage:" in out and err == "", args
+
+
+async def test_chat_piped_answers_votes_and_runs_commands(cli_env, openai_fake, tmp_path):
+    openai_fake.reply = "Arr, the deploy be green."
+    code, out, err = await bot(
+        cli_env,
+        "chat",
+        stdin="how is the deploy?\n/good\n/finetune status\n/finetune export\n",
+        cwd=tmp_path,
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "Arr, the deploy be green."
+    assert lines[1] == "Saved: the last reply is an example now."
+    assert "Dataset: 1 example, about" in out
+    assert any(line.endswith("1 example in OpenAI chat JSONL") for line in lines)
+    assert "you>" not in out  # prompts are for terminals (and go to stderr)
+    assert openai_fake.chat_requests[0]["messages"][-1] == {
+        "role": "user",
+        "content": "how is the deploy?",
+    }
+
+    # The terminal and the chat front ends share one dataset.
+    code, out, _ = await bot(cli_env, "dataset", "export")
+    [line] = [json.loads(text) for text in out.splitlines()]
+    assert line["messages"][-1] == {
+        "role": "assistant",
+        "content": "Arr, the deploy be green.",
+        "weight": 1,
+    }
+
+
+async def test_bad_then_new_conversation(cli_env, openai_fake, tmp_path):
+    code, out, _ = await bot(cli_env, "chat", stdin="first\n/bad\n/new\nsecond\n/good\n")
+    assert code == 0
+    assert "Vetoed: the last reply will not train." in out
+    code, out, _ = await bot(cli_env, "dataset", "export")
+    [line] = [json.loads(text) for text in out.splitlines()]
+    assert [m["content"] for m in line["messages"] if m["role"] == "user"] == ["second"]
+
+
+async def test_import_validates_every_line_and_imports_all_or_nothing(cli_env, tmp_path):
+    good = [chat_line(f"question {n}", f"answer {n}") for n in range(3)]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([good[0], "{not json", json.dumps({"messages": []}), good[1]]))
+    code, out, err = await bot(cli_env, "dataset", "import", str(bad))
+    assert code == 1
+    assert "line 2: is not valid JSON" in err and "line 3: has no list of messages" in err
+    assert "Nothing was imported" in out
+    _, exported, _ = await bot(cli_env, "dataset", "export")
+    assert exported == ""
+
+    code, out, err = await bot(cli_env, "dataset", "import", str(bad), "--skip-invalid")
+    assert code == 0 and "Imported 2 new examples" in out and "2 invalid" in out
+
+
+async def test_imported_weights_export_as_they_came_and_duplicates_are_counted(cli_env, tmp_path):
+    history = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello", "weight": 1},
+            {"role": "user", "content": "bye"},
+            {"role": "assistant", "content": "see you", "weight": 0},
+        ],
+        "parallel_tool_calls": False,
+    }
+    file = tmp_path / "in.jsonl"
+    file.write_text(json.dumps(history) + "\n" + chat_line("a", "b") + "\n")
+    assert (await bot(cli_env, "dataset", "import", str(file)))[0] == 0
+    _, out, _ = await bot(cli_env, "dataset", "export")
+    assert [json.loads(t) for t in out.splitlines()] == [history, json.loads(chat_line("a", "b"))]
+
+    # The same file again: duplicates; the same conversation with other weights: an update.
+    history["messages"][4]["weight"] = 1
+    file.write_text(json.dumps(history) + "\n" + chat_line("a", "b") + "\n")
+    _, out, _ = await bot(cli_env, "dataset", "import", str(file))
+    assert "Imported 0 new examples, updated 1, skipped 1 already stored" in out
+    _, out, _ = await bot(cli_env, "dataset", "export")
+    assert json.loads(out.splitlines()[0]) == history
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"", "The file is empty"),
+        (b"\n\n  \n", "The file is empty"),
+        (b'{"messages": "caf\xe9"}\n', "Line 1 is not UTF-8 text"),
+    ],
+)
+async def test_unreadable_files_get_one_sentence(cli_env, tmp_path, content, said):
+    file = tmp_path / "odd.jsonl"
+    file.write_bytes(content)
+    code, _, err = await bot(cli_env, "dataset", "import", str(file))
+    assert code == 1 and said in err and "Traceback" not in err
+
+
+async def test_a_bom_crlf_and_blank_lines_are_tolerated(cli_env, tmp_path):
+    file = tmp_path / "windows.jsonl"
+    file.write_bytes(
+        b"\xef\xbb\xbf" + (chat_line("a", "b") + "\r\n\r\n" + chat_line("c", "d") + "\r\n").encode()
+    )
+    code, out, err = await bot(cli_env, "dataset", "import", str(file))
+    assert code == 0 and "Imported 2 new examples" in out
+    assert "byte order mark" in err and "CRLF" in err and "1 blank line was skipped" in err
+
+
+async def test_validate_a_file_reports_figures_and_problems_with_line_numbers(cli_env, tmp_path):
+    lines = [chat_line(f"question {n}", f"answer {n}") for n in range(12)]
+    lines.insert(4, json.dumps({"messages": [{"role": "robot", "content": "beep"}]}))
+    file = tmp_path / "train.jsonl"
+    file.write_text("\n".join(lines) + "\n")
+    code, out, _ = await bot(cli_env, "dataset", "validate", str(file), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["trainable"] == 12 and report["total"] == 13
+    code, out, _ = await bot(cli_env, "dataset", "validate", str(file))
+    assert "whose role is not system, user, assistant or tool (line 5)" in out
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(lines[:3]) + "\n")
+    code, out, _ = await bot(cli_env, "dataset", "validate", str(small))
+    assert code == 1 and "needs at least 10" in out
+
+
+async def test_list_show_remove_and_stats(cli_env, tmp_path):
+    file = tmp_path / "in.jsonl"
+    file.write_text(chat_line("first question", "one") + "\n" + chat_line("second", "two") + "\n")
+    await bot(cli_env, "dataset", "import", str(file))
+    code, out, _ = await bot(cli_env, "dataset", "list", "--json", "--source", "import")
+    rows = json.loads(out)
+    assert [row["asked"] for row in rows] == ["first question", "second"]
+    code, out, _ = await bot(cli_env, "dataset", "show", rows[0]["id"])
+    assert json.loads(out)["messages"][-1]["content"] == "one"
+    code, _, err = await bot(cli_env, "dataset", "remove", rows[0]["id"])
+    assert code == 1 and "--yes" in err  # not a terminal: no silent removal
+    code, out, _ = await bot(cli_env, "dataset", "remove", rows[0]["id"], "--yes")
+    assert code == 0 and "Removed 1 example" in out
+    code, out, _ = await bot(cli_env, "dataset", "stats", "--json")
+    assert json.loads(out)["in_set"] == 1
+
+
+async def test_finetune_start_from_the_terminal_follows_the_job(cli_env, openai_fake, tmp_path):
+    file = tmp_path / "in.jsonl"
+    file.write_text("\n".join(chat_line(f"q{n}", f"a{n}") for n in range(10)) + "\n")
+    await bot(cli_env, "dataset", "import", str(file))
+    code, out, err = await bot(cli_env, "finetune", "start", "--suffix", "crew", "--no-follow")
+    assert code == 0 and "Started fine-tuning job" in out, err
+    [request] = openai_fake.job_requests
+    assert request["suffix"] == "crew"
+    code, out, _ = await bot(cli_env, "finetune", "status")
+    assert "Fine-tuning gpt-4.1-mini-2025-04-14" in out
