@@ -1,20 +1,30 @@
 """Bringing a JSONL file of examples in: every line checked like `/finetune validate`, with its
-line number; all or nothing unless the caller skips what is invalid; kept exactly as given."""
+line number; all or nothing unless the caller skips what is invalid; kept exactly as given.
+
+The file is read twice, a line at a time (once to check every line, once to store), so memory
+stays flat however large it is, and nothing is stored when a line is wrong.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from bot.model_table import ModelTable
-from bot.tokens import count_messages
-from bot.validation import analyse_dataset, example_errors, problem_words
+from bot.tokens import TokenCounter, encoding_for
+from bot.validation import check_batch, problem_words
 from storage.examples import ExampleStore
 from storage.schemas import Example, content_id
 
 IMPORTER = "import"  # who votes for imported examples: the operator who brought them in
+BATCH = 1000
+CONCURRENT_WRITES = 100
 
 
 class ImportRefused(ValueError):
@@ -32,94 +42,126 @@ class ImportReport:
     lines: int = 0  # non-blank lines read
     added: int = 0
     updated: int = 0  # stored before with other weights
-    duplicates: int = 0
+    duplicates: int = 0  # stored before, or earlier in the same file
     skipped: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def imported(self) -> bool:
-        return bool(self.added or self.updated)
 
-
-def read_jsonl(data: bytes) -> tuple[list[tuple[int, str]], list[str]]:
-    """(line number, text) of each non-blank line, and notes on what was tolerated."""
-    notes = []
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-        notes.append("The file starts with a byte order mark; it was ignored.")
-    if not data.strip():
+def iter_lines(path: Path, notes: list[str]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line; what was tolerated goes into `notes`."""
+    blank, crlf, seen = 0, False, False
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+                notes.append("The file starts with a byte order mark; it was ignored.")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ImportRefused(
+                    f"Line {number} is not UTF-8 text (byte {error.start + 1} of the line); save "
+                    "the file as UTF-8 and try again."
+                ) from None
+            crlf = crlf or text.endswith("\r\n")
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                blank += 1
+                continue
+            seen = True
+            yield number, text
+    if not seen:
         raise ImportRefused("The file is empty: there is nothing to import.")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ImportRefused(
-            f"Line {line} is not UTF-8 text (byte {error.start + 1} of the file); save the file "
-            "as UTF-8 and try again."
-        ) from None
-    if "\r\n" in text:
+    if crlf:
         notes.append("The file has Windows (CRLF) line endings; they were read as plain ones.")
-    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    blank = len(text.splitlines()) - len(numbered)
     if blank:
         notes.append(f"{blank} blank line{'s were' if blank != 1 else ' was'} skipped.")
-    return numbered, notes
 
 
-def parse_lines(
-    numbered: list[tuple[int, str]], model: str, table: ModelTable
-) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-    """The lines that are valid examples for `model`, and a problem for each one that is not."""
-    parsed: list[tuple[int, Any]] = []
-    problems = []
-    for number, line in numbered:
-        try:
-            parsed.append((number, json.loads(line)))
-        except json.JSONDecodeError as error:
-            reason = f"is not valid JSON ({error.msg} at column {error.colno})"
-            problems.append(Problem(number, reason))
-    kept: list[Any] = []
-    analyse_dataset([example for _, example in parsed], model, table, keep=kept)
-    trainable = {id(example) for example in kept}
-    valid = []
-    for number, example in parsed:
-        if id(example) in trainable:
-            valid.append((number, example))
-            continue
-        kinds = sorted(example_errors(example)) or ["too_many_tokens"]
-        problems.append(Problem(number, "; ".join(problem_words(kind) for kind in kinds)))
-    problems.sort(key=lambda problem: problem.line)
-    return valid, problems
+def parse(text: str) -> tuple[Any, str | None]:
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as error:
+        return None, f"is not valid JSON ({error.msg} at column {error.colno})"
 
 
-async def import_examples(
-    data: bytes,
+def _checked(
+    path: Path, model: str, table: ModelTable, notes: list[str]
+) -> Iterator[tuple[int, Any, str | None, int]]:
+    """(line number, example, problem or None, tokens) for each line, a batch at a time."""
+    info = table.lookup(model)
+    counter = TokenCounter(encoding_for(model))
+    lines = iter_lines(path, notes)
+    while batch := list(islice(lines, BATCH)):
+        parsed = [(number, *parse(text)) for number, text in batch]
+        examples = [example for _, example, problem in parsed if problem is None]
+        results = iter(check_batch(examples, counter, info.max_tokens_per_example))
+        for number, example, problem in parsed:
+            if problem is not None:
+                yield number, None, problem, 0
+                continue
+            kinds, tokens = next(results)
+            words = "; ".join(problem_words(kind) for kind in sorted(kinds)) if kinds else None
+            yield number, example, words, tokens
+
+
+async def import_file(
+    path: Path,
     examples: ExampleStore,
     model: str,
     table: ModelTable,
     *,
     skip_invalid: bool = False,
+    progress: Callable[[int], None] = lambda lines: None,
 ) -> ImportReport:
-    numbered, notes = read_jsonl(data)
-    valid, problems = parse_lines(numbered, model, table)
-    report = ImportReport(lines=len(numbered), problems=problems, notes=notes)
-    if problems and not skip_invalid:
+    report = ImportReport()
+
+    # Pass 1: check every line (off the event loop: it is CPU work on a whole file).
+    def check() -> None:
+        for number, _, problem, _ in _checked(path, model, table, report.notes):
+            report.lines += 1
+            if problem:
+                report.problems.append(Problem(number, problem))
+
+    await asyncio.to_thread(check)
+    if report.problems and not skip_invalid:
         return report  # all or nothing: nothing is stored
-    report.skipped = len(problems)
-    for _, line in valid:
-        await _store(line, examples, model, report)
+    report.skipped = len(report.problems)
+    # Pass 2: store the valid lines, a batch of writes at a time.
+    seen: set[str] = set()
+    pending = []
+    for _, example, problem, tokens in _checked(path, model, table, []):
+        if problem is None:
+            pending.append(_store(example, tokens, examples, model, report, seen))
+        if len(pending) >= CONCURRENT_WRITES:
+            await asyncio.gather(*pending)
+            progress(len(pending))
+            pending = []
+    await asyncio.gather(*pending)
+    progress(len(pending))
     return report
 
 
-async def _store(line: dict[str, Any], examples: ExampleStore, model: str, report: ImportReport):
+async def _store(
+    line: dict[str, Any],
+    tokens: int,
+    examples: ExampleStore,
+    model: str,
+    report: ImportReport,
+    seen: set[str],
+) -> None:
     messages = line["messages"]
+    example_id = content_id(messages)
+    if example_id in seen:
+        report.duplicates += 1
+        return
+    seen.add(example_id)
     example = Example(
-        id=content_id(messages),
+        id=example_id,
         messages=messages,
         model=model,
-        source=f"import:{content_id(messages)}",
-        tokens=count_messages(messages, model),
+        source=f"import:{example_id}",
+        tokens=tokens,
         origin="import",
         extra={key: value for key, value in line.items() if key != "messages"},
     )

@@ -375,6 +375,18 @@ def _analyse_batch(tally: _Tally, start: int, batch: list[Any], counter: TokenCo
     return trainable
 
 
+def check_batch(batch: list[Any], counter: TokenCounter, limit: int) -> list[tuple[set[str], int]]:
+    """Each example's problems and tokens, counting the batch's texts together (for callers
+    that must know every invalid one, such as an import; `analyse_dataset` keeps samples)."""
+    checked: list[tuple[set[str], int]] = [(example_errors(example), 0) for example in batch]
+    texts = {i: _texts(example) for i, example in enumerate(batch) if not checked[i][0]}
+    counter.count_all(text for all_texts, _, _ in texts.values() for text in all_texts)
+    for i, (all_texts, _, framing) in texts.items():
+        tokens = framing + counter.total(all_texts)
+        checked[i] = ({"too_many_tokens"} if tokens > limit else set(), tokens)
+    return checked
+
+
 def _texts(example: dict[str, Any]) -> tuple[list[str], list[str], int]:
     """What a well-formed example's tokens are made of, from one walk over it.
 

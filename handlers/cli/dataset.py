@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 
+from bot import importing
 from bot.finetune import analyse_lines
-from bot.importing import ImportRefused, import_examples, read_jsonl
 from bot.model_table import ModelTable
 from handlers.cli.render import report_lines
 from handlers.cli.runtime import core, settings_or_exit
@@ -26,17 +28,19 @@ async def import_file(path: Path, skip_invalid: bool, model: str | None) -> int:
     async with core(settings) as services:
         target = model or settings.finetune_base_model
         _known_model(services.table, target)
-        try:
-            report = await import_examples(
-                await asyncio.to_thread(path.read_bytes),
-                services.examples,
-                target,
-                services.table,
-                skip_invalid=skip_invalid,
-            )
-        except ImportRefused as refused:
-            click.echo(str(refused), err=True)
-            return 1
+        with _progress("Importing") as advance:
+            try:
+                report = await importing.import_file(
+                    path,
+                    services.examples,
+                    target,
+                    services.table,
+                    skip_invalid=skip_invalid,
+                    progress=advance,
+                )
+            except importing.ImportRefused as refused:
+                click.echo(str(refused), err=True)
+                return 1
     for note in report.notes:
         click.echo(note, err=True)
     for problem in report.problems:
@@ -55,6 +59,16 @@ async def import_file(path: Path, skip_invalid: bool, model: str | None) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr in a terminal; nothing when piped (scripts read stdout)."""
+    if not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    with click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield bar.update
+
+
 async def validate(path: Path | None, model: str | None, epochs: int | None, as_json: bool) -> int:
     settings = settings_or_exit()
     async with core(settings) as services:
@@ -65,24 +79,12 @@ async def validate(path: Path | None, model: str | None, epochs: int | None, as_
             item = "example"
         else:
             try:
-                numbered, notes = read_jsonl(await asyncio.to_thread(path.read_bytes))
-            except ImportRefused as refused:
+                report = await asyncio.to_thread(
+                    _validate_file, path, target, services.table, epochs
+                )
+            except importing.ImportRefused as refused:
                 click.echo(str(refused), err=True)
                 return 1
-            for note in notes:
-                click.echo(note, err=True)
-            lines = [json.loads(text) if _is_json(text) else None for _, text in numbered]
-            report = analyse_lines(lines, target, services.table, epochs, "supervised")
-            # Report line numbers of the file, not positions among its non-blank lines.
-            numbers = [number for number, _ in numbered]
-            report = report.model_copy(
-                update={
-                    "error_samples": {
-                        kind: [numbers[i] - 1 for i in places]
-                        for kind, places in report.error_samples.items()
-                    }
-                }
-            )
             item = "line"
     if as_json:
         _echo_json(report.model_dump())
@@ -92,12 +94,23 @@ async def validate(path: Path | None, model: str | None, epochs: int | None, as_
     return 0 if report.can_train else 1
 
 
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
+def _validate_file(path: Path, model: str, table: ModelTable, epochs: int | None):
+    """The report of a file, read a line at a time; problems name the file's line numbers."""
+    notes: list[str] = []
+    numbers: list[int] = []
+
+    def examples() -> Iterator[object]:
+        for number, text in importing.iter_lines(path, notes):
+            numbers.append(number)
+            yield importing.parse(text)[0]
+
+    report = analyse_lines(examples(), model, table, epochs, "supervised")
+    for note in notes:
+        click.echo(note, err=True)
+    samples = {
+        kind: [numbers[i] - 1 for i in places] for kind, places in report.error_samples.items()
+    }
+    return report.model_copy(update={"error_samples": samples})
 
 
 def _known_model(table: ModelTable, model: str) -> None:

@@ -217,3 +217,82 @@ async def test_finetune_start_from_the_terminal_follows_the_job(cli_env, openai_
     assert request["suffix"] == "crew"
     code, out, _ = await bot(cli_env, "finetune", "status")
     assert "Fine-tuning gpt-4.1-mini-2025-04-14" in out
+
+
+def cookbook_figures(dataset: list[dict], encoding_name: str) -> dict:
+    """What the cookbook's data-prep notebook computes, written from its code: tokens per
+    example (3 per message, 1 per name, 3 priming the reply), assistant tokens, the epoch
+    heuristic and the billed tokens."""
+    import statistics
+
+    import tiktoken
+
+    from bot.tokens import encoding
+
+    enc = encoding(encoding_name)
+    assert isinstance(enc, tiktoken.Encoding)
+    lengths, assistant = [], 0
+    for example in dataset:
+        tokens = 3
+        for message in example["messages"]:
+            tokens += 3
+            for key, value in message.items():
+                tokens += len(enc.encode(value))
+                if key == "name":
+                    tokens += 1
+            if message["role"] == "assistant":
+                assistant += len(enc.encode(message["content"]))
+        lengths.append(tokens)
+    n = len(dataset)
+    epochs = 3
+    if 3 * n < 100:
+        epochs = min(25, 100 // n)
+    elif 3 * n > 25000:
+        epochs = max(1, 25000 // n)
+    billing = sum(min(65536, length) for length in lengths)
+    return {
+        "tokens_total": sum(lengths),
+        "tokens_min": min(lengths),
+        "tokens_max": max(lengths),
+        "tokens_median": statistics.median(lengths),
+        "tokens_mean": statistics.mean(lengths),
+        "assistant_tokens": assistant,
+        "n_epochs": epochs,
+        "billed_tokens": epochs * billing,
+    }
+
+
+async def test_validate_figures_equal_the_cookbooks_on_its_toy_chat_shape(cli_env, tmp_path):
+    # The shape of the cookbook's toy_chat_fine_tuning.jsonl: Marv, a factual chatbot that is
+    # also sarcastic.
+    system = "Marv is a factual chatbot that is also sarcastic."
+    pairs = [
+        ("What's the capital of France?", "Paris, as if everyone doesn't know that already."),
+        ("Who wrote 'Romeo and Juliet'?", "Oh, just some guy named William Shakespeare."),
+        ("How far is the Moon from Earth?", "Around 384,400 kilometers. Give or take."),
+        ("What's the boiling point of water?", "100°C at sea level. Shocking, I know."),
+        ("Who painted the Mona Lisa?", "Leonardo da Vinci. Maybe you've heard of him."),
+        ("What is 2 + 2?", "Four. I'll wait while you check with a calculator."),
+        ("Which planet is the largest?", "Jupiter. It's hard to miss."),
+        ("What's the speed of light?", "About 299,792 km per second. Try to keep up."),
+        ("Who discovered penicillin?", "Alexander Fleming, by leaving his lab messy."),
+        ("What's H2O?", "Water. Riveting chemistry, isn't it?"),
+        ("How many continents are there?", "Seven, unless you're feeling creative."),
+    ]
+    dataset = [
+        {
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer},
+            ]
+        }
+        for question, answer in pairs
+    ]
+    file = tmp_path / "toy_chat_fine_tuning.jsonl"
+    file.write_text("".join(json.dumps(line) + "\n" for line in dataset))
+    code, out, _ = await bot(cli_env, "dataset", "validate", str(file), "--json")
+    report = json.loads(out)
+    assert code == 0
+    expected = cookbook_figures(dataset, "o200k_base")
+    assert {key: report[key] for key in expected} == pytest.approx(expected)
