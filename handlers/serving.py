@@ -1,0 +1,165 @@
+"""Running the assembled bot: its front ends serve until SIGTERM or SIGINT, then stop in
+order (no new events, in-flight work gets a grace period, clients and Redis close)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import Services
+from bot.config import SettingsError
+from handlers.discord import DiscordBot, run_discord
+from handlers.http import build_web_app
+from handlers.slack import SlackIdentity, SlackSocket
+from storage.connection import RedisHandle
+
+logger = logging.getLogger("bot")
+
+# Once no new events come in, work already started (a reply being written, a vote being saved)
+# gets this long to finish; then it is cancelled, so a stop never takes much longer.
+IN_FLIGHT_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class Bot:
+    redis: RedisHandle
+    services: Services
+    slack: AsyncApp | None
+    discord: DiscordBot | None
+
+    def web_app(self, is_ready) -> web.Application:
+        return build_web_app(
+            self.slack,
+            is_ready,
+            openai_client=self.services.openai,
+            webhook_secret=self.services.settings.openai_webhook_secret,
+            on_job_event=self.services.watcher.check,
+        )
+
+
+async def serve(bot: Bot) -> None:
+    """Serve until SIGTERM or SIGINT, which stop every mode the same way. A refusal only the
+    configuration can fix (Slack refused a token, PORT is taken) stops with one line, exit 2."""
+    stopped = _stop_on_signals()
+    try:
+        try:
+            await _run_front_ends(bot, stopped)
+        finally:
+            await bot.services.openai.close()
+            await bot.redis.close()
+    except SettingsError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
+    settings = bot.services.settings
+    identity = SlackIdentity(bot.slack) if bot.slack else None
+    runner = None
+    if not settings.socket_mode:  # first, so that a taken port stops start-up at once
+        runner = await _listen(bot.web_app(_readiness(bot, identity)), settings.port)
+    socket = SlackSocket(bot.slack, settings.slack_app_token) if settings.socket_mode else None
+    watcher = asyncio.create_task(bot.services.watcher.run())
+    # Until Slack answers these retry for as long as the bot runs; a refusal ends the bot.
+    needed = []
+    if socket:
+        needed.append(asyncio.create_task(socket.connect()))
+    if identity:
+        needed.append(asyncio.create_task(identity.resolve()))
+    lasting = []
+    if bot.discord:
+        lasting.append(asyncio.create_task(run_discord(bot.discord, settings.discord_token)))
+    try:
+        await _until_stopped(stopped, needed)
+    finally:
+        # No new events: Slack's endpoint and socket close, the watcher starts no new poll.
+        bot.services.watcher.stop()
+        if runner:
+            await runner.cleanup()
+        if socket:
+            await socket.close()
+        await _let_in_flight_work_finish(leave={*needed, *lasting})
+        # Discord last: closing it is also what stops its events, and in-flight replies need it.
+        if bot.discord:
+            await bot.discord.close()
+        for task in (*needed, *lasting):
+            task.cancel()
+        await asyncio.gather(watcher, *needed, *lasting, return_exceptions=True)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    # SIGTERM (deploys, Procfile restarts, `docker stop`) and SIGINT (Ctrl-C) alike.
+    stopped = asyncio.Event()
+
+    def stop(signum: signal.Signals) -> None:
+        logger.info("stopping (%s)", signum.name)
+        stopped.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop, signum)
+    return stopped
+
+
+async def _until_stopped(stopped: asyncio.Event, needed: list[asyncio.Task]) -> None:
+    """Until a signal; a task the bot can't run without that fails raises its error here."""
+    signalled = asyncio.create_task(stopped.wait())
+    running = {signalled, *needed}
+    try:
+        while signalled in running:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {signalled}:
+                if task.exception():
+                    raise task.exception()
+    finally:
+        signalled.cancel()
+
+
+def _readiness(bot: Bot, identity: SlackIdentity | None) -> Callable[[], Awaitable[bool]]:
+    async def is_ready() -> bool:
+        slack_ready = identity is None or identity.bot_user_id is not None
+        discord_ready = bot.discord is None or bot.discord.is_ready()
+        return slack_ready and discord_ready and await bot.services.redis_ok()
+
+    return is_ready
+
+
+async def _listen(app: web.Application, port: int) -> web.AppRunner:
+    # Requests in flight when the server stops get the grace period (aiohttp's default is 60 s).
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=IN_FLIGHT_GRACE_SECONDS)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, port=port).start()
+    except OSError as error:
+        await runner.cleanup()
+        if error.errno == errno.EADDRINUSE:
+            raise SettingsError(f"PORT {port} is already in use; set PORT to a free port") from None
+        reason = error.strerror or type(error).__name__
+        message = f"PORT {port} can't be opened ({reason}); set PORT to a free port"
+        raise SettingsError(message) from None
+    logger.info("http: listening on port %d", port)
+    return runner
+
+
+async def _let_in_flight_work_finish(leave: set[asyncio.Task]) -> None:
+    """Work that events started (Bolt's listeners, discord.py's handlers, a watcher poll) gets
+    the grace period to finish; what still runs then is cancelled."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + IN_FLIGHT_GRACE_SECONDS
+    while in_flight := asyncio.all_tasks() - leave - {asyncio.current_task()}:
+        if loop.time() >= deadline:
+            logger.warning("stopping: cancelled %d unfinished tasks", len(in_flight))
+            for task in in_flight:
+                task.cancel()
+            # A task that swallows its cancellation (redis-py can) must not hold the stop.
+            await asyncio.wait(in_flight, timeout=1)
+            return
+        await asyncio.wait(in_flight, timeout=deadline - loop.time())
