@@ -27,7 +27,7 @@ from bot.commands.results import (
     StatusSummary,
 )
 from bot.commands.wording import plural
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.conversation.forgetting import Forgetting
 from bot.dataset import Dataset
 from bot.errors import REDIS_DOWN
@@ -125,6 +125,11 @@ class CommandService:
                 options = parse_start_options(command, default_model, self._table)
                 return await self._finetuner.validate(options.model, options.epochs, options.method)
             case "start":
+                # The terminal chats without a training key; a job needs one.
+                try:
+                    self._settings.require("training")
+                except SettingsError as missing:
+                    return Sentence(f"{missing}; set it to start a job. Nothing was started.")
                 options = parse_start_options(command, default_model, self._table)
                 return Sentence(
                     await self._finetuner.start(

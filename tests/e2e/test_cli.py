@@ -296,3 +296,11 @@ async def test_validate_figures_equal_the_cookbooks_on_its_toy_chat_shape(cli_en
     assert code == 0
     expected = cookbook_figures(dataset, "o200k_base")
     assert {key: report[key] for key in expected} == pytest.approx(expected)
+
+
+async def test_chat_needs_no_training_key_until_a_job_is_started(cli_env, openai_fake, tmp_path):
+    env = {**cli_env, "TRAIN_BACKEND": "together"}  # Together needs TRAIN_API_KEY; none is set
+    code, out, err = await bot(env, "chat", stdin="hello\n/finetune start\n")
+    assert code == 0, err
+    assert out.splitlines()[0] == "Reply 1"
+    assert "TRAIN_API_KEY is required for TRAIN_BACKEND=together; set it to start a job" in out
