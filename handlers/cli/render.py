@@ -12,8 +12,8 @@ _MENTION = re.compile(r"<@([^>]+)>")
 
 
 def plain(text: str) -> str:
-    """`<@U123>` reads as `@U123` in a terminal."""
-    return _MENTION.sub(r"@\1", text)
+    """Chat markup read in a terminal: `<@U123>` as @U123, code without its backticks."""
+    return _MENTION.sub(r"@\1", text).replace("`", "")
 
 
 def render(result: results.CommandResult) -> list[str]:
@@ -21,7 +21,8 @@ def render(result: results.CommandResult) -> list[str]:
         case results.Sentence(text):
             return [plain(text)]
         case results.Help(problem):
-            return [*([problem, ""] if problem else [wording.CURATION_HINT, ""]), *usage_lines()]
+            lines = [problem, ""] if problem else [wording.CURATION_HINT, ""]
+            return [plain(line) for line in [*lines, *usage_lines()]]
         case results.StatusSummary():
             return status_lines(result)
         case DatasetReport():
@@ -36,10 +37,10 @@ def render(result: results.CommandResult) -> list[str]:
 def status_lines(summary: results.StatusSummary) -> list[str]:
     lines = [
         f"Dataset: {wording.dataset_line(summary)}",
-        f"Model in use: {wording.model_line(summary)}",
+        plain(f"Model in use: {wording.model_line(summary)}"),
     ]
     if summary.warning:
-        lines.append(f"⚠️ {summary.warning}")
+        lines.append(plain(f"⚠️ {summary.warning}"))
     if job := summary.active_job:
         lines.append(job_line(job))
     if summary.finished_jobs:
@@ -55,7 +56,7 @@ def job_line(job) -> str:
 
 def report_lines(report: DatasetReport, item: str = "example") -> list[str]:
     facts = " · ".join(f"{label}: {value}" for label, value in wording.report_facts(report))
-    lines = [wording.report_title(report), facts]
+    lines = [plain(wording.report_title(report)), facts]
     if spread := wording.report_spread(report):
         lines.append(spread)
     lines += [f"Assistant tokens: {report.assistant_tokens:,}"]
