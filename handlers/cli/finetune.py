@@ -4,6 +4,7 @@ in the terminal until it ends (Ctrl-C stops following, never the job)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import click
@@ -65,8 +66,6 @@ def _as_data(result: object) -> object:
     dump = getattr(result, "model_dump", None)
     if dump is not None:
         return dump(mode="json")
-    if hasattr(result, "__dataclass_fields__"):
-        import dataclasses
-
+    if dataclasses.is_dataclass(result):
         return dataclasses.asdict(result)
     return str(result)
