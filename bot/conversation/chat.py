@@ -118,37 +118,12 @@ class ChatService:
         if reply is None:
             await target.fail(MODEL_ERROR_APOLOGY)
             return None
-        first, *parts = await target.post(reply)
+        ids = await target.post(reply)
         # What is stored is redacted (the model answered the message as typed); history built
         # from it later, examples and every export are too.
         people = dict(previous.placeholders) if previous else {}
         stored, redactions = self._redacted(conversation.messages, reply, people)
-        here = [
-            MessageKey(message.platform, message.channel, i) for i in (message.message_id, first)
-        ]
-        earlier_refs, earlier_people = [], []
-        if previous is not None:
-            earlier_refs, earlier_people = (
-                previous.provenance_refs,
-                previous.people or [previous.user],
-            )
-        turn = Turn(
-            platform=message.platform,
-            team=message.team,
-            channel=message.channel,
-            thread_ts=previous.thread_ts if previous else message.thread_ts,
-            ts=first,
-            part_ids=parts,
-            user=message.user,
-            model=model,
-            messages=stored[:-1],
-            reply=stored[-1]["content"],
-            history_refs=conversation.history_refs,
-            asked=message.message_id,
-            message_refs=list(dict.fromkeys([*earlier_refs, *(key.ref for key in here if key.id)])),
-            people=list(dict.fromkeys([*earlier_people, message.user])),
-            placeholders=people,
-        )
+        turn = _new_turn(message, previous, model, stored, conversation.history_refs, ids, people)
         try:
             await self._turns.record(turn, redactions=redactions)
         except REDIS_DOWN:
@@ -230,6 +205,40 @@ class ChatService:
                 text += delta
                 await target.show_partial(text)
         return text
+
+
+def _new_turn(
+    message: Incoming,
+    previous: Turn | None,
+    model: str,
+    stored: list[dict],
+    history_refs: list[str],
+    ids: list[str],
+    people: dict[str, str],
+) -> Turn:
+    """The turn to record: what was stored (redacted), where the reply was posted (`ids`, the
+    first naming the turn), and the provenance carried on from the conversation so far."""
+    first, *parts = ids
+    here = [MessageKey(message.platform, message.channel, i) for i in (message.message_id, first)]
+    earlier_refs = previous.provenance_refs if previous else []
+    earlier_people = (previous.people or [previous.user]) if previous else []
+    return Turn(
+        platform=message.platform,
+        team=message.team,
+        channel=message.channel,
+        thread_ts=previous.thread_ts if previous else message.thread_ts,
+        ts=first,
+        part_ids=parts,
+        user=message.user,
+        model=model,
+        messages=stored[:-1],
+        reply=stored[-1]["content"],
+        history_refs=history_refs,
+        asked=message.message_id,
+        message_refs=list(dict.fromkeys([*earlier_refs, *(key.ref for key in here if key.id)])),
+        people=list(dict.fromkeys([*earlier_people, message.user])),
+        placeholders=people,
+    )
 
 
 def _is_visible(text: str) -> bool:
