@@ -111,11 +111,12 @@ class Dataset:
         ids = await self.examples.all_ids()
         voters = await self.examples.voters(ids)
         vetoed = set(await self._vetoes.vetoed_ids())
+        imported = await self.examples.imported_ids()
         in_set = waiting = 0
         for example_id, n in zip(ids, voters, strict=True):
             if example_id in vetoed or n == 0:
                 continue
-            if n >= self.min_votes:
+            if n >= self.min_votes or example_id in imported:
                 in_set += 1
             else:
                 waiting += 1

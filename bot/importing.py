@@ -176,3 +176,5 @@ async def _store(
         report.updated += 1
     else:
         report.duplicates += 1
+        return
+    await examples.mark_imported(example.id)

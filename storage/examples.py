@@ -30,7 +30,7 @@ local function voters(key)
 end
 """
 
-# KEYS: examples, example, votes, approved-replies, vote-clock, stats, voter-counts
+# KEYS: examples, example, votes, approved-replies, vote-clock, stats, voter-counts, imported
 # ARGV: id, example json, member, ref, score, event time, tokens
 _ADD_VOTE = (
     _COUNT_VOTERS
@@ -66,6 +66,7 @@ local function drop(keys, id)
   redis.call('DEL', keys[2], keys[3])
   redis.call('ZREM', keys[1], id)
   redis.call('ZREM', keys[7], id)
+  redis.call('SREM', keys[8], id)
   return raw and 1 or 0
 end
 """
@@ -127,6 +128,7 @@ class ExampleStore:
             k.vote_clock,
             k.dataset_stats,
             k.voter_counts,
+            k.imported,
         ]
 
     async def vote(self, example: Example, user: str, event_time: str) -> VoteResult:
@@ -159,6 +161,12 @@ class ExampleStore:
             args=[example_id, f"{user}|{ref}", ref, event_time],
         )
         return VoteResult(example_id, await self.voter_count(example_id), changed=result >= 0)
+
+    async def mark_imported(self, example_id: str) -> None:
+        await self._redis.sadd(self._keys.imported, example_id)
+
+    async def imported_ids(self) -> set[str]:
+        return await self._redis.smembers(self._keys.imported)
 
     async def replace(self, example: Example) -> None:
         """Store new contents for an example already in the dataset (weights changed)."""

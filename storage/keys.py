@@ -61,6 +61,11 @@ class Keys:
         """Sorted set: example id -> how many distinct people approved it (for quorum)."""
         return f"{self._base}:voter-counts"
 
+    @property
+    def imported(self) -> str:
+        """Set of example ids an operator imported (they train without waiting for votes)."""
+        return f"{self._base}:imported"
+
     def vetoes(self, example_id: str) -> str:
         """Hash: user -> the veto (when, on which reply, why) against one example."""
         return f"{self._base}:vetoes:{example_id}"

@@ -87,6 +87,9 @@ class Trainer(Protocol):
 
     async def cancel(self, job_id: str) -> None: ...
 
+    async def close(self) -> None:
+        """Release the backend's connections; the bot is stopping."""
+
     async def serving_model(self, job: JobProgress) -> str:
         """The model id the chat side should use now that `job` succeeded.
 

@@ -65,6 +65,9 @@ class LocalTrainer:
         except _REDIS_DOWN as exc:
             raise Unreachable("Could not store the training file in Redis; try again.") from exc
 
+    async def close(self) -> None:
+        pass  # a session per request: nothing stays open
+
     async def create_job(self, spec: JobSpec) -> JobProgress:
         now = utcnow()
         draft = LocalJob(

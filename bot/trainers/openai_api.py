@@ -54,6 +54,9 @@ class OpenAITrainer:
         self.training_closes = training_closes
         self.supports_dpo = True
 
+    async def close(self) -> None:
+        await self._client.close()  # the no-retry copy shares its connections
+
     async def upload(self, content: bytes, filename: str) -> str:
         # Bytes, not a stream: the SDK can only retry a body it can replay.
         with _translated(self.label, "upload the file"):

@@ -67,6 +67,9 @@ class TogetherTrainer:
             raise FileRejected(f"{self.label} rejected the file ({state.lower()}).")
         return str(uploaded["id"])
 
+    async def close(self) -> None:
+        pass  # a session per request: nothing stays open
+
     async def create_job(self, spec: JobSpec) -> JobProgress:
         body: dict[str, Any] = {
             "training_file": spec.training_file,

@@ -51,4 +51,5 @@ async def core(settings: Settings) -> AsyncIterator[Services]:
         yield services
     finally:
         await services.openai.close()
+        await services.trainer.close()
         await redis.close()

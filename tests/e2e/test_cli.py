@@ -304,3 +304,15 @@ async def test_chat_needs_no_training_key_until_a_job_is_started(cli_env, openai
     assert code == 0, err
     assert out.splitlines()[0] == "Reply 1"
     assert "TRAIN_API_KEY is required for TRAIN_BACKEND=together; set it to start a job" in out
+
+
+async def test_imported_examples_count_as_in_the_set_whatever_the_quorum(cli_env, tmp_path):
+    env = {**cli_env, "MIN_VOTES": "2"}
+    file = tmp_path / "in.jsonl"
+    file.write_text(chat_line("one", "1") + "\n" + chat_line("two", "2") + "\n")
+    await bot(env, "dataset", "import", str(file))
+    _, out, _ = await bot(env, "dataset", "stats", "--json")
+    counts = json.loads(out)
+    assert counts["in_set"] == 2 and counts["waiting"] == 0
+    _, exported, _ = await bot(env, "dataset", "export")
+    assert len(exported.splitlines()) == 2
