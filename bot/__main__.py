@@ -9,30 +9,22 @@ import logging
 import signal
 import sys
 
-from bot.app import build_openai_client, build_services
+from bot.app import open_core
 from bot.config import Settings, SettingsError, load_settings
-from bot.logs import redact_secrets
-from bot.model_table import load_model_table
 from bot.tokens import warm_up
 from handlers.cli import build_cli
 from handlers.discord import build_discord_bot
 from handlers.serving import Bot, serve
 from handlers.slack import build_slack_app
 from handlers.slack.reporter import SlackJobReporter
-from storage.connection import open_redis
 
 logger = logging.getLogger("bot")
 
 
 def assemble(settings: Settings) -> Bot:
-    redact_secrets(settings.secrets)
-    try:
-        table = load_model_table(settings.model_table_file)
-    except ValueError as error:
-        raise SettingsError(f"MODEL_TABLE_FILE is invalid: {error}") from None
+    # The server loads the tokenizer before its first event, not during it.
     warm_up([settings.chat_model, settings.finetune_base_model])
-    redis = open_redis(settings.redis_url, settings.data_dir)
-    services = build_services(settings, redis.client, build_openai_client(settings), table)
+    redis, services = open_core(settings)
     slack = None
     if settings.slack_enabled:
         slack = build_slack_app(services)

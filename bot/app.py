@@ -17,10 +17,12 @@ from bot.conversation.redaction import Redactor
 from bot.dataset import Dataset
 from bot.errors import REDIS_DOWN
 from bot.finetune import FineTuner, JobReporters
+from bot.logs import redact_secrets
 from bot.model_switch import ModelSwitcher
-from bot.model_table import ModelTable
+from bot.model_table import ModelTable, load_model_table
 from bot.trainers import Trainer, build_trainer, training_table
 from bot.watcher import JobWatcher
+from storage.connection import RedisHandle, open_redis
 from storage.events import SeenEvents
 from storage.examples import ExampleStore
 from storage.jobs import JobStore
@@ -57,11 +59,28 @@ class Services:
     reporters: JobReporters  # each front end adds its own
     commands: CommandService
 
+    async def close(self) -> None:
+        """Release the model and training clients' connections."""
+        await self.openai.close()
+        await self.trainer.close()
+
     async def redis_ok(self) -> bool:
         try:
             return bool(await self.redis.ping())
         except REDIS_DOWN:
             return False
+
+
+def open_core(settings: Settings) -> tuple[RedisHandle, Services]:
+    """Redis and the core services, as every way of running the bot uses them (the server and
+    each terminal command): secrets kept out of logs, the model table read, storage opened."""
+    redact_secrets(settings.secrets)
+    try:
+        table = load_model_table(settings.model_table_file)
+    except ValueError as error:
+        raise SettingsError(f"MODEL_TABLE_FILE is invalid: {error}") from None
+    redis = open_redis(settings.redis_url, settings.data_dir)
+    return redis, build_services(settings, redis.client, build_openai_client(settings), table)
 
 
 def build_services(

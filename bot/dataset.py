@@ -67,34 +67,35 @@ class Dataset:
         self._pairs = pairs
         self.min_votes = min_votes
 
-    async def _trains(
-        self, example_ids: list[str], imported: list[bool] | None = None
-    ) -> list[bool]:
-        """Enough votes (or imported by an operator, who curated them) and no veto."""
-        voters = await self.examples.voters(example_ids)
-        vetoed = await self._vetoes.vetoed(example_ids)
-        imported = imported or [False] * len(example_ids)
-        return [
-            (n >= self.min_votes or was_imported) and not v
-            for n, v, was_imported in zip(voters, vetoed, imported, strict=True)
-        ]
-
-    async def approved_refs(self) -> set[str]:
-        """Replies whose example trains: only those keep weight 1 as earlier history."""
-        index = await self.examples.example_ids_with_voters()
-        ids = sorted(set(index.values()))
-        trains = dict(zip(ids, await self._trains(ids), strict=True))
-        return {ref for ref, example_id in index.items() if trains.get(example_id)}
+    async def _standing(self) -> dict[str, str]:
+        """Each approved example's standing, decided once per export from the judgements:
+        "trains" (enough votes, or imported by an operator who curated it, and no veto),
+        "waiting" (fewer than `min_votes` people) or "vetoed"."""
+        ids = await self.examples.all_ids()
+        voters = await self.examples.voters(ids)
+        vetoed = await self._vetoes.vetoed_ids()
+        imported = await self.examples.imported_ids()
+        standing = {}
+        for example_id, n in zip(ids, voters, strict=True):
+            if example_id in vetoed:
+                standing[example_id] = "vetoed"
+            elif n >= self.min_votes or example_id in imported:
+                standing[example_id] = "trains"
+            elif n:
+                standing[example_id] = "waiting"
+        return standing
 
     async def training_lines(self) -> AsyncIterator[dict[str, Any]]:
-        """Each example that trains as a fine-tuning line (`{"messages": [...]}`), streamed."""
-        approved = await self.approved_refs()
+        """Each example that trains as a fine-tuning line (`{"messages": [...]}`), streamed.
+        Earlier replies keep weight 1 only if their own example trains."""
+        standing = await self._standing()
+        index = await self.examples.example_ids_with_voters()
+        approved = {
+            ref for ref, example_id in index.items() if standing.get(example_id) == "trains"
+        }
         async for batch in self.examples.iter_batches():
-            trains = await self._trains(
-                [example.id for example in batch], [example.is_imported for example in batch]
-            )
-            for example, kept in zip(batch, trains, strict=True):
-                if kept:
+            for example in batch:
+                if standing.get(example.id) == "trains":
                     yield {"messages": training_messages(example, approved), **example.extra}
 
     async def preference_lines(self) -> AsyncIterator[dict[str, Any]]:
@@ -108,19 +109,13 @@ class Dataset:
 
     async def counts(self) -> DatasetCounts:
         stats = await self.examples.stats()
-        ids = await self.examples.all_ids()
-        voters = await self.examples.voters(ids)
-        vetoed = set(await self._vetoes.vetoed_ids())
-        imported = await self.examples.imported_ids()
-        in_set = waiting = 0
-        for example_id, n in zip(ids, voters, strict=True):
-            if example_id in vetoed or n == 0:
-                continue
-            if n >= self.min_votes or example_id in imported:
-                in_set += 1
-            else:
-                waiting += 1
-        pairs = await self._pairs.count()
+        standing = list((await self._standing()).values())
+        vetoed = await self._vetoes.vetoed_ids()  # vetoes on replies nobody approved count too
         return DatasetCounts(
-            in_set, waiting, len(vetoed), pairs, stats.approx_tokens, stats.redactions
+            standing.count("trains"),
+            standing.count("waiting"),
+            len(vetoed),
+            await self._pairs.count(),
+            stats.approx_tokens,
+            stats.redactions,
         )

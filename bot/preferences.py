@@ -7,7 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from bot.model_table import ModelTable
-from bot.validation import MIN_EXAMPLES, DatasetReport, analyse_dataset, example_errors
+from bot.validation import (
+    MIN_EXAMPLES,
+    DatasetReport,
+    analyse_dataset,
+    example_errors,
+    few_examples_advice,
+)
 
 PAIR_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
 INPUT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
@@ -56,7 +62,7 @@ def analyse_pairs(
         by_shape = {id(shape): line for shape, line in zip(shaped, lines, strict=True)}
         keep.extend(by_shape[id(shape)] for shape in kept)
     # The supervised advice ("approve more replies") does not fit pairs; the rest stays.
-    warnings = [w for w in report.warnings if "approving more replies" not in w]
+    warnings = [w for w in report.warnings if w != few_examples_advice(report.trainable)]
     if report.trainable >= MIN_EXAMPLES:
         return report.model_copy(update={"warnings": warnings})
     missing = MIN_EXAMPLES - report.trainable

@@ -516,6 +516,14 @@ def describe_problems(report: DatasetReport, item: str = "example") -> list[str]
     return lines
 
 
+def few_examples_advice(trainable: int) -> str:
+    """The advice for a supervised dataset that can train but is small."""
+    return (
+        f"Only {trainable} examples are usable; fine-tuning usually improves clearly "
+        f"from {RECOMMENDED_EXAMPLES} to 100 good examples, so consider approving more replies."
+    )
+
+
 def _warnings(tally: _Tally, info: ModelInfo, model: str) -> list[str]:
     warnings = []
     if tally.invalid:
@@ -538,10 +546,7 @@ def _warnings(tally: _Tally, info: ModelInfo, model: str) -> list[str]:
             f"{info.max_tokens_per_example:,}-token limit of {info.name}."
         )
     if MIN_EXAMPLES <= tally.trainable < RECOMMENDED_EXAMPLES:
-        warnings.append(
-            f"Only {tally.trainable} examples are usable; fine-tuning usually improves clearly "
-            f"from {RECOMMENDED_EXAMPLES} to 100 good examples, so consider approving more replies."
-        )
+        warnings.append(few_examples_advice(tally.trainable))
     counted_with = encoding_name_for(model)
     if counted_with != info.encoding:
         warnings.append(

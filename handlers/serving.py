@@ -53,8 +53,7 @@ async def serve(bot: Bot) -> None:
         try:
             await _run_front_ends(bot, stopped)
         finally:
-            await bot.services.openai.close()
-            await bot.services.trainer.close()
+            await bot.services.close()
             await bot.redis.close()
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)

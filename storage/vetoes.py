@@ -77,11 +77,6 @@ class VetoStore:
         raw = await self._redis.hgetall(self._keys.vetoes(example_id))
         return [_veto(user, json.loads(record)) for user, record in raw.items()]
 
-    async def vetoed(self, example_ids: list[str]) -> list[bool]:
-        if not example_ids:
-            return []
-        return [bool(flag) for flag in await self._redis.smismember(self._keys.vetoed, example_ids)]
-
     async def vetoed_ids(self) -> set[str]:
         return await self._redis.smembers(self._keys.vetoed)
 

@@ -11,12 +11,9 @@ from collections.abc import AsyncIterator
 
 import click
 
-from bot.app import Services, build_openai_client, build_services
+from bot.app import Services, open_core
 from bot.commands.results import Caller
 from bot.config import Settings, SettingsError, load_settings
-from bot.logs import redact_secrets
-from bot.model_table import load_model_table
-from storage.connection import open_redis
 
 # The person at the terminal runs the bot: an admin, on the "local" platform.
 OPERATOR = Caller(platform="local", user="operator", is_admin=True, channel="terminal")
@@ -39,17 +36,12 @@ async def core(settings: Settings) -> AsyncIterator[Services]:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
     )
-    redact_secrets(settings.secrets)
     try:
-        table = load_model_table(settings.model_table_file)
-    except ValueError as error:
-        message = f"Configuration error: MODEL_TABLE_FILE is invalid: {error}"
-        raise click.ClickException(message) from None
-    redis = open_redis(settings.redis_url, settings.data_dir)
-    services = build_services(settings, redis.client, build_openai_client(settings), table)
+        redis, services = open_core(settings)
+    except SettingsError as error:
+        raise click.ClickException(f"Configuration error: {error}") from None
     try:
         yield services
     finally:
-        await services.openai.close()
-        await services.trainer.close()
+        await services.close()
         await redis.close()

@@ -25,9 +25,11 @@ VOTE_SAVE_SECONDS = 1.5
 def register(app: AsyncApp, services: Services) -> None:
     async def skip_retried_deliveries(body: dict, next) -> BoltResponse | None:
         # Slack redelivers events it did not see acknowledged in time (X-Slack-Retry-Num);
-        # Bolt does not deduplicate, and answering twice would post two replies.
+        # Bolt does not deduplicate, and answering twice would post two replies. Channel
+        # messages (every one arrives, for deletions) are never answered and forgetting one
+        # twice changes nothing, so they cost no Redis write.
         event_id = body.get("event_id")
-        if event_id:
+        if event_id and not _is_channel_message(body.get("event") or {}):
             try:
                 async with asyncio.timeout(SEEN_CHECK_SECONDS):
                     first_time = await services.seen.first_time(event_id)
@@ -49,7 +51,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if event.get("subtype") or event.get("bot_id"):
             return
         # In channels the same message also arrives as app_mention; answer that one only.
-        if event.get("channel_type") != "im":
+        if _is_channel_message(event):
             return
         await answer(event, context, client)
 
@@ -151,6 +153,10 @@ def _judgement(event: dict, context: AsyncBoltContext, services: Services) -> st
     if emoji in settings.curate_reactions:
         return "vote"
     return "veto" if emoji in settings.reject_reactions else None
+
+
+def _is_channel_message(event: dict) -> bool:
+    return event.get("type") == "message" and event.get("channel_type") != "im"
 
 
 def _deleted_message(event: dict) -> MessageKey | None:
