@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
+import time
 from collections.abc import Callable
 
 from aiohttp import web
@@ -88,3 +90,30 @@ async def _serve_forever(server: FakeServer, port: int) -> None:
         await stop.wait()
     finally:
         await server.stop()
+
+
+async def stream_chat_reply(
+    request: web.Request, completion_id: str, model: str, content: str
+) -> web.StreamResponse:
+    """A chat completion as OpenAI-compatible servers stream it (`stream: true`): server-sent
+    `chat.completion.chunk` events, a word at a time, then `[DONE]`."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        data = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(data)}\n\n".encode()
+
+    await response.write(chunk({"role": "assistant", "content": ""}))
+    for word in content.split(" "):
+        await response.write(chunk({"content": word + " "}))
+    await response.write(chunk({}, "stop"))
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response

@@ -7,6 +7,11 @@ registered with `set_response`). Socket Mode is there in its smallest form:
 `apps.connections.open` (with `app_token`) hands out a websocket URL whose
 server says `hello` and then records what the client sends.
 
+Beyond the call log, the fake keeps what a person in Slack would see: the
+bot's messages (`messages`, including chat.*Stream streams), assistant thread
+statuses, suggested prompts and App Home views. `not_joined` and `scopes`
+model channel membership.
+
 Slack reports API errors as HTTP 200 with `"ok": false`, and so does this fake,
 including for injected `ratelimited` faults: the real API would answer 429 with
 a Retry-After header, but slack_sdk's default client does not retry on 429, so
@@ -31,7 +36,17 @@ from tests.fakes._server import FakeServer, run_standalone
 
 # Fields that slack_sdk JSON-encodes when it sends form or query parameters.
 JSON_ENCODED_FIELDS = frozenset(
-    {"attachments", "blocks", "files", "metadata", "view", "user_auth_blocks", "unfurls"}
+    {
+        "attachments",
+        "blocks",
+        "chunks",
+        "files",
+        "metadata",
+        "prompts",
+        "view",
+        "user_auth_blocks",
+        "unfurls",
+    }
 )
 
 # A method's handler takes the merged params and returns the JSON payload.
@@ -47,6 +62,21 @@ class Call:
     headers: dict[str, str]
     # What the fake answered (e.g. the `ts` of a posted message), once it has answered.
     response: dict[str, Any] | None = None
+    at: float = field(default_factory=time.monotonic)  # when it arrived
+
+
+@dataclass
+class FakeMessage:
+    """What a person in Slack sees of one message the bot posted."""
+
+    channel: str
+    ts: str
+    text: str = ""
+    blocks: list[dict[str, Any]] | None = None
+    thread_ts: str | None = None
+    streaming: bool = False  # between chat.startStream and chat.stopStream
+    recipient_user_id: str | None = None
+    recipient_team_id: str | None = None
 
 
 @dataclass
@@ -91,14 +121,31 @@ class FakeSlack(FakeServer):
         self._overrides: dict[str, dict[str, Any] | Handler] = {}
         self._reserved: dict[str, _ReservedFile] = {}
         self._serial = 0
+        self.messages: dict[tuple[str, str], FakeMessage] = {}  # keyed by (channel, ts)
+        self.statuses: dict[tuple[str, str], str] = {}  # current, by (channel_id, thread_ts)
+        self.suggested_prompts: dict[str, dict[str, Any]] = {}  # by channel_id
+        self.modals: dict[str, dict[str, Any]] = {}  # open modals by view id, as last drawn
+        self.home_views: dict[str, dict[str, Any]] = {}  # latest published view, by user_id
+        self.scopes: set[str] = {"chat:write"}
+        # Agent apps (the default) have prompts ignored when sent with a thread_ts.
+        self.agent_view = True
+        self._not_joined: set[str] = set()
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.startStream": self._chat_start_stream,
+            "chat.appendStream": self._chat_append_stream,
+            "chat.stopStream": self._chat_stop_stream,
+            "assistant.threads.setStatus": self._assistant_set_status,
+            "assistant.threads.setSuggestedPrompts": self._assistant_set_suggested_prompts,
+            "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
             "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
         }
@@ -164,6 +211,40 @@ class FakeSlack(FakeServer):
         Lets a test stub a method this fake does not implement (e.g. users.info).
         """
         self._overrides[method] = response
+
+    def message(self, channel: str, ts: str) -> FakeMessage:
+        """The bot's message `ts` in `channel`, as Slack shows it now."""
+        found = self.messages.get((channel, ts))
+        if found is None:
+            raise AssertionError(f"no bot message {ts} in {channel}; have {sorted(self.messages)}")
+        return found
+
+    def thread(self, channel: str, thread_ts: str) -> list[FakeMessage]:
+        """The bot's messages in a thread (its parent included, if the bot's), oldest first."""
+        found = [
+            message
+            for (message_channel, ts), message in self.messages.items()
+            if message_channel == channel and thread_ts in (ts, message.thread_ts)
+        ]
+        return sorted(found, key=lambda message: float(message.ts))
+
+    def status_history(self, channel_id: str, thread_ts: str) -> list[str]:
+        """Every status the bot set in a thread, in order ("" is a clear)."""
+        return [
+            call.params["status"]
+            for call in self.calls_to("assistant.threads.setStatus")
+            if call.response is not None
+            and call.response["ok"]
+            and (call.params["channel_id"], call.params["thread_ts"]) == (channel_id, thread_ts)
+        ]
+
+    def expire_stream(self, channel: str, ts: str) -> None:
+        """End a stream as Slack does an idle one: appends and stops then fail."""
+        self.message(channel, ts).streaming = False
+
+    def not_joined(self, channel: str) -> None:
+        """Make the bot not a member of `channel`."""
+        self._not_joined.add(channel)
 
     # ----- HTTP handlers -------------------------------------------------
 
@@ -259,12 +340,26 @@ class FakeSlack(FakeServer):
                 message[key] = params[key]
         return message
 
+    def _cannot_post(self, channel: str) -> bool:
+        # chat:write.public lets a bot post to public channels it has not joined.
+        public_ok = channel.startswith("C") and "chat:write.public" in self.scopes
+        return channel in self._not_joined and not public_ok
+
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        if not params.get("channel"):
+        channel = params.get("channel")
+        if not channel:
             return {"ok": False, "error": "channel_not_found"}
-        if not any(params.get(key) for key in ("text", "blocks", "attachments")):
+        if not any(params.get(key) for key in ("text", "markdown_text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
+        if self._cannot_post(channel):
+            return {"ok": False, "error": "not_in_channel"}
         ts = self._next_ts()
+        thread_ts = params.get("thread_ts")
+        self.messages[(channel, ts)] = FakeMessage(
+            channel, ts, _message_text(params), params.get("blocks"), thread_ts
+        )
+        if thread_ts:
+            self.statuses.pop((channel, thread_ts), None)  # a reply clears the thread's status
         return {
             "ok": True,
             "channel": params["channel"],
@@ -277,6 +372,15 @@ class FakeSlack(FakeServer):
             return {"ok": False, "error": "channel_not_found"}
         if not params.get("ts"):
             return {"ok": False, "error": "message_not_found"}
+        if self._cannot_post(params["channel"]):
+            return {"ok": False, "error": "not_in_channel"}
+        # Any ts is accepted, so tests may update messages the fake never posted.
+        key = (params["channel"], params["ts"])
+        message = self.messages.setdefault(key, FakeMessage(*key))
+        if "text" in params or "markdown_text" in params:
+            message.text = _message_text(params)
+        if "blocks" in params:  # as in Slack, omitted blocks are kept
+            message.blocks = params["blocks"]
         return {
             "ok": True,
             "channel": params["channel"],
@@ -292,6 +396,85 @@ class FakeSlack(FakeServer):
             return {"ok": False, "error": "user_not_in_channel"}
         return {"ok": True, "message_ts": self._next_ts()}
 
+    def _chat_start_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, thread_ts = params.get("channel"), params.get("thread_ts")
+        if not channel or not thread_ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not channel.startswith("D"):  # outside DMs Slack needs to know who reads along
+            for key in ("recipient_user_id", "recipient_team_id"):
+                if not params.get(key):
+                    return {"ok": False, "error": f"missing_{key}"}
+        if channel in self._not_joined:
+            return {"ok": False, "error": "not_in_channel"}
+        ts = self._next_ts()
+        self.messages[(channel, ts)] = FakeMessage(
+            channel,
+            ts,
+            _stream_text(params),
+            thread_ts=thread_ts,
+            streaming=True,
+            recipient_user_id=params.get("recipient_user_id"),
+            recipient_team_id=params.get("recipient_team_id"),
+        )
+        self.statuses.pop((channel, thread_ts), None)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _live_stream(self, params: dict[str, Any]) -> FakeMessage | dict[str, Any]:
+        """The streaming message `params` name, or the error payload."""
+        if not params.get("channel") or not params.get("ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        message = self.messages.get((params["channel"], params["ts"]))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        return message
+
+    def _chat_append_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._live_stream(params)
+        if isinstance(message, dict):
+            return message
+        message.text += _stream_text(params)
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _chat_stop_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._live_stream(params)
+        if isinstance(message, dict):
+            return message
+        message.text += _stream_text(params)
+        if params.get("blocks") is not None:
+            message.blocks = params["blocks"]
+        message.streaming = False
+        shown = {"text": message.text, "blocks": message.blocks, "thread_ts": message.thread_ts}
+        return {
+            "ok": True,
+            "channel": message.channel,
+            "ts": message.ts,
+            "message": self._bot_message(shown, message.ts),
+        }
+
+    def _assistant_set_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel_id, thread_ts = params.get("channel_id"), params.get("thread_ts")
+        status = params.get("status")
+        if not channel_id or not thread_ts or not isinstance(status, str):
+            return {"ok": False, "error": "invalid_arguments"}
+        if status:
+            self.statuses[(channel_id, thread_ts)] = status
+        else:
+            self.statuses.pop((channel_id, thread_ts), None)
+        return {"ok": True}
+
+    def _assistant_set_suggested_prompts(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel_id, prompts = params.get("channel_id"), params.get("prompts")
+        if not channel_id or not _valid_prompts(prompts):
+            return {"ok": False, "error": "invalid_arguments"}
+        # Slack: "Including [thread_ts] in a call for an agent app will cause the
+        # call to silently fail."
+        if params.get("thread_ts") and self.agent_view:
+            return {"ok": True}
+        self.suggested_prompts[channel_id] = {"title": params.get("title"), "prompts": prompts}
+        return {"ok": True}
+
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         # Slack refuses a trigger_id older than 3 s or used twice; the fake checks it is there.
         if not params.get("trigger_id"):
@@ -301,7 +484,45 @@ class FakeSlack(FakeServer):
             view = json.loads(view)
         if not isinstance(view, dict) or view.get("type") != "modal":
             return {"ok": False, "error": "invalid_arguments"}
-        return {"ok": True, "view": {**view, "id": f"V{self._next_ts().replace('.', '')}"}}
+        view = {**view, "id": self._next_view_id()}
+        self.modals[view["id"]] = view
+        return {"ok": True, "view": view}
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        if params.get("view_id") not in self.modals:
+            return {"ok": False, "error": "not_found"}
+        self.modals[params["view_id"]] = {**view, "id": params["view_id"]}
+        return {"ok": True, "view": self.modals[params["view_id"]]}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id, view = params.get("user_id"), params.get("view")
+        if (
+            not user_id
+            or not isinstance(view, dict)
+            or view.get("type") != "home"
+            or not isinstance(view.get("blocks"), list)
+        ):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.home_views[user_id] = view
+        return {"ok": True, "view": {**view, "id": self._next_view_id()}}
+
+    def _next_view_id(self) -> str:
+        return f"V{self._next_ts().replace('.', '')}"
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        info = {
+            "id": channel,
+            "is_member": channel not in self._not_joined,
+            "is_private": channel.startswith("G"),
+            "is_im": channel.startswith("D"),
+        }
+        return {"ok": True, "channel": info}
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("channel"):
@@ -363,6 +584,36 @@ class FakeSlack(FakeServer):
                 }
             )
         return {"ok": True, "files": completed}
+
+
+# ----- payload helpers -----------------------------------------------------
+
+
+def _message_text(params: dict[str, Any]) -> str:
+    return params.get("text") or params.get("markdown_text") or ""
+
+
+def _stream_text(params: dict[str, Any]) -> str:
+    """The text a chat.*Stream call adds: `markdown_text`, then markdown_text chunks."""
+    chunks = params.get("chunks")
+    texts = [
+        chunk.get("text") or ""
+        for chunk in (chunks if isinstance(chunks, list) else [])
+        if isinstance(chunk, dict) and chunk.get("type") == "markdown_text"
+    ]
+    return (params.get("markdown_text") or "") + "".join(texts)
+
+
+def _valid_prompts(prompts: Any) -> bool:
+    """Slack takes 1 to 4 prompts, each with a title and a message."""
+    return (
+        isinstance(prompts, list)
+        and 1 <= len(prompts) <= 4
+        and all(
+            isinstance(prompt, dict) and prompt.get("title") and prompt.get("message")
+            for prompt in prompts
+        )
+    )
 
 
 # ----- request parsing helpers ---------------------------------------------

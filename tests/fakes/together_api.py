@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes._server import FakeServer
+from tests.fakes._server import FakeServer, stream_chat_reply
 
 
 class FakeTogether(FakeServer):
@@ -142,6 +142,10 @@ class FakeTogether(FakeServer):
         model = body.get("model")
         if model not in self.served_models:
             return _error(404, f"Unable to access model {model}.")
+        if body.get("stream"):
+            return await stream_chat_reply(
+                request, f"chat-{len(self.chat_requests)}", model, f"Answer from {model}"
+            )
         return web.json_response(
             {
                 "id": f"chat-{len(self.chat_requests)}",

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes._server import FakeServer, run_standalone
+from tests.fakes._server import FakeServer, run_standalone, stream_chat_reply
 
 
 @dataclass
@@ -102,6 +102,10 @@ class FakeVLLM(FakeServer):
         model = body.get("model")
         if model != self.base_model and model not in self.adapters:
             return _error(404, f"The model `{model}` does not exist.", "NotFoundError")
+        if body.get("stream"):
+            return await stream_chat_reply(
+                request, f"chatcmpl-{len(self.chat_requests):06d}", model, f"Reply from {model}"
+            )
         return web.json_response(
             {
                 "id": f"chatcmpl-{len(self.chat_requests):06d}",
