@@ -30,6 +30,14 @@ _SLACK_TOKEN_KINDS = {
 _PLACEHOLDER_MARKS = ("...", "…")
 
 
+MAX_SUGGESTED_PROMPTS = 4  # Slack shows up to four
+DEFAULT_SUGGESTED_PROMPTS = (
+    "What can you help me with?",
+    "Draft a short, friendly reply to a customer who is waiting on a refund.",
+    "Explain this error message and how to fix it:",
+)
+
+
 class SettingsError(Exception):
     """A setting is missing or wrong; the message names the variable in one line."""
 
@@ -81,10 +89,14 @@ class Settings(BaseSettings):
     # Channels (Slack or Discord ids) where reactions curate; empty: everywhere.
     curate_channels: Annotated[frozenset[str], NoDecode] = frozenset()
     finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Offered in the bot's DM (Slack's agent view); "|" between prompts, at most 4.
+    suggested_prompts: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUGGESTED_PROMPTS
     history_token_budget: int = Field(default=3000, ge=100)
     max_message_chars: int = Field(default=20000, ge=1)
     turn_ttl_days: int = Field(default=30, ge=1)
     job_poll_seconds: float = Field(default=30, gt=0)
+    # A job's Slack status message is redrawn at most this often (chat.update's rate limit).
+    job_status_update_seconds: float = Field(default=3, ge=0)
     finetune_base_model: str = "gpt-4.1-mini-2025-04-14"
     training_system_prompt: str | None = None
     openai_webhook_secret: str | None = None
@@ -107,6 +119,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             # Slack reports emoji names without colons; accept ":+1:" as typed by people too.
             return frozenset(part.strip().strip(":") for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("suggested_prompts", mode="before")
+    @classmethod
+    def _split_bars(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split("|") if part.strip())
+        if isinstance(value, tuple) and len(value) > MAX_SUGGESTED_PROMPTS:
+            raise ValueError(f"SUGGESTED_PROMPTS takes at most {MAX_SUGGESTED_PROMPTS} prompts")
         return value
 
     @model_validator(mode="after")

@@ -109,6 +109,15 @@ class Keys:
     def turns_from_person(self, user: str) -> str:
         return f"{self._base}:turns-from-person:{user}"
 
+    def feedback(self, ref: str) -> str:
+        """Hash of each person's latest feedback-button click on the reply `ref`."""
+        return f"{self._base}:feedback:{ref}"
+
+    @property
+    def feedback_voters(self) -> str:
+        """Set of people who have voted with a button (told once that it counted)."""
+        return f"{self._base}:feedback-voters"
+
     @property
     def opted_out(self) -> str:
         """Set of people whose conversations are not recorded as examples."""
@@ -133,6 +142,10 @@ class Keys:
 
     def job(self, job_id: str) -> str:
         return f"{self._base}:job:{job_id}"
+
+    def job_metrics(self, job_id: str) -> str:
+        """Hash of step -> [training loss, validation loss] of one job."""
+        return f"{self._base}:job-metrics:{job_id}"
 
     def job_export(self, job_id: str) -> str:
         return f"{self._base}:job-export:{job_id}"

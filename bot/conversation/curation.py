@@ -14,6 +14,7 @@ from bot.conversation.redaction import Redactor
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from bot.tokens import count_messages
 from storage.examples import ExampleStore
+from storage.feedback import FeedbackStore
 from storage.pairs import PairStore
 from storage.provenance import Provenance
 from storage.schemas import Example, MessageKey, PreferencePair, Turn, content_id
@@ -32,6 +33,7 @@ CORRECTION_SAVED = (
 )
 NOT_A_REPLY = '"Improve this reply" works on my replies that are still recorded; this isn\'t one.'
 CORRECTION_NOT_SAVED = "I couldn't save your correction because storage is unavailable; try again."
+REASON_MAX_CHARS = 2000
 T = TypeVar("T")
 
 
@@ -51,6 +53,7 @@ class CurationResult:
     outcome: Outcome
     example_id: str | None = None
     votes: int = 0
+    first_vote: bool = False  # the person's first vote by button (they are told it counted)
 
 
 class CorrectionRefused(ValueError):
@@ -77,6 +80,7 @@ class JudgementStores:
     vetoes: VetoStore
     pairs: PairStore
     provenance: Provenance
+    feedback: FeedbackStore
 
 
 class Curation:
@@ -90,9 +94,14 @@ class Curation:
     ) -> None:
         self._turns, self._examples = stores.turns, stores.examples
         self._vetoes, self._pairs, self._provenance = stores.vetoes, stores.pairs, stores.provenance
+        self._feedback = stores.feedback
         self._channels = channels  # CURATE_CHANNELS; empty: everywhere
         self._token_limit = token_limit
         self._redactor = redactor
+
+    def curates(self, channel: str) -> bool:
+        """Whether replies in `channel` can be curated (CURATE_CHANNELS; empty: everywhere)."""
+        return not self._channels or channel in self._channels
 
     async def react(
         self, reply: MessageKey, user: str, judgement: str, added: bool, event_time: str
@@ -149,6 +158,44 @@ class Curation:
             return CurationResult(Outcome.LIFTED if lifted else Outcome.UNCHANGED)
 
         return await _stored(lift())
+
+    async def feedback(self, reply: MessageKey, user: str, button: str, at: str) -> CurationResult:
+        """A click on a reply's feedback buttons: `button` is "good" (👍) or "bad" (👎), `at`
+        the click's time. The person's latest click decides: 👍 votes, 👎 vetoes (replacing
+        their vote), the same button again clears their judgement."""
+
+        async def click(turn: Turn) -> CurationResult:
+            if button == "good" and await self._provenance.any_opted_out(turn.people):
+                return CurationResult(Outcome.OPTED_OUT)
+            choice = await self._feedback.click(turn.ref, user, button, at)
+            if choice.chosen == "stale":
+                return CurationResult(Outcome.UNCHANGED)
+            example = _with_tokens(Example.from_turn(turn))
+            # Undo the earlier click first, so a vote and a veto never stand together.
+            if choice.previous == "good":
+                removed = await self._examples.unvote(turn.ref, user, at)
+                result = CurationResult(Outcome.REMOVED, example.id, removed.votes)
+            elif choice.previous == "bad":
+                await self._vetoes.lift(turn.ref, user, at)
+                result = CurationResult(Outcome.LIFTED, example.id)
+            if choice.chosen == "good":
+                voted = await self._examples.vote(example, user, at)
+                first = await self._feedback.first_vote(user)
+                result = CurationResult(Outcome.ADDED, example.id, voted.votes, first)
+            elif choice.chosen == "bad":
+                await self._vetoes.veto(example.id, user, turn.ref, at)
+                result = CurationResult(Outcome.VETOED, example.id)
+            logger.info("curation: feedback %s on %s", result.outcome.value, example.id[:12])
+            return result
+
+        # Like a veto, a 👎 counts even from someone who opted out; a 👍 is checked above.
+        return await self._on_turn(reply, click, respect_opt_out=False)
+
+    async def explain_veto(self, reply: MessageKey, user: str, at: str, reason: str) -> bool:
+        """Keep `reason` with `user`'s 👎 veto clicked at `at`; False if it no longer stands
+        (they clicked again since)."""
+        result = await self.veto_turn(reply, user, at, reason.strip()[:REASON_MAX_CHARS] or None)
+        return result.outcome is Outcome.VETOED
 
     async def correction_draft(self, reply: MessageKey) -> str | None:
         """The text to start a correction from: the latest correction, else the reply itself."""
@@ -211,7 +258,7 @@ class Curation:
         *,
         respect_opt_out: bool = True,
     ) -> CurationResult:
-        if self._channels and reply.channel not in self._channels:
+        if not self.curates(reply.channel):
             return CurationResult(Outcome.NOT_CURATED)
 
         async def judged() -> CurationResult:

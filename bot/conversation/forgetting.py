@@ -30,6 +30,7 @@ class Forgetting:
     def __init__(self, stores: JudgementStores) -> None:
         self._turns, self._examples = stores.turns, stores.examples
         self._vetoes, self._pairs, self._provenance = stores.vetoes, stores.pairs, stores.provenance
+        self._feedback = stores.feedback
 
     async def message_deleted(self, message: MessageKey) -> Forgotten:
         """Someone deleted `message` (theirs or a bot reply, any part of it)."""
@@ -77,5 +78,7 @@ class Forgetting:
             elif kind == "pair":
                 pairs += await self._pairs.delete(name)
             elif kind == "turn":
-                turns += await self._turns.delete(turn_key(item))
+                turn = turn_key(item)
+                turns += await self._turns.delete(turn)
+                await self._feedback.delete(turn.ref)
         return Forgotten(examples, pairs, turns)

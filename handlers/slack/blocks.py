@@ -24,32 +24,32 @@ from storage.jobs import JobRecord
 from storage.models import ModelSwap
 
 
-def _section(text: str) -> dict:
+def section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _facts(facts: Facts) -> str:
+def facts_text(facts: Facts) -> str:
     return " · ".join(f"*{label}:* {value}" for label, value in facts)
 
 
 def build_status_blocks(summary: StatusSummary) -> list[dict]:
     blocks = [
-        _section(f"*Dataset:* {dataset_line(summary)}"),
-        _section(f"*Model in use:* {model_line(summary)}"),
+        section(f"*Dataset:* {dataset_line(summary)}"),
+        section(f"*Model in use:* {model_line(summary)}"),
     ]
     if summary.warning:
-        blocks.append(_section(f"⚠️ {summary.warning}"))
+        blocks.append(section(f"⚠️ {summary.warning}"))
     if summary.active_job:
         blocks += build_job_blocks(summary.active_job)
     if summary.finished_jobs:
         blocks.append(
-            _section("\n".join(["*Last jobs:*", *finished_job_lines(summary.finished_jobs)]))
+            section("\n".join(["*Last jobs:*", *finished_job_lines(summary.finished_jobs)]))
         )
     return [*blocks, {"type": "divider"}, build_help_block()]
 
 
 def build_help_block() -> dict:
-    return _section("\n".join([CURATION_HINT, *usage_lines()]))
+    return section("\n".join([CURATION_HINT, *usage_lines()]))
 
 
 def status_text(summary: StatusSummary) -> str:
@@ -58,20 +58,82 @@ def status_text(summary: StatusSummary) -> str:
 
 
 def build_job_blocks(job: JobRecord) -> list[dict]:
-    lines = [f"*{job_title(job)}*  ({job_origin(job)})", _facts(job_facts(job))]
-    return [_section("\n".join([*lines, *job_progress_lines(job)]))]
+    lines = [f"*{job_title(job)}*  ({job_origin(job)})", facts_text(job_facts(job))]
+    return [section("\n".join([*lines, *job_progress_lines(job)]))]
 
 
 def build_report_blocks(report: DatasetReport) -> list[dict]:
-    lines = [f"*{report_title(report)}*", _facts(report_facts(report))]
+    lines = [f"*{report_title(report)}*", facts_text(report_facts(report))]
     if spread := report_spread(report):
         lines.append(spread)
     lines += [f"⚠️ {warning}" for warning in report.warnings]
-    return [_section("\n".join(lines))]
+    return [section("\n".join(lines))]
 
 
 def build_models_blocks(current: str, history: list[ModelSwap]) -> list[dict]:
-    return [_section("\n".join([f"*Model in use:* `{current}`", *model_history_lines(history)]))]
+    return [section("\n".join([f"*Model in use:* `{current}`", *model_history_lines(history)]))]
+
+
+FEEDBACK_ACTION = "reply_feedback"
+GOOD, BAD = "good", "bad"
+
+
+def build_feedback_block() -> dict:
+    """Slack's native 👍/👎 under a reply: 👍 votes it into the dataset, 👎 vetoes it."""
+    return {
+        "type": "context_actions",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK_ACTION,
+                "positive_button": {
+                    "text": {"type": "plain_text", "text": "Good reply"},
+                    "accessibility_label": "Good reply: make it a training example",
+                    "value": GOOD,
+                },
+                "negative_button": {
+                    "text": {"type": "plain_text", "text": "Bad reply"},
+                    "accessibility_label": "Bad reply: keep it out of training",
+                    "value": BAD,
+                },
+            }
+        ],
+    }
+
+
+VETO_REASON_CALLBACK = "veto_reason"
+VETO_REASON_BLOCK, VETO_REASON_INPUT = "reason", "text"
+VETO_REASON_MAX_CHARS = 2000
+
+
+def build_veto_reason_modal(metadata: str) -> dict:
+    """After a 👎: an optional "what was wrong?" kept with the veto; `metadata` names it."""
+    return {
+        "type": "modal",
+        "callback_id": VETO_REASON_CALLBACK,
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": "What was wrong?"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Skip"},
+        "blocks": [
+            section(
+                "Your 👎 keeps this reply out of training. If you say what was wrong, it is "
+                "kept with the veto for whoever curates the dataset."
+            ),
+            {
+                "type": "input",
+                "block_id": VETO_REASON_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "What was wrong? (optional)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": VETO_REASON_INPUT,
+                    "multiline": True,
+                    "max_length": VETO_REASON_MAX_CHARS,
+                },
+            },
+        ],
+    }
 
 
 CORRECTION_CALLBACK = "improve_reply"
@@ -90,7 +152,7 @@ def build_correction_modal(draft: str, metadata: str) -> dict:
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            _section(
+            section(
                 "Write the reply as it should have been. It becomes a training example, and "
                 "the pair (yours over the original) trains preference (DPO) jobs."
             ),

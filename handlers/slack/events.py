@@ -1,4 +1,4 @@
-"""Slack events: mentions and DMs get answers; curation reactions vote on examples."""
+"""Slack events: mentions and DMs get streamed answers; curation reactions vote on examples."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import logging
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
-from bot.conversation.chat import Incoming
+from bot.conversation.chat import ANSWER_FAILED_APOLOGY, Incoming
 from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
+from handlers.slack.replies import StreamedThreadReply
 from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
@@ -69,10 +71,20 @@ def register(app: AsyncApp, services: Services) -> None:
             message_id=event["ts"],
         )
 
+        reply = StreamedThreadReply(
+            client,
+            channel,
+            thread_ts,
+            user=message.user,
+            team=message.team,
+            feedback=services.curation.curates(channel),
+        )
+        reply.show_thinking()
         try:
-            await services.chat.reply(message, ThreadReply(client, channel, thread_ts))
+            await services.chat.reply(message, reply)
         except Exception:
             logger.exception("events: answering failed")
+            await _end_with_apology(reply)
 
     async def save_vote_before_ack(
         event: dict, context: AsyncBoltContext, next
@@ -106,37 +118,41 @@ def register(app: AsyncApp, services: Services) -> None:
         if context.get("vote_saved") is False:
             await _tell_vote_not_saved(client, event)
 
+    async def offer_prompts(event: dict, client: AsyncWebClient) -> None:
+        # Agent view: a new DM thread with the bot. No thread_ts: for agent apps Slack
+        # silently ignores a call that names one.
+        channel = (event.get("assistant_thread") or {}).get("channel_id")
+        if not channel or not services.settings.suggested_prompts:
+            return
+        try:
+            await client.assistant_threads_setSuggestedPrompts(
+                channel_id=channel,
+                title="Try asking",
+                prompts=suggested_prompts(services.settings.suggested_prompts),
+            )
+        except SlackApiError as error:
+            logger.warning("events: suggested prompts not set (%s)", error.response.get("error"))
+
     app.middleware(skip_retried_deliveries)
     app.event("app_mention")(handle_app_mention)
     app.event("message")(handle_message)
     app.event("reaction_added", middleware=[save_vote_before_ack])(handle_reaction)
     app.event("reaction_removed", middleware=[save_vote_before_ack])(handle_reaction)
+    app.event("assistant_thread_started")(offer_prompts)
 
 
-class ThreadReply:
-    """Answers in the Slack thread, as one message once the answer is complete."""
+PROMPT_TITLE_CHARS = 40
 
-    streams = False
 
-    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
-        self._client = client
-        self._channel = channel
-        self._thread_ts = thread_ts
+def suggested_prompts(prompts: tuple[str, ...]) -> list[dict[str, str]]:
+    """Slack's prompt buttons: a short title, and the whole prompt sent when clicked."""
+    return [
+        {"title": _shortened(prompt, PROMPT_TITLE_CHARS), "message": prompt} for prompt in prompts
+    ]
 
-    async def show_partial(self, text: str) -> None:
-        pass
 
-    async def post(self, text: str) -> list[str]:
-        response = await self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, text=text
-        )
-        return [response["ts"]]
-
-    async def say(self, text: str) -> None:
-        await self.post(text)
-
-    async def fail(self, apology: str) -> None:
-        await self.post(apology)
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _judgement(event: dict, context: AsyncBoltContext, services: Services) -> str | None:
@@ -180,6 +196,13 @@ async def _forget(services: Services, message: MessageKey) -> None:
         await services.forgetting.message_deleted(message)
     except StorageUnavailable:
         logger.error("events: a message was deleted but storage is unavailable; its data stays")
+
+
+async def _end_with_apology(reply: StreamedThreadReply) -> None:
+    try:
+        await reply.fail(ANSWER_FAILED_APOLOGY)
+    except Exception:
+        logger.warning("events: could not finish the answer with an apology")
 
 
 async def _tell_vote_not_saved(client: AsyncWebClient, event: dict) -> None:
