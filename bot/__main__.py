@@ -28,7 +28,8 @@ def assemble(settings: Settings) -> Bot:
     slack = None
     if settings.slack_enabled:
         slack = build_slack_app(services)
-        services.reporters.add("slack", SlackJobReporter(slack.client))
+        reporter = SlackJobReporter(slack.client, interval=settings.job_status_update_seconds)
+        services.reporters.add("slack", reporter)
     discord = build_discord_bot(services) if settings.discord_enabled else None
     return Bot(redis, services, slack, discord)
 

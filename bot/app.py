@@ -25,6 +25,7 @@ from bot.watcher import JobWatcher
 from storage.connection import RedisHandle, open_redis
 from storage.events import SeenEvents
 from storage.examples import ExampleStore
+from storage.feedback import FeedbackStore
 from storage.jobs import JobStore
 from storage.keys import Keys
 from storage.models import ModelStore
@@ -61,6 +62,7 @@ class Services:
 
     async def close(self) -> None:
         """Release the model and training clients' connections."""
+        await self.reporters.close()
         await self.openai.close()
         await self.trainer.close()
 
@@ -124,7 +126,8 @@ def build_services(
         poll_seconds=settings.job_poll_seconds,
         bot_name=settings.redis_prefix,
     )
-    stores = JudgementStores(turns, examples, vetoes, pairs, provenance)
+    feedback = FeedbackStore(redis, keys, settings.turn_ttl_seconds)
+    stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
     forgetting = Forgetting(stores)
     return Services(
         settings=settings,

@@ -51,6 +51,16 @@ class JobReporter(Protocol):
     async def announce(self, job: JobRecord, text: str) -> None:
         """Say something in the channel where the job was started."""
 
+    async def show_chart(self, job: JobRecord, png: bytes) -> None:
+        """Post the finished job's loss chart beside its status message."""
+
+    async def close(self) -> None:
+        """Show what is still waiting to be shown: the bot is stopping."""
+
+
+class CannotReport(Exception):
+    """The front end can't post where the job would report; `str()` says what to do."""
+
 
 class JobReporters:
     """Reports each job on the front end it was started from (`JobRecord.platform`).
@@ -79,6 +89,15 @@ class JobReporters:
         reporter = self._for(job)
         if reporter:
             await reporter.announce(job, text)
+
+    async def show_chart(self, job: JobRecord, png: bytes) -> None:
+        reporter = self._for(job)
+        if reporter:
+            await reporter.show_chart(job, png)
+
+    async def close(self) -> None:
+        for reporter in self._by_platform.values():
+            await reporter.close()
 
 
 @dataclass(frozen=True)
@@ -225,7 +244,12 @@ class FineTuner:
             prompt_tokens_saved=self.prompt_tokens_saved(options.model),
             events=report.warnings[:3],
         )
-        job.status_message_ts = await self._reporter.show_job(job)
+        try:
+            job.status_message_ts = await self._reporter.show_job(job)
+        except CannotReport as problem:
+            # Nothing is uploaded or spent for a job whose progress nobody could see.
+            await self._jobs.unlock(ref)
+            return f"{problem} {NOTHING_STARTED}"
         await self._jobs.save(job)
 
         try:

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 
 from bot.errors import REDIS_DOWN
 from bot.finetune import PENDING_PREFIX, JobReporter, adopt, spec_for
-from bot.trainers.base import JobGone, JobProgress, Trainer, TrainerError
+from bot.loss_chart import charts_available, render_loss_chart
+from bot.progress import trend
+from bot.trainers.base import JobGone, JobProgress, MetricPoint, Trainer, TrainerError
 from storage.jobs import TERMINAL, JobRecord, JobStore
 from storage.models import ModelStore, ModelSwap
 
@@ -105,12 +107,25 @@ class JobWatcher:
 
         before = job.model_dump()
         _apply(job, progress)
+        await self._keep_metrics(job, progress)
         if job.status in TERMINAL:
             await self._finish(job, progress)
         elif job.model_dump() != before:
             await self._jobs.save(job)
             await self._reporter.show_job(job)
         return job
+
+    async def _keep_metrics(self, job: JobRecord, progress: JobProgress) -> None:
+        """Add this poll's losses to the job's history, and redraw its trend from it."""
+        points = list(progress.metrics)
+        if progress.step is not None and not points:
+            # A backend that reports only its latest step: the history is one point a poll.
+            points = [MetricPoint(progress.step, progress.train_loss, progress.valid_loss)]
+        if not points:
+            return
+        await self._jobs.add_metrics(job.id, points)
+        history = await self._jobs.metrics(job.id)
+        job.loss_trend = trend([p.train_loss for p in history if p.train_loss is not None])
 
     async def recover_start(self) -> None:
         """Settle a start whose creation was never confirmed: adopt the job or free the lock."""
@@ -149,6 +164,27 @@ class JobWatcher:
         job.finished_at = datetime.now(UTC)
         if not await self._jobs.finish(job):
             return  # another process (or a webhook) already finished it
+        try:
+            await self._announce_end(job, progress)
+        finally:
+            await self._show_chart(job)
+
+    async def _show_chart(self, job: JobRecord) -> None:
+        """The loss per step, as a picture beside the status message (a job with no metrics
+        gets none; without the [charts] extra, the sparkline is all there is)."""
+        points = await self._jobs.metrics(job.id)
+        if not points:
+            return
+        if not charts_available():
+            logger.info("watcher: no loss chart for %s (pip install -e '.[charts]')", job.id)
+            return
+        title = f"{job.base_model} · job {job.id}"
+        # Drawing takes a few hundred milliseconds: off the event loop.
+        png = await asyncio.to_thread(render_loss_chart, points, title)
+        if png:
+            await self._reporter.show_chart(job, png)
+
+    async def _announce_end(self, job: JobRecord, progress: JobProgress | None) -> None:
         if job.status == "succeeded" and progress is not None:
             try:
                 model = await self._trainer.serving_model(progress)
@@ -181,9 +217,12 @@ def _apply(job: JobRecord, progress: JobProgress) -> None:
     if progress.events:
         job.events = progress.events
     if progress.step is not None:
+        job.training_since = job.training_since or datetime.now(UTC)
         job.step = progress.step
         job.total_steps = progress.total_steps
         job.train_loss = progress.train_loss
+        if progress.valid_loss is not None:  # reported at some steps only
+            job.valid_loss = progress.valid_loss
 
 
 def swap_announcement(job: JobRecord) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import json
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from storage.keys import Keys
-from storage.schemas import utcnow
+from storage.schemas import MetricPoint, utcnow
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "lost"})
 FINISHED_LIMIT = 50
@@ -88,6 +89,11 @@ class JobRecord(BaseModel):
     step: int | None = None
     total_steps: int | None = None
     train_loss: float | None = None
+    valid_loss: float | None = None
+    training_since: datetime | None = None  # the first step seen: the pace starts here
+    # The training loss so far, averaged into at most TREND_POINTS buckets (the sparkline);
+    # every step's losses are kept apart (`JobStore.metrics`) for the chart.
+    loss_trend: list[float] = Field(default_factory=list)
     error: str | None = None
     events: list[str] = Field(default_factory=list)
     system_prompt: str | None = None
@@ -179,6 +185,22 @@ class JobStore:
 
     async def release_lease(self, holder: str) -> None:
         await self._release(keys=[self._keys.watcher_lease], args=[holder])
+
+    # Losses per step, for the chart drawn when the job ends ------------------------------
+
+    async def add_metrics(self, job_id: str, points: list[MetricPoint]) -> None:
+        """Keep each step's losses; a step seen again (every poll re-reads recent events)
+        is the same entry, so nothing is counted twice."""
+        if points:
+            await self._redis.hset(
+                self._keys.job_metrics(job_id),
+                mapping={str(p.step): json.dumps([p.train_loss, p.valid_loss]) for p in points},
+            )
+
+    async def metrics(self, job_id: str) -> list[MetricPoint]:
+        raw = await self._redis.hgetall(self._keys.job_metrics(job_id))
+        points = [MetricPoint(int(step), *json.loads(losses)) for step, losses in raw.items()]
+        return sorted(points, key=lambda point: point.step)
 
     # Export snapshots: exactly what a job was trained on ---------------------------------
 

@@ -40,6 +40,15 @@ class MessageKey:
         return f"{self._scope}{self.channel}:{self.id}"
 
 
+@dataclass(frozen=True)
+class MetricPoint:
+    """One training step's losses, as a backend reports them (validation loss only some steps)."""
+
+    step: int
+    train_loss: float | None = None
+    valid_loss: float | None = None
+
+
 class Turn(BaseModel):
     """One bot reply: exactly what the model saw, what it answered, and where it was posted."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
@@ -47,6 +48,16 @@ class StatusSummary:
     pairs: int = 0
     min_votes: int = 1
     redactions: int = 0
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything at a glance (Slack's App Home): the status, since when the model is in use,
+    and what the next job would use and cost at the configured base model."""
+
+    status: StatusSummary
+    model_since: datetime | None = None
+    next_job: DatasetReport | None = None  # None: nothing to train yet
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from bot.commands.results import (
     DatasetFile,
     Help,
     ModelList,
+    Overview,
     Sentence,
     StatusSummary,
 )
@@ -170,6 +171,14 @@ class CommandService:
             min_votes=self._dataset.min_votes,
             redactions=counts.redactions,
         )
+
+    async def overview(self) -> Overview:
+        status = await self.status()
+        swap = await self._models.active()
+        next_job = None
+        if status.examples:
+            next_job = await self._finetuner.validate(self._settings.finetune_base_model)
+        return Overview(status, swap.at if swap else None, next_job)
 
     async def export(self, kind: str = "sft") -> DatasetFile | Sentence:
         content, count = await self._dataset.export_bytes(kind)

@@ -6,7 +6,10 @@ same things; only `<@user>` mentions, backticks and `> ` quotes appear, which bo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.commands.results import DatasetFile, StatusSummary
+from bot.progress import format_duration, progress_bar, sparkline, time_left
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
@@ -92,12 +95,7 @@ def job_facts(job: JobRecord) -> Facts:
 
 def job_progress_lines(job: JobRecord) -> list[str]:
     """Step and loss, trained tokens, the model, the saving, the error and the latest events."""
-    lines = []
-    if job.step is not None:
-        progress = f"Step {job.step} of {job.total_steps or '?'}"
-        if job.train_loss is not None:
-            progress += f", training loss {job.train_loss:.4f}"
-        lines.append(progress)
+    lines = training_lines(job) if job.step is not None else []
     if job.trained_tokens:
         lines.append(f"Trained tokens: {job.trained_tokens:,}")
     if job.fine_tuned_model:
@@ -107,6 +105,30 @@ def job_progress_lines(job: JobRecord) -> list[str]:
     if job.error:
         lines.append(f"⚠️ {job.error}")
     lines += [f"> {event}" for event in job.events]
+    return lines
+
+
+def training_lines(job: JobRecord, now: datetime | None = None) -> list[str]:
+    """Steps done (a bar), elapsed and left, the latest losses and their trend so far."""
+    step, total = job.step or 0, job.total_steps or 0
+    lines = [progress_bar(step, total) or f"Step {step}"]
+    now = now or datetime.now(UTC)
+    end = job.finished_at or now
+    timing = f"Elapsed {format_duration((end - job.created_at).total_seconds())}"
+    if job.training_since and not job.is_finished:
+        left = time_left((now - job.training_since).total_seconds(), step, total)
+        if left is not None:
+            timing += f" · about {format_duration(left)} left"
+    lines.append(timing)
+    losses = []
+    if job.train_loss is not None:
+        losses.append(f"Training loss {job.train_loss:.4f}")
+    if job.valid_loss is not None:
+        losses.append(f"validation loss {job.valid_loss:.4f}")
+    if len(job.loss_trend) > 1:
+        losses.append(f"so far `{sparkline(job.loss_trend)}`")
+    if losses:
+        lines.append(" · ".join(losses))
     return lines
 
 

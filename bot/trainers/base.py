@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from storage.schemas import MetricPoint
+
 # Statuses a backend reports, in OpenAI's words; every backend maps its own onto these.
 RUNNING_STATUSES = frozenset({"validating_files", "queued", "running"})
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -45,6 +47,9 @@ class JobProgress:
     step: int | None = None
     total_steps: int | None = None
     train_loss: float | None = None
+    valid_loss: float | None = None
+    # Every step's losses the backend showed this time (the watcher keeps them all).
+    metrics: list[MetricPoint] = field(default_factory=list)
 
 
 class TrainerError(Exception):

@@ -21,6 +21,7 @@ from bot.trainers.base import (
     JobGone,
     JobProgress,
     JobSpec,
+    MetricPoint,
     TrainerError,
     TrainingClosed,
     Unreachable,
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 # Seconds between job-creation attempts while the provider still says the file is not ready.
 FILE_NOT_READY_DELAYS = (1, 2, 4, 8, 15, 30)
-EVENTS_READ = 20
+EVENTS_READ = 100  # each poll; every metrics event seen is a point of the loss chart
 EVENTS_KEPT = 3
 
 
@@ -185,11 +186,23 @@ def _apply_events(progress: JobProgress, events: list[Any]) -> None:
     progress.events = [event.message for event in events[:EVENTS_KEPT]]
     for event in events:  # newest first: the first metrics event is the latest step
         data = event.data if isinstance(event.data, dict) else None
-        if event.type == "metrics" and data and "step" in data:
-            progress.step = data.get("step")
-            progress.total_steps = data.get("total_steps")
-            progress.train_loss = data.get("train_loss")
-            return
+        if event.type != "metrics" or not data or not isinstance(data.get("step"), int):
+            continue
+        # At some steps OpenAI reports a loss on the whole validation file: the better figure.
+        valid = _loss(data, "full_valid_loss", "valid_loss")
+        point = MetricPoint(data["step"], _loss(data, "train_loss"), valid)
+        if not progress.metrics:
+            progress.step, progress.total_steps = point.step, data.get("total_steps")
+            progress.train_loss, progress.valid_loss = point.train_loss, point.valid_loss
+        progress.metrics.append(point)
+
+
+def _loss(data: dict, *names: str) -> float | None:
+    """The first of `names` that holds a number."""
+    for name in names:
+        if isinstance(data.get(name), int | float):
+            return float(data[name])
+    return None
 
 
 def _short(error: openai.APIStatusError) -> str:

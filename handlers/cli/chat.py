@@ -70,6 +70,12 @@ class TerminalJobReporter:
     async def announce(self, job: JobRecord, text: str) -> None:
         click.echo(plain(text))
 
+    async def show_chart(self, job: JobRecord, png: bytes) -> None:
+        pass  # a terminal shows no pictures; the job's lines carry the losses
+
+    async def close(self) -> None:
+        pass
+
 
 class Session:
     def __init__(self, services: Services, out: TextIO, *, interactive: bool) -> None:

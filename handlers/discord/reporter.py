@@ -4,6 +4,7 @@ in the channel where the job was started."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 
 import discord
@@ -46,3 +47,19 @@ class DiscordJobReporter:
             await channel.send(text, allowed_mentions=NO_MENTIONS)
         except (discord.HTTPException, TimeoutError) as error:
             logger.warning("discord: announcement not posted (%s)", type(error).__name__)
+
+    async def show_chart(self, job: JobRecord, png: bytes) -> None:
+        try:
+            channel = await self._channel(job)
+            status = job.status_message_ts
+            await channel.send(
+                f"Training and validation loss, job `{job.id}`",
+                file=discord.File(io.BytesIO(png), filename=f"loss-{job.id}.png"),
+                reference=channel.get_partial_message(int(status)) if status else None,
+                allowed_mentions=NO_MENTIONS,
+            )
+        except (discord.HTTPException, TimeoutError) as error:
+            logger.warning("discord: loss chart not posted (%s)", type(error).__name__)
+
+    async def close(self) -> None:
+        pass  # every edit is sent when it happens

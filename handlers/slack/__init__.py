@@ -13,7 +13,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.app import Services
 from bot.config import SettingsError
-from handlers.slack import actions, commands, events, views
+from handlers.slack import actions, commands, events, feedback, home, views
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ def build_slack_app(services: Services) -> AsyncApp:
     commands.register(app)
     actions.register(app)
     views.register(app)
+    feedback.register(app)
+    home.register(app)
     return app
 
 

@@ -1,44 +1,108 @@
-"""Reports fine-tuning jobs in Slack: one status message kept up to date, and announcements."""
+"""Reports fine-tuning jobs in Slack: one status message kept up to date, announcements, and
+the loss chart in the status message's thread when the job ends."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.wording import job_title
+from bot.finetune import CannotReport
 from handlers.slack.blocks import build_job_blocks
 from storage.jobs import JobRecord
 
 logger = logging.getLogger(__name__)
 
+# chat.update allows about one update a second per message; a job's status changes far less
+# often, and a few seconds between redraws keeps bursts (webhook + poll) inside the limit.
+UPDATE_INTERVAL_SECONDS = 3.0
+# Slack's answers when the bot may not post in a channel: the person has to act.
+NOT_ALLOWED_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+
 
 class SlackJobReporter:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, interval: float = UPDATE_INTERVAL_SECONDS):
         self._client = client
+        self._interval = interval
+        self._last_update: dict[str, float] = {}  # status message ts -> when it was redrawn
+        self._latest: dict[str, JobRecord] = {}  # the newest state waiting for its redraw
+        self._redraws: dict[str, asyncio.Task] = {}
 
     async def show_job(self, job: JobRecord) -> str | None:
-        blocks, text = build_job_blocks(job), job_title(job)
+        if not job.status_message_ts:
+            return await self._post(job)
+        ts = job.status_message_ts
+        wait = self._last_update.get(ts, float("-inf")) + self._interval - time.monotonic()
+        if wait <= 0:
+            await self._update(job)
+        else:
+            # Too soon after the last redraw: the newest state is drawn when the time comes,
+            # so the final one (succeeded, failed) is never lost.
+            self._latest[ts] = job.model_copy(deep=True)
+            if ts not in self._redraws:
+                self._redraws[ts] = asyncio.create_task(self._redraw_later(ts, wait))
+        return ts
+
+    async def _post(self, job: JobRecord) -> str | None:
         try:
-            if job.status_message_ts:
-                await self._client.chat_update(
-                    channel=job.channel,
-                    ts=job.status_message_ts,
-                    text=job_title(job),
-                    blocks=blocks,
-                )
-                return job.status_message_ts
             posted = await self._client.chat_postMessage(
-                channel=job.channel, text=text, blocks=blocks
+                channel=job.channel, text=job_title(job), blocks=build_job_blocks(job)
             )
-            return posted["ts"]
+        except SlackApiError as error:
+            reason = error.response.get("error")
+            if reason in NOT_ALLOWED_HERE:
+                raise CannotReport(
+                    f"I can't post in <#{job.channel}> ({reason}), so nobody could follow the "
+                    "job there: invite me with `/invite @finetune-bot`, or start it from a "
+                    "channel I'm in."
+                ) from None
+            logger.warning("slack: job status not shown (%s)", reason)
+            return None
+        self._last_update[posted["ts"]] = time.monotonic()
+        return posted["ts"]
+
+    async def _update(self, job: JobRecord) -> None:
+        ts = job.status_message_ts or ""
+        self._last_update[ts] = time.monotonic()
+        try:
+            await self._client.chat_update(
+                channel=job.channel, ts=ts, text=job_title(job), blocks=build_job_blocks(job)
+            )
         except SlackApiError as error:
             logger.warning("slack: job status not shown (%s)", error.response.get("error"))
-            return job.status_message_ts
+
+    async def _redraw_later(self, ts: str, wait: float) -> None:
+        try:
+            await asyncio.sleep(wait)
+            await self._update(self._latest.pop(ts))
+        finally:
+            self._redraws.pop(ts, None)
+
+    async def close(self) -> None:
+        """Draw what is waiting now: the bot is stopping."""
+        for ts, task in list(self._redraws.items()):
+            task.cancel()
+            if job := self._latest.pop(ts, None):
+                await self._update(job)
 
     async def announce(self, job: JobRecord, text: str) -> None:
         try:
             await self._client.chat_postMessage(channel=job.channel, text=text)
         except SlackApiError as error:
             logger.warning("slack: announcement not posted (%s)", error.response.get("error"))
+
+    async def show_chart(self, job: JobRecord, png: bytes) -> None:
+        try:
+            await self._client.files_upload_v2(
+                channel=job.channel,
+                thread_ts=job.status_message_ts,
+                content=png,
+                filename=f"loss-{job.id}.png",
+                title=f"Training and validation loss, job {job.id}",
+            )
+        except SlackApiError as error:
+            logger.warning("slack: loss chart not posted (%s)", error.response.get("error"))

@@ -38,6 +38,8 @@ def make_settings(slack, openai_fake, **overrides: Any) -> Settings:
         "system_prompt": "You are Captain Byte, a pirate. Answer like a pirate.",
         "finetune_admins": "UADMIN",
         "openai_timeout_seconds": 5,
+        # Every change of a job shows at once; the throttle has its own test.
+        "job_status_update_seconds": 0,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -207,8 +209,82 @@ class SlackSender:
         )
         return trigger
 
-    async def submit_view(self, view: dict, values: dict, *, user: str = "UALICE"):
-        """Submit a modal that `views.open` was given, with `values` (block -> action -> value).
+    def _person(self, user: str) -> dict:
+        return {"id": user, "name": user.lower(), "team_id": self.team}
+
+    async def click_feedback(
+        self,
+        ts: str,
+        button: str,
+        *,
+        user: str = "UALICE",
+        thread_ts: str | None = None,
+        channel: str = CHANNEL,
+        action_ts: str | None = None,
+    ) -> str:
+        """Press 👍 ("good") or 👎 ("bad") under the bot's reply `ts`; returns the trigger id."""
+        trigger = f"trigger-{next(_ids)}"
+        await self.interact(
+            {
+                "type": "block_actions",
+                "team": {"id": self.team, "domain": "acme"},
+                "user": self._person(user),
+                "api_app_id": "A1",
+                "token": "legacy",
+                "trigger_id": trigger,
+                "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+                "channel": {"id": channel, "name": "general"},
+                "message": {"type": "message", "user": "UBOT", "ts": ts, "thread_ts": thread_ts},
+                "actions": [
+                    {
+                        "type": "feedback_buttons",
+                        "action_id": "reply_feedback",
+                        "block_id": "feedback",
+                        "value": button,
+                        "action_ts": action_ts or f"{time.time():.6f}",
+                    }
+                ],
+                "is_enterprise_install": False,
+            }
+        )
+        return trigger
+
+    async def open_home(self, user: str = "UALICE") -> None:
+        ts = self.next_ts()
+        event = {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"}
+        await self.send_event({**event, "event_ts": ts})
+
+    async def press_home_button(self, action_id: str, *, user: str = "UALICE") -> str:
+        """Press a button on the App Home (as Slack sends it, or forged); returns the trigger."""
+        trigger = f"trigger-{next(_ids)}"
+        await self.interact(
+            {
+                "type": "block_actions",
+                "team": {"id": self.team, "domain": "acme"},
+                "user": self._person(user),
+                "api_app_id": "A1",
+                "token": "legacy",
+                "trigger_id": trigger,
+                "container": {"type": "view", "view_id": "VHOME"},
+                "view": {"id": "VHOME", "type": "home", "blocks": []},
+                "actions": [
+                    {
+                        "type": "button",
+                        "action_id": action_id,
+                        "block_id": "home_admin",
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
+                "is_enterprise_install": False,
+            }
+        )
+        return trigger
+
+    async def submit_view(
+        self, view: dict, values: dict, *, user: str = "UALICE", selected: dict | None = None
+    ):
+        """Submit a modal that `views.open` was given, with `values` (block -> action -> value)
+        typed in and `selected` (block -> the value picked in its select menu).
 
         Returns Slack's view of the answer: the parsed JSON body (errors) or None (closed).
         """
@@ -216,6 +292,8 @@ class SlackSender:
             block: {action: {"type": "plain_text_input", "value": value}}
             for block, (action, value) in values.items()
         }
+        for block, value in (selected or {}).items():
+            state[block] = {"value": {"type": "static_select", "selected_option": {"value": value}}}
         response = await self.interact(
             {
                 "type": "view_submission",

@@ -8,14 +8,21 @@ import json
 from tests.e2e.harness import CHANNEL
 
 
+def bot_replies(slack) -> list:
+    """The bot's finished messages in threads (answers, hints, apologies), oldest first: what
+    a person sees, whether it was posted at once or streamed in and stopped."""
+    finished = [m for m in slack.messages.values() if m.thread_ts and not m.streaming]
+    return sorted(finished, key=lambda message: float(message.ts))
+
+
 async def replies(slack, count: int, timeout: float = 5.0) -> list:
-    """Wait until the bot has posted `count` messages, then return them all."""
+    """Wait until the bot has finished `count` messages in threads, then return them all."""
     for _ in range(int(timeout / 0.02)):
-        posted = slack.calls_to("chat.postMessage")
-        if len(posted) >= count:
-            return posted
+        finished = bot_replies(slack)
+        if len(finished) >= count:
+            return finished
         await asyncio.sleep(0.02)
-    raise AssertionError(f"expected {count} replies, got {len(slack.calls_to('chat.postMessage'))}")
+    raise AssertionError(f"expected {count} replies, got {len(bot_replies(slack))}")
 
 
 async def settle() -> None:
@@ -28,9 +35,9 @@ async def test_mention_is_answered_in_its_thread_in_the_configured_tone(bot, sla
     ts = await bot.mention("tell me a story about ships")
 
     [reply] = await replies(slack, 1)
-    assert reply.params["thread_ts"] == ts
-    assert reply.params["channel"] == CHANNEL
-    assert reply.params["text"] == "Arr, a tale of the sea!"
+    assert reply.thread_ts == ts
+    assert reply.channel == CHANNEL
+    assert reply.text == "Arr, a tale of the sea!"
     sent = openai_fake.chat_requests[0]["messages"]
     assert sent[0] == {"role": "system", "content": bot.settings.system_prompt}
     assert sent[-1] == {"role": "user", "content": "tell me a story about ships"}
@@ -61,7 +68,7 @@ async def test_a_direct_message_is_answered(bot, slack):
     }
     await bot.send_event(event)
     [reply] = await replies(slack, 1)
-    assert reply.params["channel"] == "D1"
+    assert reply.channel == "D1"
 
 
 async def test_a_channel_message_that_mentions_the_bot_is_answered_once(bot, slack):
@@ -78,7 +85,7 @@ async def test_a_channel_message_that_mentions_the_bot_is_answered_once(bot, sla
     await bot.send_event(channel_copy)
     await replies(slack, 1)
     await settle()
-    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert len(bot_replies(slack)) == 1
 
 
 async def test_edits_and_bot_messages_are_ignored(bot, slack, openai_fake):
@@ -105,7 +112,7 @@ async def test_edits_and_bot_messages_are_ignored(bot, slack, openai_fake):
         }
     )
     await settle()
-    assert slack.calls_to("chat.postMessage") == []
+    assert slack.messages == {}
     assert openai_fake.chat_requests == []
 
 
@@ -115,14 +122,14 @@ async def test_a_retried_delivery_is_answered_only_once(bot, slack, openai_fake)
     await bot.mention("hi", event_id="EvSAME", retry_num=2)
     await replies(slack, 1)
     await settle()
-    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert len(bot_replies(slack)) == 1
     assert len(openai_fake.chat_requests) == 1
 
 
 async def test_an_empty_mention_gets_a_hint_and_no_model_call(bot, slack, openai_fake):
     await bot.mention("   ")
     [reply] = await replies(slack, 1)
-    assert "Ask me something" in reply.params["text"]
+    assert "Ask me something" in reply.text
     assert openai_fake.chat_requests == []
 
 
@@ -133,18 +140,18 @@ async def test_a_model_failure_gets_an_apology_and_the_next_message_works(
     openai_fake.fail_chat(status=500, times=5)  # more than the SDK's retries
     await bot.mention("hello?")
     [apology] = await replies(slack, 1, timeout=15)
-    assert "Sorry" in apology.params["text"]
+    assert "Sorry" in apology.text
 
     openai_fake.reply = "Back again!"
     await bot.mention("hello again")
     posted = await replies(slack, 2)
-    assert posted[1].params["text"] == "Back again!"
+    assert posted[1].text == "Back again!"
 
 
 async def test_a_reaction_makes_the_exact_conversation_an_example(bot, slack, openai_fake):
     await bot.mention("tell me a joke")
     [reply] = await replies(slack, 1)
-    await bot.react(reply.response["ts"])
+    await bot.react(reply.ts)
     await settle()
 
     exported = await export_lines(bot, slack)
@@ -164,12 +171,12 @@ async def test_earlier_replies_train_only_when_approved_themselves(bot, slack):
     [reply1] = await replies(slack, 1)
     await bot.mention("two", thread_ts=first)
     reply2 = (await replies(slack, 2))[1]
-    await bot.react(reply2.response["ts"])
+    await bot.react(reply2.ts)
     await settle()
     [line] = await export_lines(bot, slack)
     assert [m.get("weight") for m in line["messages"]] == [None, None, 0, None, 1]
 
-    await bot.react(reply1.response["ts"], user="UBOB")
+    await bot.react(reply1.ts, user="UBOB")
     await settle()
     lines = await export_lines(bot, slack, response="r2")
     two_turns = next(line for line in lines if len(line["messages"]) == 5)
@@ -179,7 +186,7 @@ async def test_earlier_replies_train_only_when_approved_themselves(bot, slack):
 async def test_votes_from_several_people_count_once_each_and_removal_takes_them_back(bot, slack):
     await bot.mention("a question")
     [reply] = await replies(slack, 1)
-    ts = reply.response["ts"]
+    ts = reply.ts
     await bot.react(ts, user="UALICE")
     await bot.react(ts, user="UBOB")
     await bot.react(ts, user="UBOB", reaction="white_check_mark")
@@ -200,7 +207,7 @@ async def test_votes_from_several_people_count_once_each_and_removal_takes_them_
 async def test_a_retried_reaction_changes_nothing(bot, slack):
     await bot.mention("q")
     [reply] = await replies(slack, 1)
-    ts = reply.response["ts"]
+    ts = reply.ts
     await bot.react(ts, event_id="EvR")
     await bot.react(ts, removed=True, event_id="EvR2")
     await bot.react(ts, event_id="EvR", retry_num=1)  # the add again, retried: must not re-add
@@ -211,7 +218,7 @@ async def test_a_retried_reaction_changes_nothing(bot, slack):
 async def test_reactions_that_are_not_curation_votes_are_ignored(bot, slack):
     await bot.mention("q")
     [reply] = await replies(slack, 1)
-    ts = reply.response["ts"]
+    ts = reply.ts
     await bot.react(ts, reaction="tada")
     await bot.react(ts, item_user="UALICE")
     await bot.react("1700000000.999999")  # a message the bot never recorded
@@ -226,7 +233,7 @@ async def test_identical_conversations_are_stored_once(bot, slack, openai_fake):
     await bot.mention("same question")
     posted = await replies(slack, 2)
     for reply in posted:
-        await bot.react(reply.response["ts"])
+        await bot.react(reply.ts)
     await settle()
     assert (await bot.services.examples.stats()).examples == 1
 
@@ -258,7 +265,7 @@ async def test_export_of_an_empty_dataset_says_how_to_add_examples(bot, slack):
 async def test_export_sends_the_file_in_a_direct_message(bot, slack):
     await bot.mention("q")
     [reply] = await replies(slack, 1)
-    await bot.react(reply.response["ts"])
+    await bot.react(reply.ts)
     await settle()
     await bot.command("export", slack.response_url("ex"), user="UCAROL")
     await slack.wait_for("response_url")
@@ -272,7 +279,7 @@ async def test_a_forged_request_is_rejected(bot, slack):
     response = await bot.post_signed(body, "application/json", secret="not-the-secret")
     assert response.status == 401
     await settle()
-    assert slack.calls_to("chat.postMessage") == []
+    assert slack.messages == {}
 
 
 async def test_url_verification_echoes_the_challenge(bot):
@@ -297,8 +304,8 @@ async def test_without_redis_chat_answers_and_a_vote_says_it_was_not_saved(
     bot = await start_bot(redis_url="redis://127.0.0.1:1/0")
     await bot.mention("are you there?")
     [reply] = await replies(slack, 1, timeout=15)
-    assert reply.params["text"] == "Reply 1"
-    await bot.react(reply.response["ts"])
+    assert reply.text == "Reply 1"
+    await bot.react(reply.ts)
     notice = await slack.wait_for("chat.postEphemeral", timeout=15)
     assert "couldn't save" in notice.params["text"]
     async with bot.session.get(f"{bot.url}/healthz") as response:

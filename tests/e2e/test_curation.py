@@ -7,16 +7,16 @@ import json
 import time
 
 from tests.e2e.harness import CHANNEL, slack_message
-from tests.e2e.test_core_loop import replies, settle, status_text
+from tests.e2e.test_core_loop import bot_replies, replies, settle, status_text
 from tests.e2e.test_finetune import command
 
 
 async def answered(bot, slack, text: str, *, user: str = "UALICE", thread_ts: str | None = None):
     """Mention the bot; return (the person's ts, the bot reply's ts)."""
-    before = len(slack.calls_to("chat.postMessage"))
+    before = len(bot_replies(slack))
     asked = await bot.mention(text, user=user, thread_ts=thread_ts)
     posted = await replies(slack, before + 1)
-    return asked, posted[before].response["ts"]
+    return asked, posted[before].ts
 
 
 async def trained(bot) -> list[str]:

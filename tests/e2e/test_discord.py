@@ -313,7 +313,7 @@ async def test_a_slack_approval_and_a_discord_approval_land_in_one_export(
     await approved_reply(on_discord, discord_fake, "from discord")
     await on_discord.mention("from slack")
     [posted] = await replies(slack, 1)
-    await on_discord.react(posted.response["ts"])
+    await on_discord.react(posted.ts)
     await eventually_examples(on_discord, exactly=2)
     asked = {line["messages"][-2]["content"] for line in await exported(on_discord)}
     assert asked == {"from discord", "from slack"}

@@ -91,8 +91,8 @@ async def test_the_embedded_redis_keeps_examples_across_a_restart(slack, openai_
             client = SlackSender(f"http://127.0.0.1:{port}", session)
             ts = await client.mention("remember this")
             [reply] = await replies(slack, 1)
-            assert reply.params["thread_ts"] == ts
-            await client.react(reply.response["ts"])
+            assert reply.thread_ts == ts
+            await client.react(reply.ts)
             await asyncio.sleep(0.5)
     finally:
         log = await stop_process(process)

@@ -53,7 +53,7 @@ async def test_a_crash_of_the_embedded_redis_and_the_process_loses_no_acknowledg
             client = SlackSender(f"http://127.0.0.1:{port}", session)
             for i in range(8):
                 await client.mention(f"question {i}, my token is {PASTED_BOT_TOKEN}")
-            stamps = [reply.response["ts"] for reply in await replies(slack, 8)]
+            stamps = [reply.ts for reply in await replies(slack, 8)]
             await asyncio.sleep(0.3)  # turns are written just after each reply is posted
 
             statuses = {}
@@ -66,7 +66,7 @@ async def test_a_crash_of_the_embedded_redis_and_the_process_loses_no_acknowledg
             # Without its Redis the bot still answers, says votes were not saved, and reports
             # itself unhealthy so the platform restarts it.
             await client.mention(f"are you ok? {PASTED_OPENAI_KEY}")
-            assert (await replies(slack, 9))[8].params["text"] == "Reply 9"
+            assert (await replies(slack, 9))[8].text == "Reply 9"
             assert await healthz(session, port) == 503
             await asyncio.sleep(0.3)
     finally:

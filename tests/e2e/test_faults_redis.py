@@ -13,7 +13,7 @@ from storage.keys import Keys
 from storage.schemas import reply_ref
 from tests.conftest import RedisServer
 from tests.e2e.harness import CHANNEL, slack_message
-from tests.e2e.test_core_loop import export_lines, replies, status_text
+from tests.e2e.test_core_loop import bot_replies, export_lines, replies, status_text
 
 SLACK_ACK_LIMIT = 3.0
 STORAGE_DOWN = "can't reach the bot's storage"
@@ -54,11 +54,11 @@ def told_not_saved(slack, user: str) -> bool:
 
 async def ask(bot, slack, count: int) -> list[str]:
     """`count` distinct questions; returns the ts of each recorded bot reply."""
-    before = len(slack.calls_to("chat.postMessage"))
+    before = len(bot_replies(slack))
     for i in range(count):
         await bot.mention(f"question {before + i}")
     posted = (await replies(slack, before + count))[before:]
-    stamps = [reply.response["ts"] for reply in posted]
+    stamps = [reply.ts for reply in posted]
     for ts in stamps:  # the turn is written just after the reply is posted
         for _ in range(100):
             if await bot.services.turns.get(slack_message(CHANNEL, ts)):
@@ -117,8 +117,8 @@ async def test_while_redis_is_down_chat_answers_commands_say_so_and_all_recovers
     thread = await bot.mention("still there?")
     assert time.monotonic() - started < SLACK_ACK_LIMIT
     answered = (await replies(slack, 2))[1]
-    assert answered.params["thread_ts"] == thread
-    assert answered.params["text"] == "Reply 2"
+    assert answered.thread_ts == thread
+    assert answered.text == "Reply 2"
 
     assert (await bot.react(first, user="UBOB")).status == 200
     notice = await slack.wait_for("chat.postEphemeral")
@@ -165,7 +165,7 @@ async def test_a_hung_redis_holds_neither_the_ack_nor_the_reply(start_bot, slack
     )
     assert max(mention_ack, vote_ack, command_ack) < SLACK_ACK_LIMIT
     answered = (await replies(slack, 2, timeout=SLACK_ACK_LIMIT))[1]
-    assert answered.params["text"] == "Reply 2"
+    assert answered.text == "Reply 2"
     notice = await slack.wait_for("chat.postEphemeral", timeout=SLACK_ACK_LIMIT)
     assert notice.params["text"] == VOTE_NOT_SAVED
     status = await slack.wait_for("response_url", timeout=2 * SLACK_ACK_LIMIT)

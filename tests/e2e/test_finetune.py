@@ -10,7 +10,7 @@ import inspect
 import json
 import time
 
-from tests.e2e.test_core_loop import replies, settle
+from tests.e2e.test_core_loop import bot_replies, replies, settle
 
 ADMIN = "UADMIN"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"test-webhook-secret").decode()
@@ -19,12 +19,12 @@ FAST = {"job_poll_seconds": 0.1}
 
 async def seed_examples(bot, slack, count: int) -> None:
     """`count` distinct conversations, each approved with a reaction."""
-    before = len(slack.calls_to("chat.postMessage"))
+    before = len(bot_replies(slack))
     for i in range(count):
         await bot.mention(f"question number {i}")
     posted = await replies(slack, before + count)
     for reply in posted[before:]:
-        await bot.react(reply.response["ts"])
+        await bot.react(reply.ts)
     await settle()
     assert (await bot.services.examples.stats()).examples == count
 
@@ -83,9 +83,11 @@ async def test_start_trains_follows_and_swaps_to_the_new_model(start_bot, slack,
     openai_fake.add_job_event(
         job_id, "Step 5/20", type="metrics", data={"step": 5, "total_steps": 20, "train_loss": 0.42}
     )
-    update = await slack.wait_for(
-        "chat.update", lambda c: "Step 5 of 20" in json.dumps(c.params.get("blocks")), timeout=10
-    )
+
+    def shows_step_5(call) -> bool:
+        return "25% (step 5 of 20)" in json.dumps(call.params.get("blocks"))
+
+    update = await slack.wait_for("chat.update", shows_step_5, timeout=10)
     assert update.params["ts"] == status.response["ts"]
 
     openai_fake.set_job(job_id, "succeeded", trained_tokens=12345)

@@ -32,7 +32,8 @@ def test_a_running_job_shows_its_facts_and_progress():
     assert embed["title"] == "Fine-tuning gpt-4.1-mini-2025-04-14: running"
     fields = {field["name"]: field["value"] for field in embed["fields"]}
     assert fields["Examples"] == "12" and fields["Est. cost"] == "$0.05"
-    assert "Step 5 of 20, training loss 0.4213" in embed["description"]
+    assert "25% (step 5 of 20)" in embed["description"]
+    assert "Training loss 0.4213" in embed["description"]
     assert "started by <@42>" in embed["description"]
 
 

@@ -1,0 +1,136 @@
+"""App Home: each person's view of the model, the dataset and the jobs, published when they
+open it and after every button. Admin buttons run the same core commands as `/finetune`, so a
+press from a non-admin (a forged payload) is refused exactly like the typed command."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Services
+from bot.commands.language import CommandError, ParsedCommand, parse_start_options
+from bot.commands.results import Caller, CommandResult, Help, Sentence
+from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
+from bot.errors import REDIS_DOWN
+from handlers.slack.home_view import (
+    HOME_CANCEL,
+    HOME_ROLLBACK,
+    HOME_START,
+    START_CALLBACK,
+    build_home_view,
+    build_start_modal,
+    start_options,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp) -> None:
+    app.event("app_home_opened")(handle_home_opened)
+    app.action(HOME_START)(handle_start_pressed)
+    app.action(HOME_CANCEL)(command_button("cancel"))
+    app.action(HOME_ROLLBACK)(command_button("rollback"))
+    app.view(START_CALLBACK)(handle_start_submitted)
+
+
+async def handle_home_opened(event: dict, client: AsyncWebClient, context: AsyncBoltContext):
+    if event.get("tab") == "home":
+        await publish_home(client, context["services"], event["user"])
+
+
+async def publish_home(
+    client: AsyncWebClient, services: Services, user: str, notice: str | None = None
+) -> None:
+    try:
+        overview = await services.commands.overview()
+    except REDIS_DOWN:
+        logger.warning("home: storage unavailable, Home not refreshed")
+        return
+    view = build_home_view(overview, is_admin=services.settings.is_admin(user), notice=notice)
+    try:
+        await client.views_publish(user_id=user, view=view)
+    except SlackApiError as error:
+        logger.warning("home: not published (%s)", error.response.get("error"))
+
+
+def command_button(name: str):
+    """A Home button that runs `/finetune <name>`, then shows the answer on the Home."""
+
+    async def handle(ack: AsyncAck, body: dict, client: AsyncWebClient, context: AsyncBoltContext):
+        await ack()
+        services: Services = context["services"]
+        user = body["user"]["id"]
+        caller = Caller("slack", user, services.settings.is_admin(user), "")
+        result = await services.commands.run(ParsedCommand(name), caller)
+        await publish_home(client, services, user, _sentence(result))
+
+    return handle
+
+
+async def handle_start_pressed(
+    ack: AsyncAck, body: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    user = body["user"]["id"]
+    if not services.settings.is_admin(user):
+        await publish_home(client, services, user, ADMINS_ONLY)
+        return
+    settings = services.settings
+    names = services.commands.base_model_names()
+    # Open at once (the trigger lasts 3 s), then fill in the estimate, which can take longer.
+    opened = await client.views_open(
+        trigger_id=body["trigger_id"],
+        view=build_start_modal(None, names, settings.finetune_base_model, checking=True),
+    )
+    try:
+        report = await services.finetuner.validate(settings.finetune_base_model)
+    except REDIS_DOWN:
+        await publish_home(client, services, user, STORAGE_DOWN)
+        return
+    await client.views_update(
+        view_id=opened["view"]["id"],
+        view=build_start_modal(report, names, settings.finetune_base_model),
+    )
+
+
+async def handle_start_submitted(
+    ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    services: Services = context["services"]
+    user = body["user"]["id"]
+    options, channel = start_options(view["state"]["values"])
+    if errors := _option_errors(services, options):
+        await ack(response_action="errors", errors=errors)
+        return
+    await ack()
+    if not channel:
+        channel = (await client.conversations_open(users=user))["channel"]["id"]
+    caller = Caller("slack", user, services.settings.is_admin(user), channel)
+    starting = f"Starting the job; its progress shows in <#{channel}>."
+    await publish_home(client, services, user, starting)
+    result = await services.commands.run(ParsedCommand("start", options), caller)
+    await publish_home(client, services, user, _sentence(result))
+
+
+def _option_errors(services: Services, options: dict[str, str]) -> dict[str, str]:
+    """Each option checked as `/finetune start` checks it, the problem shown at its field."""
+    default = services.settings.finetune_base_model
+    errors = {}
+    for name, value in options.items():
+        alone = {"model": options.get("model", default), name: value}
+        try:
+            parse_start_options(ParsedCommand("start", alone), default, services.table)
+        except CommandError as problem:
+            errors[name] = str(problem)
+    return errors
+
+
+def _sentence(result: CommandResult) -> str:
+    match result:
+        case Sentence(text) | Help(problem=str(text)):
+            return text
+    return "Done."
