@@ -1,5 +1,5 @@
-"""Benchmarks: `python -m bench` runs them all; `python -m bench events|load|dataset|discord`
-runs one.
+"""Benchmarks: `python -m bench` runs them all; `python -m bench
+events|load|dataset|discord|slack-stream` runs one.
 
 Each prints its figures and writes bench/results/<name>.json. See bench/README.md.
 """
@@ -14,7 +14,10 @@ from bench.common import write_results
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "which", nargs="?", default="all", choices=["all", "events", "load", "dataset", "discord"]
+        "which",
+        nargs="?",
+        default="all",
+        choices=["all", "events", "load", "dataset", "discord", "slack-stream"],
     )
     parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
     parser.add_argument("--rate", type=float, default=200, help="load: events per second")
@@ -25,6 +28,9 @@ def main() -> None:
         type=int,
         default=300,
         help="discord: mentions and reactions per series (a fifth as many streamed mentions)",
+    )
+    parser.add_argument(
+        "--stream-mentions", type=int, default=20, help="slack-stream: mentions, one at a time"
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--export-sizes", type=int, nargs="*", default=[1000, 10000, 100000])
@@ -52,6 +58,12 @@ def main() -> None:
 
         print("== discord ==", flush=True)
         print(f"   -> {write_results('discord', discord.run(args.discord_events))}")
+    if args.which in ("all", "slack-stream"):
+        from bench import slack_stream
+
+        print("== slack-stream ==", flush=True)
+        result = slack_stream.run(args.stream_mentions)
+        print(f"   -> {write_results('slack-stream', result)}")
 
 
 if __name__ == "__main__":
