@@ -394,11 +394,24 @@ async def test_an_admin_start_trains_reports_in_place_and_swaps_announced_in_the
         lambda m: any("Fine-tuning" in e.get("title", "") for e in m.embeds),
     )
 
+    openai_fake.set_job(job_id, "running")
+    for step in (1, 2):
+        data = {"step": step, "total_steps": 2, "train_loss": 1.0 / step}
+        openai_fake.add_job_event(job_id, f"Step {step}/2", type="metrics", data=data)
+    await discord_fake.wait_for_bot_message(
+        discord_fake.channel_id,
+        lambda m: m.id == status.id and "100% (step 2 of 2)" in json.dumps(m.embeds),
+    )
     openai_fake.set_job(job_id, "succeeded", trained_tokens=12345)
     tuned = openai_fake.latest_job()["fine_tuned_model"]
     announcement = await discord_fake.wait_for_bot_message(
         discord_fake.channel_id, lambda m: "Fine-tuning finished" in m.content, timeout=10
     )
+    chart = await discord_fake.wait_for_bot_message(
+        discord_fake.channel_id, lambda m: bool(m.attachments), timeout=10
+    )
+    [picture] = chart.attachments
+    assert picture.filename == f"loss-{job_id}.png"
     assert tuned in announcement.content and "12,345" in announcement.content
     final = discord_fake.get_message(status.id)
     assert "succeeded" in json.dumps(final.embeds) and len(discord_fake.edits_of(status.id)) >= 2
