@@ -3,6 +3,7 @@ forget-me and include-me, the channel allow-list."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -15,8 +16,13 @@ async def answered(bot, slack, text: str, *, user: str = "UALICE", thread_ts: st
     """Mention the bot; return (the person's ts, the bot reply's ts)."""
     before = len(bot_replies(slack))
     asked = await bot.mention(text, user=user, thread_ts=thread_ts)
-    posted = await replies(slack, before + 1)
-    return asked, posted[before].ts
+    reply = (await replies(slack, before + 1))[before].ts
+    # The turn is recorded just after the reply is finished.
+    for _ in range(250):
+        if await bot.services.turns.get(slack_message(CHANNEL, reply)):
+            break
+        await asyncio.sleep(0.02)
+    return asked, reply
 
 
 async def trained(bot) -> list[str]:

@@ -32,6 +32,7 @@ async def streamed_reply(bot, slack, openai_fake, text: str = "tell me of the se
     openai_fake.stream_piece_delay = 0.03
     asked = await bot.mention(text)
     [reply] = await replies(slack, 1)
+    await eventually(lambda: bot.services.turns.get(slack_message(CHANNEL, reply.ts)))
     return asked, reply
 
 
@@ -86,7 +87,9 @@ async def test_a_stream_slack_stops_taking_is_finished_in_one_update(bot, slack,
     update = await slack.wait_for("chat.update", timeout=10)
     assert update.params["text"] == LONG_ANSWER
     assert update.params["blocks"][-1]["type"] == "context_actions"
-    turn = await bot.services.turns.get(slack_message(CHANNEL, update.params["ts"]))
+    turn = await eventually(
+        lambda: bot.services.turns.get(slack_message(CHANNEL, update.params["ts"]))
+    )
     assert turn.reply == LONG_ANSWER
 
 
