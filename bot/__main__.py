@@ -16,6 +16,7 @@ from handlers.cli import build_cli
 from handlers.discord import build_discord_bot
 from handlers.serving import Bot, serve
 from handlers.slack import build_slack_app
+from handlers.slack.comparison import SlackComparisonReporter
 from handlers.slack.reporter import SlackJobReporter
 
 logger = logging.getLogger("bot")
@@ -30,6 +31,7 @@ def assemble(settings: Settings) -> Bot:
         slack = build_slack_app(services)
         reporter = SlackJobReporter(slack.client, interval=settings.job_status_update_seconds)
         services.reporters.add("slack", reporter)
+        services.comparer.reporters.add("slack", SlackComparisonReporter(slack.client))
     discord = build_discord_bot(services) if settings.discord_enabled else None
     return Bot(redis, services, slack, discord)
 

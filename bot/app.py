@@ -9,6 +9,7 @@ from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
 from bot.commands.service import CommandService
+from bot.comparison import Comparer, ComparisonReporters
 from bot.config import NO_KEY, Settings, SettingsError
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation, JudgementStores
@@ -22,6 +23,7 @@ from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable, load_model_table
 from bot.trainers import Trainer, build_trainer, training_table
 from bot.watcher import JobWatcher
+from storage.comparisons import ComparisonStore
 from storage.connection import RedisHandle, open_redis
 from storage.events import SeenEvents
 from storage.examples import ExampleStore
@@ -58,6 +60,7 @@ class Services:
     switcher: ModelSwitcher
     watcher: JobWatcher
     reporters: JobReporters  # each front end adds its own
+    comparer: Comparer  # its `reporters`, too
     commands: CommandService
 
     async def close(self) -> None:
@@ -117,7 +120,19 @@ def build_services(
     )
     reporters = JobReporters()
     finetuner = FineTuner(settings, trainer, dataset, jobs, table, reporters)
-    switcher = ModelSwitcher(openai_client, models, table, settings.chat_model)
+    switcher = ModelSwitcher(openai_client, models, jobs, table, settings.chat_model)
+    comparer = Comparer(
+        settings,
+        openai_client,
+        ComparisonStore(redis, keys),
+        pairs,
+        models,
+        jobs,
+        dataset,
+        table,
+        ComparisonReporters(),
+        reporters,
+    )
     watcher = JobWatcher(
         trainer,
         jobs,
@@ -125,6 +140,8 @@ def build_services(
         reporters,
         poll_seconds=settings.job_poll_seconds,
         bot_name=settings.redis_prefix,
+        gate=settings.swap_gate,
+        comparer=comparer,
     )
     feedback = FeedbackStore(redis, keys, settings.turn_ttl_seconds)
     stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
@@ -154,8 +171,18 @@ def build_services(
         switcher=switcher,
         watcher=watcher,
         reporters=reporters,
+        comparer=comparer,
         commands=CommandService(
-            settings, finetuner, switcher, watcher, dataset, forgetting, jobs, models, table
+            settings,
+            finetuner,
+            switcher,
+            watcher,
+            dataset,
+            forgetting,
+            jobs,
+            models,
+            table,
+            comparer,
         ),
     )
 

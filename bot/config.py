@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=20000, ge=1)
     turn_ttl_days: int = Field(default=30, ge=1)
     job_poll_seconds: float = Field(default=30, gt=0)
+    # What happens when a job succeeds: auto (swap at once), compare (the team compares the
+    # two models first and an admin, or COMPARE_AUTO_PROMOTE, promotes), manual (no swap).
+    swap_gate: Literal["auto", "compare", "manual"] = "auto"
+    compare_prompts: int = Field(default=10, ge=1, le=50)
+    compare_auto_promote: float | None = Field(default=None, gt=0, le=1)
+    compare_min_votes: int = Field(default=3, ge=1)
+    compare_judge_model: str | None = None
     # A job's Slack status message is redrawn at most this often (chat.update's rate limit).
     job_status_update_seconds: float = Field(default=3, ge=0)
     finetune_base_model: str = "gpt-4.1-mini-2025-04-14"

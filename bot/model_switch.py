@@ -6,15 +6,22 @@ import openai
 from openai import AsyncOpenAI
 
 from bot.model_table import ModelTable
+from storage.jobs import JobStore
 from storage.models import ModelStore, ModelSwap
 
 
 class ModelSwitcher:
     def __init__(
-        self, client: AsyncOpenAI, models: ModelStore, table: ModelTable, default_model: str
+        self,
+        client: AsyncOpenAI,
+        models: ModelStore,
+        jobs: JobStore,
+        table: ModelTable,
+        default_model: str,
     ) -> None:
         self._client = client
         self._models = models
+        self._jobs = jobs
         self._table = table
         self._default = default_model
 
@@ -51,7 +58,15 @@ class ModelSwitcher:
         )
 
     async def _history_entry(self, model: str) -> ModelSwap | None:
-        return next((s for s in await self._models.history(limit=100) if s.model == model), None)
+        """How `model` was used before, else the job that trained it (a model the swap gate
+        held back was never used, but its job knows its system prompt)."""
+        used = next((s for s in await self._models.history(limit=100) if s.model == model), None)
+        if used:
+            return used
+        for job in await self._jobs.finished(limit=50):
+            if job.fine_tuned_model == model:
+                return ModelSwap(model=model, job_id=job.id, system_prompt=job.system_prompt)
+        return None
 
     async def _is_known(self, model: str) -> bool:
         if model == self._default or await self._history_entry(model):

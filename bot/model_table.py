@@ -39,6 +39,12 @@ class ModelInfo(BaseModel):
     encoding: Literal["o200k_base", "cl100k_base"]
     max_tokens_per_example: int = Field(gt=0)
     training_price_per_million: float | None = Field(default=None, ge=0)
+    # USD per million tokens of chat, for the swap gate's estimate: the base model, and a
+    # model fine-tuned from it.
+    input_price_per_million: float | None = Field(default=None, ge=0)
+    output_price_per_million: float | None = Field(default=None, ge=0)
+    tuned_input_price_per_million: float | None = Field(default=None, ge=0)
+    tuned_output_price_per_million: float | None = Field(default=None, ge=0)
     provider: str = "openai"
     training_closes: date | None = None
     retires: date | None = None
@@ -50,6 +56,10 @@ DEFAULT_MODELS: tuple[ModelInfo, ...] = (
         encoding="o200k_base",
         max_tokens_per_example=65536,
         training_price_per_million=25.0,
+        input_price_per_million=2.0,
+        output_price_per_million=8.0,
+        tuned_input_price_per_million=3.0,
+        tuned_output_price_per_million=12.0,
         training_closes=OPENAI_TRAINING_CLOSES,
         retires=_RETIRES_2027_01_14,
     ),
@@ -58,6 +68,10 @@ DEFAULT_MODELS: tuple[ModelInfo, ...] = (
         encoding="o200k_base",
         max_tokens_per_example=65536,
         training_price_per_million=5.0,
+        input_price_per_million=0.4,
+        output_price_per_million=1.6,
+        tuned_input_price_per_million=0.8,
+        tuned_output_price_per_million=3.2,
         training_closes=OPENAI_TRAINING_CLOSES,
         retires=_RETIRES_2027_01_14,
     ),
@@ -66,6 +80,10 @@ DEFAULT_MODELS: tuple[ModelInfo, ...] = (
         encoding="o200k_base",
         max_tokens_per_example=65536,
         training_price_per_million=1.5,
+        input_price_per_million=0.1,
+        output_price_per_million=0.4,
+        tuned_input_price_per_million=0.2,
+        tuned_output_price_per_million=0.8,
         training_closes=OPENAI_TRAINING_CLOSES,
         retires=_RETIRES_2026_10_23,
     ),
@@ -74,6 +92,10 @@ DEFAULT_MODELS: tuple[ModelInfo, ...] = (
         encoding="o200k_base",
         max_tokens_per_example=65536,
         training_price_per_million=25.0,
+        input_price_per_million=2.5,
+        output_price_per_million=10.0,
+        tuned_input_price_per_million=3.75,
+        tuned_output_price_per_million=15.0,
         training_closes=OPENAI_TRAINING_CLOSES,
         retires=_RETIRES_2027_01_14,
     ),
@@ -82,6 +104,10 @@ DEFAULT_MODELS: tuple[ModelInfo, ...] = (
         encoding="o200k_base",
         max_tokens_per_example=65536,
         training_price_per_million=3.0,
+        input_price_per_million=0.15,
+        output_price_per_million=0.6,
+        tuned_input_price_per_million=0.3,
+        tuned_output_price_per_million=1.2,
         training_closes=OPENAI_TRAINING_CLOSES,
         retires=_RETIRES_2027_01_14,
     ),
@@ -90,6 +116,10 @@ DEFAULT_MODELS: tuple[ModelInfo, ...] = (
         encoding="cl100k_base",
         max_tokens_per_example=16385,
         training_price_per_million=8.0,
+        input_price_per_million=0.5,
+        output_price_per_million=1.5,
+        tuned_input_price_per_million=3.0,
+        tuned_output_price_per_million=6.0,
         training_closes=OPENAI_TRAINING_CLOSES,
         retires=_RETIRES_2026_10_23,
     ),

@@ -15,6 +15,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
+from bot.comparison import Comparer
 from bot.errors import REDIS_DOWN
 from bot.finetune import PENDING_PREFIX, JobReporter, adopt, spec_for
 from bot.loss_chart import charts_available, render_loss_chart
@@ -39,7 +40,11 @@ class JobWatcher:
         *,
         poll_seconds: float,
         bot_name: str,
+        gate: str = "auto",
+        comparer: Comparer | None = None,
     ) -> None:
+        self._gate = gate
+        self._comparer = comparer
         self._trainer = trainer
         self._bot_name = bot_name
         self._jobs = jobs
@@ -82,6 +87,9 @@ class JobWatcher:
                 await self.check(job_id)
             else:
                 await self.recover_start()
+            if self._comparer is not None:
+                # Comparisons in flight are finished by whoever holds the lease.
+                await self._comparer.resume()
         except REDIS_DOWN:
             logger.warning("watcher: storage unavailable, will retry")
         except Exception:
@@ -195,10 +203,18 @@ class JobWatcher:
                     job, f"Job `{job.id}` finished, but I keep the current model: {error}"
                 )
                 return
+            job.fine_tuned_model = model
+            if self._gate == "manual":
+                await self._reporter.show_job(job)
+                await self._reporter.announce(job, manual_announcement(job))
+                return
+            if self._gate == "compare" and self._comparer is not None:
+                await self._reporter.show_job(job)
+                await self._comparer.start_gate(job, model)
+                return
             await self._models.activate(
                 ModelSwap(model=model, job_id=job.id, system_prompt=job.system_prompt)
             )
-            job.fine_tuned_model = model
             logger.info("watcher: job %s succeeded, now chatting with it", job.id)
             await self._reporter.show_job(job)
             await self._reporter.announce(job, swap_announcement(job))
@@ -236,6 +252,14 @@ def swap_announcement(job: JobRecord) -> str:
     if job.prompt_tokens_saved > 0:
         text += f" Each request now sends {job.prompt_tokens_saved:,} fewer prompt tokens."
     return text
+
+
+def manual_announcement(job: JobRecord) -> str:
+    return (
+        f"Fine-tuning finished: `{job.fine_tuned_model}` is ready (job `{job.id}`). I keep "
+        f"answering with the current model (SWAP_GATE=manual); `/finetune use "
+        f"{job.fine_tuned_model}` switches to it, `/finetune compare <prompt>` tries it first."
+    )
 
 
 def failure_announcement(job: JobRecord) -> str:

@@ -95,6 +95,7 @@ class JobRecord(BaseModel):
     # every step's losses are kept apart (`JobStore.metrics`) for the chart.
     loss_trend: list[float] = Field(default_factory=list)
     error: str | None = None
+    comparison: str | None = None  # the swap gate's state and tally, once the job succeeded
     events: list[str] = Field(default_factory=list)
     system_prompt: str | None = None
     prompt_tokens_saved: int = 0

@@ -143,6 +143,26 @@ class Keys:
     def job(self, job_id: str) -> str:
         return f"{self._base}:job:{job_id}"
 
+    def comparison(self, comparison_id: str) -> str:
+        return f"{self._base}:comparison:{comparison_id}"
+
+    @property
+    def comparisons(self) -> str:
+        """Sorted set of every comparison id by creation time."""
+        return f"{self._base}:comparisons"
+
+    @property
+    def running_comparisons(self) -> str:
+        """Set of comparisons with conversations still to answer."""
+        return f"{self._base}:comparisons:running"
+
+    def compared_pair(self, pair_id: str) -> str:
+        return f"{self._base}:compared-pair:{pair_id}"
+
+    def picks(self, pair_id: str) -> str:
+        """Hash person -> "a" | "b" | "same" for one compared pair."""
+        return f"{self._base}:picks:{pair_id}"
+
     def job_metrics(self, job_id: str) -> str:
         """Hash of step -> [training loss, validation loss] of one job."""
         return f"{self._base}:job-metrics:{job_id}"

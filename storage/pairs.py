@@ -39,6 +39,14 @@ class PairStore:
             self._provenance.add(pipe, f"pair:{pair.id}", pair.message_refs, pair.people)
             await pipe.execute()
 
+    async def save(self, pair: PreferencePair) -> None:
+        """A pair from anything but a correction (a comparison's pick)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._keys.pair(pair.id), pair.model_dump_json())
+            pipe.zadd(self._keys.pairs, {pair.id: pair.created_at.timestamp()})
+            self._provenance.add(pipe, f"pair:{pair.id}", pair.message_refs, pair.people)
+            await pipe.execute()
+
     async def correction(self, reply_ref: str) -> Correction | None:
         raw = await self._redis.hget(self._keys.corrections, reply_ref)
         return Correction(**json.loads(raw)) if raw else None

@@ -17,7 +17,11 @@ USAGE = {
         "start fine-tuning the dataset (admins)"
     ),
     "cancel": "cancel the active job (admins)",
-    "models": "the models this bot has used, newest first",
+    "models": "the models this bot has used, newest first, with their comparison records",
+    "compare": (
+        "[model=<id>] <prompt>: the model in use and another answer the same prompt side by "
+        "side, for everyone to pick the better one"
+    ),
     "use": "<model>: switch to a model (admins)",
     "rollback": "switch back to the previous model (admins)",
     "export": (
@@ -37,6 +41,7 @@ TAKES_WORDS = frozenset({"start", "validate", "use", "export"})
 EXPORT_KINDS = ("sft", "dpo")
 MAX_EPOCHS = 50
 # OpenAI accepts up to 64 characters in a suffix; letters, digits, '-' and '_' are safe.
+COMPARE = re.compile(r"^\s*compare\b(?:\s+model=(?P<model>\S+))?(?P<prompt>.*)$", re.I | re.S)
 SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -53,6 +58,11 @@ class ParsedCommand:
 
 def parse_command(text: str) -> ParsedCommand:
     """`start model=gpt-4.1-mini epochs=3` -> ParsedCommand("start", {...}). Empty means status."""
+    compare = COMPARE.match(text or "")
+    if compare:
+        # The prompt is free text: apostrophes and quotes in it are not shell quoting.
+        options = {"model": compare["model"]} if compare["model"] else {}
+        return ParsedCommand("compare", options, [compare["prompt"].strip()])
     try:
         words = shlex.split(text or "")
     except ValueError:

@@ -60,10 +60,21 @@ class Overview:
     next_job: DatasetReport | None = None  # None: nothing to train yet
 
 
+@dataclass
+class ComparisonRecord:
+    """One model's record across comparisons: picks for, against, tied, and by whom."""
+
+    wins: int = 0
+    losses: int = 0
+    ties: int = 0
+    people: set[str] = field(default_factory=set)
+
+
 @dataclass(frozen=True)
 class ModelList:
     current: str
     history: list[ModelSwap]
+    records: dict[str, ComparisonRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

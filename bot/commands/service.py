@@ -28,6 +28,7 @@ from bot.commands.results import (
     StatusSummary,
 )
 from bot.commands.wording import plural
+from bot.comparison import Comparer
 from bot.config import Settings, SettingsError
 from bot.conversation.forgetting import Forgetting
 from bot.dataset import Dataset
@@ -65,7 +66,9 @@ class CommandService:
         jobs: JobStore,
         models: ModelStore,
         table: ModelTable,
+        comparer: Comparer,
     ) -> None:
+        self._comparer = comparer
         self._settings = settings
         self._finetuner = finetuner
         self._switcher = switcher
@@ -144,14 +147,38 @@ class CommandService:
                     await self._watcher.check(job_id)
                 return Sentence(answer)
             case "models":
-                return ModelList(await self._switcher.current(), await self._models.history())
+                return ModelList(
+                    await self._switcher.current(),
+                    await self._models.history(),
+                    await self._comparer.records(),
+                )
             case "use":
                 if len(command.arguments) != 1:
                     raise CommandError("`use` needs exactly one model id.")
-                return Sentence(await self._switcher.use(command.arguments[0], caller.user))
+                answer = await self._switcher.use(command.arguments[0], caller.user)
+                await self._comparer.promoted_by_hand(command.arguments[0])
+                return Sentence(answer)
+            case "compare":
+                return await self._compare(command, caller)
             case "rollback":
                 return Sentence(await self._switcher.rollback(caller.user))
         raise CommandError(f"I don't know the command `{command.name}`.")
+
+    async def _compare(self, command: ParsedCommand, caller: Caller) -> Sentence:
+        prompt = " ".join(command.arguments).strip()
+        if not prompt:
+            raise CommandError("Write what to ask both models: `compare <prompt>`.")
+        if len(prompt) > self._settings.max_message_chars:
+            raise CommandError(f"That prompt is longer than {self._settings.max_message_chars:,}.")
+        compared = await self._comparer.adhoc(
+            prompt, caller.user, caller.platform, caller.channel, command.options.get("model")
+        )
+        if isinstance(compared, str):
+            return Sentence(compared)
+        return Sentence(
+            f"Both answers are posted for everyone to pick: `{compared.current_model}` (in use) "
+            f"and `{compared.candidate_model}`, as A and B in a random order."
+        )
 
     async def status(self) -> StatusSummary:
         counts = await self._dataset.counts()

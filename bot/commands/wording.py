@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.commands.results import DatasetFile, StatusSummary
+from bot.commands.results import ComparisonRecord, DatasetFile, StatusSummary
 from bot.progress import format_duration, progress_bar, sparkline, time_left
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
@@ -33,8 +33,8 @@ STATUS_LABELS = {
 Facts = list[tuple[str, str]]
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def dataset_line(summary: StatusSummary) -> str:
@@ -102,6 +102,8 @@ def job_progress_lines(job: JobRecord) -> list[str]:
         lines.append(f"Model: `{job.fine_tuned_model}`")
     if job.prompt_tokens_saved > 0:
         lines.append(f"Shorter training prompt saves {job.prompt_tokens_saved:,} tokens a request.")
+    if job.comparison:
+        lines.append(job.comparison)
     if job.error:
         lines.append(f"⚠️ {job.error}")
     lines += [f"> {event}" for event in job.events]
@@ -156,10 +158,30 @@ def report_spread(report: DatasetReport) -> str | None:
     )
 
 
-def model_history_lines(history: list[ModelSwap]) -> list[str]:
+def model_history_lines(
+    history: list[ModelSwap], records: dict[str, ComparisonRecord] | None = None
+) -> list[str]:
+    """Each model used, newest first, with its comparison record; then models compared but
+    never used."""
+    records = records or {}
     lines = []
     for swap in history:
         source = f"job `{swap.job_id}`" if swap.job_id else swap.reason
         who = f" by <@{swap.by}>" if swap.by else ""
-        lines.append(f"• `{swap.model}`: {swap.at:%Y-%m-%d %H:%M} UTC, {source}{who}")
+        line = f"• `{swap.model}`: {swap.at:%Y-%m-%d %H:%M} UTC, {source}{who}"
+        if swap.model in records:
+            line += f"; compared: {record_text(records[swap.model])}"
+        lines.append(line)
+    used = {swap.model for swap in history}
+    for model, record in records.items():
+        if model not in used:
+            lines.append(f"• `{model}` (not used): compared: {record_text(record)}")
     return lines or [NO_TUNED_MODEL]
+
+
+def record_text(record: ComparisonRecord) -> str:
+    people = ", ".join(f"<@{person}>" for person in sorted(record.people))
+    return (
+        f"{plural(record.wins, 'win')}, {plural(record.losses, 'loss', 'losses')}, "
+        f"{plural(record.ties, 'tie')} (picked by {people})"
+    )

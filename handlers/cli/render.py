@@ -27,8 +27,9 @@ def render(result: results.CommandResult) -> list[str]:
             return status_lines(result)
         case DatasetReport():
             return report_lines(result)
-        case results.ModelList(current, history):
-            return [f"Model in use: {current}", *map(plain, wording.model_history_lines(history))]
+        case results.ModelList(current, history, records):
+            lines = wording.model_history_lines(history, records)
+            return [f"Model in use: {current}", *map(plain, lines)]
         case results.DatasetFile():
             return [f"{result.filename}: {wording.file_contents(result)}"]
     return [str(result)]

@@ -11,6 +11,7 @@ import yarl
 
 from bot.app import Services
 from handlers.discord.client import DiscordBot
+from handlers.discord.comparison import DiscordComparisonReporter
 from handlers.discord.reporter import DiscordJobReporter
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def build_discord_bot(services: Services) -> DiscordBot:
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
     bot = DiscordBot(services)
     services.reporters.add("discord", DiscordJobReporter(bot))
+    services.comparer.reporters.add("discord", DiscordComparisonReporter(bot))
     return bot
 
 

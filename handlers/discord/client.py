@@ -11,7 +11,7 @@ from typing import Any
 import discord
 
 from bot.app import Services
-from handlers.discord import commands, corrections, events
+from handlers.discord import commands, comparison, corrections, events
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class DiscordBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.logged_in.set()
+        # Comparison buttons name their pair in the custom id, so any process answers them.
+        self.add_dynamic_items(comparison.PickButton, comparison.PromoteButton)
         try:
             if self._guild is not None:
                 # A guild's commands appear at once; global ones can take a while to spread.

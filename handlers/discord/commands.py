@@ -58,7 +58,7 @@ class FinetuneCommands(app_commands.Group):
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = {key: str(value) for key, value in given.items() if value is not None}
         # Words Slack takes bare (`use <model>`, `export dpo`) are arguments, not options.
-        bare = {"use": "model", "export": "kind"}.get(name)
+        bare = {"use": "model", "export": "kind", "compare": "prompt"}.get(name)
         arguments = [options.pop(bare)] if bare in options else []
         caller = results.Caller(
             "discord",
@@ -136,6 +136,16 @@ class FinetuneCommands(app_commands.Group):
     async def use(self, interaction: discord.Interaction, model: str) -> None:
         await self._run(interaction, "use", model=model)
 
+    @app_commands.command(name="compare", description=summary("compare"))
+    @app_commands.describe(
+        prompt="what to ask both models",
+        model="the model to compare with (default: the newest tuned one not in use)",
+    )
+    async def compare(
+        self, interaction: discord.Interaction, prompt: str, model: str | None = None
+    ) -> None:
+        await self._run(interaction, "compare", prompt=prompt, model=model)
+
     @app_commands.command(name="rollback", description=summary("rollback"))
     async def rollback(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "rollback")
@@ -171,6 +181,7 @@ class FinetuneCommands(app_commands.Group):
         return _choices(self._services.commands.base_model_names(), typed)
 
     @use.autocomplete("model")
+    @compare.autocomplete("model")
     async def _used_models(
         self, _: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
@@ -196,8 +207,8 @@ async def _show(interaction: discord.Interaction, result: results.CommandResult)
             await send(embed=status_embed(result), ephemeral=True)
         case DatasetReport():
             await send(embed=report_embed(result), ephemeral=True)
-        case results.ModelList(current, history):
-            await send(embed=models_embed(current, history), ephemeral=True)
+        case results.ModelList(current, history, records):
+            await send(embed=models_embed(current, history, records), ephemeral=True)
         case results.DatasetFile():
             await _send_file(interaction, result)
 

@@ -6,7 +6,7 @@ import discord
 
 from bot.commands import wording
 from bot.commands.language import usage_lines
-from bot.commands.results import StatusSummary
+from bot.commands.results import ComparisonRecord, StatusSummary
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
@@ -68,8 +68,11 @@ def report_embed(report: DatasetReport) -> discord.Embed:
     return _add_facts(embed, wording.report_facts(report))
 
 
-def models_embed(current: str, history: list[ModelSwap]) -> discord.Embed:
-    return _embed("Models", [f"In use: `{current}`", *wording.model_history_lines(history)])
+def models_embed(
+    current: str, history: list[ModelSwap], records: dict[str, ComparisonRecord]
+) -> discord.Embed:
+    lines = wording.model_history_lines(history, records)
+    return _embed("Models", [f"In use: `{current}`", *lines])
 
 
 def help_embed(problem: str | None = None) -> discord.Embed:

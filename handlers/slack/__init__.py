@@ -13,7 +13,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.app import Services
 from bot.config import SettingsError
-from handlers.slack import actions, commands, events, feedback, home, views
+from handlers.slack import actions, commands, comparison, events, feedback, home, views
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def build_slack_app(services: Services) -> AsyncApp:
     views.register(app)
     feedback.register(app)
     home.register(app)
+    comparison.register(app)
     return app
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands.language import usage_lines
-from bot.commands.results import StatusSummary
+from bot.commands.results import ComparisonRecord, StatusSummary
 from bot.commands.wording import (
     CURATION_HINT,
     Facts,
@@ -26,6 +26,33 @@ from storage.models import ModelSwap
 
 def section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def button(
+    text: str,
+    action_id: str,
+    *,
+    value: str | None = None,
+    style: str | None = None,
+    confirm: dict | None = None,
+) -> dict:
+    element = {"type": "button", "text": {"type": "plain_text", "text": text}}
+    element["action_id"] = action_id
+    optional = {"value": value, "style": style, "confirm": confirm}
+    return {**element, **{key: item for key, item in optional.items() if item is not None}}
+
+
+def confirmation(title: str, text: str, yes: str = "Yes", no: str = "No") -> dict:
+    """The "are you sure?" a button shows before it acts."""
+
+    def plain(words: str) -> dict:
+        return {"type": "plain_text", "text": words}
+
+    return {"title": plain(title), "text": plain(text), "confirm": plain(yes), "deny": plain(no)}
 
 
 def facts_text(facts: Facts) -> str:
@@ -70,8 +97,11 @@ def build_report_blocks(report: DatasetReport) -> list[dict]:
     return [section("\n".join(lines))]
 
 
-def build_models_blocks(current: str, history: list[ModelSwap]) -> list[dict]:
-    return [section("\n".join([f"*Model in use:* `{current}`", *model_history_lines(history)]))]
+def build_models_blocks(
+    current: str, history: list[ModelSwap], records: dict[str, ComparisonRecord]
+) -> list[dict]:
+    lines = [f"*Model in use:* `{current}`", *model_history_lines(history, records)]
+    return [section("\n".join(lines))]
 
 
 FEEDBACK_ACTION = "reply_feedback"

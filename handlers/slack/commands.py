@@ -61,9 +61,10 @@ async def _show(
             await respond(text=status_text(result), blocks=build_status_blocks(result))
         case DatasetReport():
             await respond(text="Dataset check", blocks=build_report_blocks(result))
-        case results.ModelList(current, history):
+        case results.ModelList(current, history, records):
             await respond(
-                text=f"Model in use: {current}", blocks=build_models_blocks(current, history)
+                text=f"Model in use: {current}",
+                blocks=build_models_blocks(current, history, records),
             )
         case results.DatasetFile():
             await _send_privately(result, user, client)

@@ -14,7 +14,14 @@ from bot.commands.wording import (
     report_facts,
 )
 from bot.validation import DatasetReport
-from handlers.slack.blocks import build_job_blocks, facts_text, section
+from handlers.slack.blocks import (
+    build_job_blocks,
+    button,
+    confirmation,
+    context,
+    facts_text,
+    section,
+)
 
 HOME_START, HOME_CANCEL, HOME_ROLLBACK = "home_start", "home_cancel", "home_rollback"
 START_CALLBACK = "home_start_job"
@@ -48,8 +55,8 @@ def build_home_view(overview: Overview, *, is_admin: bool, notice: str | None = 
     if is_admin:
         blocks.append(_admin_actions(overview))
     else:
-        blocks.append(_context(ADMINS_ONLY_NOTE))
-    blocks.append(_context(CURATION_HINT + " Or press 👍 under it."))
+        blocks.append(context(ADMINS_ONLY_NOTE))
+    blocks.append(context(CURATION_HINT + " Or press 👍 under it."))
     return {"type": "home", "blocks": blocks}
 
 
@@ -65,22 +72,26 @@ def _admin_actions(overview: Overview) -> dict:
     status = overview.status
     buttons = []
     if status.active_job is None:
-        buttons.append(_button("Start a job…", HOME_START, style="primary"))
+        buttons.append(button("Start a job…", HOME_START, style="primary"))
     else:
         buttons.append(
-            _button(
+            button(
                 "Cancel the job",
                 HOME_CANCEL,
                 style="danger",
-                confirm=_confirm("Cancel the job?", "Training stops; what ran is still billed."),
+                confirm=confirmation(
+                    "Cancel the job?", "Training stops; what ran is still billed."
+                ),
             )
         )
     if status.is_fine_tuned:
         buttons.append(
-            _button(
+            button(
                 "Roll back",
                 HOME_ROLLBACK,
-                confirm=_confirm("Roll back?", "I go back to answering with the previous model."),
+                confirm=confirmation(
+                    "Roll back?", "I go back to answering with the previous model."
+                ),
             )
         )
     return {"type": "actions", "block_id": "home_admin", "elements": buttons}
@@ -105,7 +116,7 @@ def build_start_modal(
         return {**modal, "blocks": [section(f"Nothing can be trained yet: {why}")]}
     blocks = [
         section(f"*Estimate at `{report.model}`:* {facts_text(report_facts(report))}"),
-        _context("Another model or more epochs change the cost; the job's message shows it."),
+        context("Another model or more epochs change the cost; the job's message shows it."),
         _input("model", "Base model", _select(models, default_model)),
         _input("method", "Method", _select(list(METHODS), "supervised")),
         _input("epochs", "Epochs", _text("auto"), optional=True),
@@ -141,28 +152,6 @@ def _when(moment: datetime) -> str:
 
 def _plain(text: str) -> dict:
     return {"type": "plain_text", "text": text}
-
-
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _button(text: str, action_id: str, *, style: str | None = None, confirm=None) -> dict:
-    button = {"type": "button", "text": _plain(text), "action_id": action_id}
-    if style:
-        button["style"] = style
-    if confirm:
-        button["confirm"] = confirm
-    return button
-
-
-def _confirm(title: str, text: str) -> dict:
-    return {
-        "title": _plain(title),
-        "text": _plain(text),
-        "confirm": _plain("Yes"),
-        "deny": _plain("No"),
-    }
 
 
 def _select(names: list[str], initial: str) -> dict:

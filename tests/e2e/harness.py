@@ -212,17 +212,19 @@ class SlackSender:
     def _person(self, user: str) -> dict:
         return {"id": user, "name": user.lower(), "team_id": self.team}
 
-    async def click_feedback(
+    async def press(
         self,
         ts: str,
-        button: str,
+        action_id: str,
+        value: str,
         *,
         user: str = "UALICE",
         thread_ts: str | None = None,
         channel: str = CHANNEL,
         action_ts: str | None = None,
+        kind: str = "button",
     ) -> str:
-        """Press 👍 ("good") or 👎 ("bad") under the bot's reply `ts`; returns the trigger id."""
+        """Press a button on the bot's message `ts`, as Slack sends it; returns the trigger."""
         trigger = f"trigger-{next(_ids)}"
         await self.interact(
             {
@@ -237,10 +239,10 @@ class SlackSender:
                 "message": {"type": "message", "user": "UBOT", "ts": ts, "thread_ts": thread_ts},
                 "actions": [
                     {
-                        "type": "feedback_buttons",
-                        "action_id": "reply_feedback",
-                        "block_id": "feedback",
-                        "value": button,
+                        "type": kind,
+                        "action_id": action_id,
+                        "block_id": "b",
+                        "value": value,
                         "action_ts": action_ts or f"{time.time():.6f}",
                     }
                 ],
@@ -248,6 +250,10 @@ class SlackSender:
             }
         )
         return trigger
+
+    async def click_feedback(self, ts: str, button: str, **where: Any) -> str:
+        """Press 👍 ("good") or 👎 ("bad") under the bot's reply `ts`; returns the trigger id."""
+        return await self.press(ts, "reply_feedback", button, kind="feedback_buttons", **where)
 
     async def open_home(self, user: str = "UALICE") -> None:
         ts = self.next_ts()

@@ -514,3 +514,32 @@ async def test_improve_on_a_persons_message_is_refused(on_discord, discord_fake)
     )
     answer = await discord_fake.wait_for_callback(opened)
     assert answer.type == 4 and "works on my replies" in answer.data["content"]
+
+
+async def test_compare_posts_both_answers_with_buttons_and_a_press_is_a_pick(
+    on_discord, discord_fake, openai_fake
+):
+    tuned = "ft:gpt-4.1-mini-2025-04-14:acme::tuned"
+    openai_fake.reply = lambda body: f"Answer from {body['model']}"
+    followup = await command(
+        discord_fake, "compare", {"prompt": "what's the tide?", "model": tuned}
+    )
+    assert "Both answers are posted" in followup.content
+    posted = await discord_fake.wait_for_bot_message(
+        discord_fake.channel_id, lambda m: bool(m.components)
+    )
+    answers = json.dumps(posted.embeds)
+    assert f"Answer from {tuned}" in answers and "what's the tide?" in answers
+    [row] = posted.components
+    picks = [button["custom_id"] for button in row["components"]]
+    assert [button["label"] for button in row["components"]] == [
+        "A is better",
+        "B is better",
+        "Same",
+    ]
+
+    pressed = await discord_fake.press_button(posted.id, picks[1], user_id=BOB)
+    [answer] = await _callbacks(discord_fake, pressed)
+    assert "Your pick (B is better) is saved" in answer.data["content"]
+    records = await on_discord.services.comparer.records()
+    assert sum(record.wins for record in records.values()) == 1

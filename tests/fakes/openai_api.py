@@ -101,6 +101,8 @@ class FakeOpenAI(FakeServer):
         self.chat_requests: list[dict[str, Any]] = []
         self.reply: Reply | None = None
         self.reply_delay = 0.0
+        # Models that answer 404 (deleted, or never existed), as OpenAI does.
+        self.missing_models: set[str] = set()
         self._chat_faults: deque[_ChatFault] = deque()
         # Streamed replies (`stream: true`): the text goes out in pieces of this many characters,
         # this many seconds apart. `break_stream` ends one stream after `break_stream_after`
@@ -297,6 +299,8 @@ class FakeOpenAI(FakeServer):
         for param in ("model", "messages"):
             if not body.get(param):
                 return _error(400, f"Missing required parameter: '{param}'.", param=param)
+        if body["model"] in self.missing_models:
+            return _error(404, f"The model `{body['model']}` does not exist.", param="model")
         if self.reply_delay:
             await asyncio.sleep(self.reply_delay)
 

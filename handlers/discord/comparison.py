@@ -1,0 +1,131 @@
+"""Comparisons on Discord: each pair as an embed with A / B / Same buttons, and the gate's
+announcements with the admins' promote button. Buttons are dynamic items (their custom id
+names the pair), so they keep working after a restart."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.commands.service import ADMINS_ONLY
+from bot.comparison import PICK_LABELS, answer_figures, pair_view
+from handlers.discord.replies import NO_MENTIONS
+from storage.comparisons import ComparedPair, Comparison
+
+if TYPE_CHECKING:
+    from handlers.discord.client import DiscordBot
+
+logger = logging.getLogger(__name__)
+
+FIELD_CHARS = 1000  # an embed field holds 1,024 characters
+
+
+class PickButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"cmp:(?P<pair>[\w-]+):(?P<pick>a|b|same)"
+):
+    def __init__(self, pair_id: str, pick: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=PICK_LABELS[pick],
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"cmp:{pair_id}:{pick}",
+            )
+        )
+        self.pair_id, self.pick = pair_id, pick
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match) -> PickButton:
+        return cls(match["pair"], match["pick"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        services = interaction.client.services
+        result = await services.comparer.pick(self.pair_id, str(interaction.user.id), self.pick)
+        await interaction.response.send_message(result.text, ephemeral=True)
+
+
+class PromoteButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"cmp-promote:(?P<id>[\w-]+)"
+):
+    def __init__(self, comparison_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Promote the new model",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"cmp-promote:{comparison_id}",
+            )
+        )
+        self.comparison_id = comparison_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match) -> PromoteButton:
+        return cls(match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: DiscordBot = interaction.client
+        if not bot.is_admin(interaction):
+            await interaction.response.send_message(ADMINS_ONLY, ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        comparison = await bot.services.comparer.get(self.comparison_id)
+        text = (
+            await bot.services.comparer.promote(comparison, by=str(interaction.user.id))
+            if comparison
+            else "That comparison is no longer stored."
+        )
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def pair_embed(comparison: Comparison, pair: ComparedPair, number: int) -> discord.Embed:
+    view = pair_view(comparison, pair, number)
+    embed = discord.Embed(title=view.title, description=_cut(view.asked, 500))
+    for label, answer in view.sides:
+        text = _cut(answer.text, FIELD_CHARS) if answer.text else "—"
+        embed.add_field(name=f"{label} · {answer_figures(answer)}"[:256], value=text, inline=False)
+    if view.judge:
+        embed.set_footer(text=view.judge)
+    return embed
+
+
+class DiscordComparisonReporter:
+    def __init__(self, client: DiscordBot) -> None:
+        self._client = client
+
+    async def show_pair(self, comparison: Comparison, pair: ComparedPair, number: int) -> str:
+        view = discord.ui.View(timeout=None)
+        for pick in PICK_LABELS:
+            view.add_item(PickButton(pair.id, pick))
+        posted = await self._channel(comparison).send(
+            embed=pair_embed(comparison, pair, number),
+            view=view,
+            reference=self._thread(comparison),
+        )
+        return str(posted.id)
+
+    async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
+        view = discord.ui.View(timeout=None)
+        if promote:
+            view.add_item(PromoteButton(comparison.id))
+        try:
+            await self._channel(comparison).send(
+                text,
+                view=view,
+                reference=self._thread(comparison),
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException as error:
+            logger.warning("discord: comparison announcement not posted (%s)", error)
+
+    def _channel(self, comparison: Comparison) -> discord.PartialMessageable:
+        return self._client.get_partial_messageable(int(comparison.channel))
+
+    def _thread(self, comparison: Comparison) -> discord.PartialMessage | None:
+        # Discord has no thread under a message here: replies to the job's message instead.
+        if comparison.thread_id is None:
+            return None
+        return self._channel(comparison).get_partial_message(int(comparison.thread_id))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

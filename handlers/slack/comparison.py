@@ -1,0 +1,135 @@
+"""Comparisons in Slack: each pair of answers as a message with A / B / Same buttons, the gate's
+announcements with the admins' promote button, and the clicks on both."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import Services
+from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
+from bot.comparison import PICK_LABELS, answer_figures, pair_view
+from bot.errors import REDIS_DOWN
+from handlers.slack.blocks import button, confirmation, context, section
+from storage.comparisons import ComparedPair, Comparison
+
+logger = logging.getLogger(__name__)
+
+PICK = re.compile(r"^compare_pick_(a|b|same)$")
+PROMOTE = "compare_promote"
+ANSWER_MAX_CHARS = 2800  # a section holds 3,000 characters
+PROMPT_MAX_CHARS = 600
+
+
+def register(app: AsyncApp) -> None:
+    app.action(PICK)(handle_pick)
+    app.action(PROMOTE)(handle_promote)
+
+
+class SlackComparisonReporter:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def show_pair(self, comparison: Comparison, pair: ComparedPair, number: int) -> str:
+        posted = await self._client.chat_postMessage(
+            channel=comparison.channel,
+            thread_ts=comparison.thread_id,
+            text="Which answer is better, A or B?",
+            blocks=build_pair_blocks(comparison, pair, number),
+        )
+        return posted["ts"]
+
+    async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
+        blocks = [section(text)]
+        if promote:
+            blocks.append(promote_button(comparison))
+        try:
+            await self._client.chat_postMessage(
+                channel=comparison.channel, thread_ts=comparison.thread_id, text=text, blocks=blocks
+            )
+        except SlackApiError as error:
+            logger.warning("compare: announcement not posted (%s)", error.response.get("error"))
+
+
+def build_pair_blocks(comparison: Comparison, pair: ComparedPair, number: int) -> list[dict]:
+    """Both answers, labelled A and B in the pair's stored order, and the pick buttons."""
+    view = pair_view(comparison, pair, number)
+    blocks = [section(f"*{view.title}*\n> {_cut(view.asked, PROMPT_MAX_CHARS)}")]
+    for label, answer in view.sides:
+        text = _cut(answer.text, ANSWER_MAX_CHARS) if answer.text else "—"
+        blocks += [section(f"*{label}*\n{text}"), context(answer_figures(answer))]
+    if view.judge:
+        blocks.append(context(view.judge))
+    buttons = [
+        button(words, f"compare_pick_{pick}", value=pair.id) for pick, words in PICK_LABELS.items()
+    ]
+    blocks.append({"type": "actions", "block_id": f"compare-{pair.id}", "elements": buttons})
+    return blocks
+
+
+def promote_button(comparison: Comparison) -> dict:
+    promote = button(
+        f"Promote {comparison.candidate_model}"[:75],
+        PROMOTE,
+        value=comparison.id,
+        style="primary",
+        confirm=confirmation(
+            "Promote the new model?", "Everyone gets its answers from now on.", "Promote", "Not yet"
+        ),
+    )
+    return {"type": "actions", "block_id": "compare-promote", "elements": [promote]}
+
+
+async def handle_pick(
+    ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    pick = PICK.match(action["action_id"])[1]
+    user = body["user"]["id"]
+    try:
+        result = await services.comparer.pick(action["value"], user, pick)
+        text = result.text
+    except REDIS_DOWN:
+        text = STORAGE_DOWN
+    await _tell(client, body, user, text)
+
+
+async def handle_promote(
+    ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    user = body["user"]["id"]
+    # The button is only shown to a channel; anyone can press it, only admins promote.
+    if not services.settings.is_admin(user):
+        await _tell(client, body, user, ADMINS_ONLY)
+        return
+    try:
+        comparison = await services.comparer.get(action["value"])
+        text = (
+            await services.comparer.promote(comparison, by=user)
+            if comparison
+            else "That comparison is no longer stored."
+        )
+    except REDIS_DOWN:
+        text = STORAGE_DOWN
+    await _tell(client, body, user, text)
+
+
+async def _tell(client: AsyncWebClient, body: dict, user: str, text: str) -> None:
+    message = body.get("message") or {}
+    try:
+        await client.chat_postEphemeral(
+            channel=body["channel"]["id"], user=user, text=text, thread_ts=message.get("thread_ts")
+        )
+    except SlackApiError as error:
+        logger.warning("compare: could not answer a click (%s)", error.response.get("error"))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

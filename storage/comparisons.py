@@ -1,0 +1,132 @@
+"""Comparisons: two models answering the same conversations side by side, and people's picks.
+
+A comparison is a record (what is compared, why, where it is shown, its state) and its pairs,
+one per conversation, each with both answers and the order A/B they were shown in. Picks are
+a hash per pair, person -> "a" | "b" | "same", so a second pick replaces the first. Everything
+a comparison needs to go on after a restart is here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from storage.keys import Keys
+from storage.schemas import utcnow
+
+Pick = Literal["a", "b", "same"]
+RUNNING, OPEN, PROMOTED, REJECTED, FAILED = "running", "open", "promoted", "rejected", "failed"
+CLOSED = frozenset({PROMOTED, REJECTED, FAILED})
+
+
+class Answer(BaseModel):
+    """One side's answer to one conversation, or why there is none."""
+
+    model: str
+    text: str | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    latency_ms: int = 0
+
+
+class Conversation(BaseModel):
+    """A conversation to answer: the messages before the reply (its system prompt is replaced
+    by each side's own), and whether the candidate was trained on it."""
+
+    messages: list[dict[str, Any]]
+    seen_in_training: bool = False
+
+
+class ComparedPair(BaseModel):
+    id: str
+    comparison_id: str
+    conversation: Conversation
+    candidate_is_a: bool  # the random order people see; stored so the labels stay put
+    candidate: Answer
+    current: Answer
+    judge: Pick | None = None  # COMPARE_JUDGE_MODEL's verdict, shown beside people's picks
+    message_id: str | None = None  # where it is posted, once it is
+
+    def side(self, pick: Pick) -> str:
+        """ "candidate", "current" or "same" for a pick of A, B or Same."""
+        if pick == "same":
+            return "same"
+        return "candidate" if (pick == "a") == self.candidate_is_a else "current"
+
+    @property
+    def failed(self) -> bool:
+        return self.candidate.text is None or self.current.text is None
+
+
+class Comparison(BaseModel):
+    id: str
+    kind: Literal["adhoc", "gate"]
+    current_model: str
+    candidate_model: str
+    current_prompt: str
+    candidate_prompt: str
+    status: str = RUNNING
+    asked_by: str = ""
+    platform: str = "slack"
+    channel: str
+    thread_id: str | None = None  # post the pairs in this thread (a gate: the job's message)
+    job_id: str | None = None
+    to_answer: list[Conversation] = Field(default_factory=list)  # left to answer, in order
+    pair_ids: list[str] = Field(default_factory=list)
+    estimated_cost_usd: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED
+
+
+class ComparisonStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def save(self, comparison: Comparison) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._keys.comparison(comparison.id), comparison.model_dump_json())
+            pipe.zadd(self._keys.comparisons, {comparison.id: comparison.created_at.timestamp()})
+            if comparison.status == RUNNING:
+                pipe.sadd(self._keys.running_comparisons, comparison.id)
+            else:
+                pipe.srem(self._keys.running_comparisons, comparison.id)
+            await pipe.execute()
+
+    async def get(self, comparison_id: str) -> Comparison | None:
+        raw = await self._redis.get(self._keys.comparison(comparison_id))
+        return Comparison.model_validate_json(raw) if raw else None
+
+    async def running(self) -> list[Comparison]:
+        """Comparisons with conversations still to answer (any process may finish them)."""
+        ids = sorted(await self._redis.smembers(self._keys.running_comparisons))
+        found = [await self.get(comparison_id) for comparison_id in ids]
+        return [comparison for comparison in found if comparison is not None]
+
+    async def all(self, limit: int = 200) -> list[Comparison]:
+        ids = await self._redis.zrevrange(self._keys.comparisons, 0, limit - 1)
+        found = [await self.get(comparison_id) for comparison_id in ids]
+        return [comparison for comparison in found if comparison is not None]
+
+    async def save_pair(self, pair: ComparedPair) -> None:
+        await self._redis.set(self._keys.compared_pair(pair.id), pair.model_dump_json())
+
+    async def pair(self, pair_id: str) -> ComparedPair | None:
+        raw = await self._redis.get(self._keys.compared_pair(pair_id))
+        return ComparedPair.model_validate_json(raw) if raw else None
+
+    async def pairs(self, comparison: Comparison) -> list[ComparedPair]:
+        found = [await self.pair(pair_id) for pair_id in comparison.pair_ids]
+        return [pair for pair in found if pair is not None]
+
+    async def pick(self, pair_id: str, user: str, pick: Pick) -> None:
+        await self._redis.hset(self._keys.picks(pair_id), user, pick)
+
+    async def picks(self, pair_id: str) -> dict[str, Pick]:
+        return await self._redis.hgetall(self._keys.picks(pair_id))

@@ -1,0 +1,227 @@
+"""Comparing models before everyone talks to them, through signed Slack requests: ad-hoc
+comparisons, the swap gate (held out, promoted by an admin or the rule, rejected), manual,
+a side failing, and a restart mid-comparison."""
+
+from __future__ import annotations
+
+import json
+
+from bot.commands.service import ADMINS_ONLY
+from storage.comparisons import OPEN, PROMOTED, REJECTED
+from tests.e2e.harness import CHANNEL, RunningBot, make_settings
+from tests.e2e.test_core_loop import replies, settle
+from tests.e2e.test_finetune import ADMIN, command, eventually, seed_examples
+
+TUNED = "ft:gpt-4.1-mini-2025-04-14:acme::tuned"
+
+
+def answers_by_model(body: dict) -> str:
+    return f"Answer from {body['model']}"
+
+
+def pair_messages(slack, channel: str = CHANNEL, thread: str | None = None) -> list:
+    return [
+        m
+        for m in slack.messages.values()
+        if m.channel == channel
+        and m.thread_ts == thread
+        and any(b.get("block_id", "").startswith("compare-cmp") for b in m.blocks or [])
+    ]
+
+
+def shown(message) -> dict[str, str]:
+    """The answer text under each label of a posted pair."""
+    sections = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+    return {text[1]: text.split("\n", 1)[1] for text in sections if text[:3] in ("*A*", "*B*")}
+
+
+def said(slack, words: str) -> list[str]:
+    return [
+        c.params["text"] for c in slack.calls_to("chat.postMessage") if words in c.params["text"]
+    ]
+
+
+def promote_message(slack, thread: str):
+    found = [m for m in slack.thread(CHANNEL, thread) if "compare_promote" in json.dumps(m.blocks)]
+    return found[0] if found else None
+
+
+def comparison_of(promote) -> str:
+    return promote.blocks[-1]["elements"][0]["value"]
+
+
+def two_pairs(slack, thread: str) -> list:
+    pairs = pair_messages(slack, thread=thread)
+    return pairs if len(pairs) == 2 else []
+
+
+def pair_id(message) -> str:
+    [actions] = [b for b in message.blocks if b["type"] == "actions"]
+    return actions["elements"][0]["value"]
+
+
+async def test_compare_posts_two_labelled_answers_and_a_second_pick_replaces_the_first(
+    bot, slack, openai_fake
+):
+    openai_fake.reply = answers_by_model
+    answer = await command(
+        bot, slack, f"compare model={TUNED} what's the tide today?", user="UALICE"
+    )
+    assert "Both answers are posted" in answer
+    [posted] = await eventually(lambda: pair_messages(slack))
+    answers = shown(posted)
+    assert sorted(answers.values()) == sorted(
+        [f"Answer from {TUNED}", f"Answer from {bot.settings.chat_model}"]
+    )
+    assert "what's the tide today?" in json.dumps(posted.blocks)
+    # Nobody votes on a name: the models are not shown (only inside this stand-in's answer).
+    assert json.dumps(posted.blocks).count(TUNED) == 1
+
+    tuned_label = next(label for label, text in answers.items() if TUNED in text)
+    other_label = "B" if tuned_label == "A" else "A"
+    pair = pair_id(posted)
+    await bot.press(posted.ts, f"compare_pick_{other_label.lower()}", pair)
+    await bot.press(posted.ts, f"compare_pick_{tuned_label.lower()}", pair)
+    await eventually(lambda: len(slack.calls_to("chat.postEphemeral")) == 2)
+    assert "is saved" in slack.calls_to("chat.postEphemeral")[-1].params["text"]
+
+    models = await command(bot, slack, "models", user="UALICE")
+    assert f"`{TUNED}` (not used): compared: 1 win, 0 losses, 0 ties" in models
+    # The winning answer over the other is a preference pair for DPO.
+    content, _ = await bot.services.dataset.export_bytes("dpo")
+    [line] = [json.loads(text) for text in content.decode().splitlines()]
+    assert line["preferred_output"][-1]["content"] == f"Answer from {TUNED}"
+    assert line["input"]["messages"][-1]["content"] == "what's the tide today?"
+
+
+async def test_one_side_failing_shows_its_error_and_the_other_answer(bot, slack, openai_fake):
+    openai_fake.reply = answers_by_model
+    openai_fake.missing_models.add(TUNED)
+    await command(bot, slack, f"compare model={TUNED} hello", user="UALICE")
+    [posted] = await eventually(lambda: pair_messages(slack))
+    assert f"Answer from {bot.settings.chat_model}" in shown(posted).values()
+    assert "No answer: The model was not found." in json.dumps(posted.blocks)
+
+
+async def gated_job(bot, slack, openai_fake, *, fresh: int = 2) -> tuple[str, str]:
+    """A job trained on 10 examples, `fresh` more approved after it started, then succeeded;
+    returns (job id, the status message ts)."""
+    openai_fake.reply = answers_by_model
+    await seed_examples(bot, slack, 10)
+    assert "Started fine-tuning job" in await command(bot, slack, "start")
+    job_id = openai_fake.latest_job()["id"]
+    status = [c for c in slack.calls_to("chat.postMessage") if c.params.get("blocks")][-1]
+    for i in range(fresh):
+        await bot.mention(f"a fresh question {i}")
+    fresh = await replies(slack, 10 + fresh)
+    for message in fresh[10:]:
+        await bot.react(message.ts)
+    await settle()
+    openai_fake.set_job(job_id, "succeeded", trained_tokens=1000, fine_tuned_model=TUNED)
+    return job_id, status.response["ts"]
+
+
+async def test_the_compare_gate_holds_the_swap_and_an_admin_promotes(start_bot, slack, openai_fake):
+    bot = await start_bot(swap_gate="compare", job_poll_seconds=0.1)
+    _, status_ts = await gated_job(bot, slack, openai_fake)
+
+    pairs = await eventually(lambda: two_pairs(slack, status_ts))
+    asked = sorted(json.dumps(p.blocks) for p in pairs)
+    assert "a fresh question 0" in asked[0] and "a fresh question 1" in asked[1]
+    assert (await bot.services.models.active()) is None, "no swap before anyone has seen it"
+    assert said(slack, "Before anyone talks to it")
+    promote = await eventually(lambda: promote_message(slack, status_ts))
+    comparison_id = comparison_of(promote)
+
+    await bot.press(
+        promote.ts, "compare_promote", comparison_id, user="UALICE", thread_ts=status_ts
+    )
+    await eventually(
+        lambda: [c for c in slack.calls_to("chat.postEphemeral") if c.params["text"] == ADMINS_ONLY]
+    )
+    assert (await bot.services.models.active()) is None
+
+    await bot.press(promote.ts, "compare_promote", comparison_id, user=ADMIN, thread_ts=status_ts)
+    await eventually(lambda: bot.services.models.active())
+    assert (await bot.services.models.active()).model == TUNED
+    assert (await bot.services.comparer.get(comparison_id)).status == PROMOTED
+
+
+async def test_the_rule_promotes_once_enough_picks_say_so(start_bot, slack, openai_fake):
+    bot = await start_bot(
+        swap_gate="compare", job_poll_seconds=0.1, compare_auto_promote=0.5, compare_min_votes=2
+    )
+    _, status_ts = await gated_job(bot, slack, openai_fake)
+    pairs = await eventually(lambda: two_pairs(slack, status_ts))
+    first = pairs[0]
+    tuned = next(label for label, text in shown(first).items() if TUNED in text).lower()
+    await bot.press(first.ts, f"compare_pick_{tuned}", pair_id(first), thread_ts=status_ts)
+    await settle()
+    assert (await bot.services.models.active()) is None, "one pick is not enough"
+    await bot.press(
+        first.ts, f"compare_pick_{tuned}", pair_id(first), user="UBOB", thread_ts=status_ts
+    )
+    await eventually(lambda: bot.services.models.active())
+    assert (await bot.services.models.active()).model == TUNED
+    await eventually(lambda: said(slack, "the auto-promote rule promoted"))
+    # The job's message shows the tally.
+    assert "2 picks by 2 people" in json.dumps(slack.calls_to("chat.update")[-1].params["blocks"])
+
+
+async def test_the_rule_rejects_once_the_threshold_is_out_of_reach(start_bot, slack, openai_fake):
+    bot = await start_bot(swap_gate="compare", job_poll_seconds=0.1, compare_auto_promote=1.0)
+    _, status_ts = await gated_job(bot, slack, openai_fake)
+    pairs = await eventually(lambda: two_pairs(slack, status_ts))
+    first = pairs[0]
+    current = next(label for label, text in shown(first).items() if TUNED not in text).lower()
+    await bot.press(first.ts, f"compare_pick_{current}", pair_id(first), thread_ts=status_ts)
+    await eventually(lambda: said(slack, "can no longer reach"))
+    assert (await bot.services.models.active()) is None
+    comparison_id = pair_id(first).rsplit("-", 1)[0]
+    assert (await bot.services.comparer.get(comparison_id)).status == REJECTED
+    # A pick after the end is politely not counted.
+    await bot.press(first.ts, "compare_pick_a", pair_id(first), user="UBOB", thread_ts=status_ts)
+    await eventually(lambda: "closed" in slack.calls_to("chat.postEphemeral")[-1].params["text"])
+
+
+async def test_manual_never_swaps_and_says_how_to_promote(start_bot, slack, openai_fake):
+    bot = await start_bot(swap_gate="manual", job_poll_seconds=0.1)
+    await gated_job(bot, slack, openai_fake, fresh=0)
+    [announced] = await eventually(lambda: said(slack, "SWAP_GATE=manual"))
+    assert f"/finetune use {TUNED}" in announced
+    await settle()
+    assert (await bot.services.models.active()) is None
+    assert pair_messages(slack) == []
+    # `use` switches, with the job's own system prompt.
+    assert "switched me to" in await command(bot, slack, f"use {TUNED}")
+    assert (await bot.services.models.active()).job_id is not None
+
+
+async def test_a_comparison_cut_off_by_a_restart_is_finished_by_the_next_process(
+    slack, openai_fake, redis_url
+):
+    settings = make_settings(
+        slack, openai_fake, redis_url=redis_url, swap_gate="compare", job_poll_seconds=0.1
+    )
+    bot = await RunningBot.start(settings)
+    try:
+        openai_fake.reply = answers_by_model
+        _, status_ts = await gated_job(bot, slack, openai_fake)
+        openai_fake.reply_delay = 2.0  # the answers are slow: the process dies meanwhile
+        await eventually(lambda: said(slack, "Before anyone talks to it"))
+        bot.watcher_task.cancel()
+    finally:
+        await bot.stop()
+    assert pair_messages(slack, thread=status_ts) == []
+
+    openai_fake.reply_delay = 0.0
+    again = await RunningBot.start(settings)
+    try:
+        await eventually(lambda: promote_message(slack, status_ts), timeout=15)
+        assert len(pair_messages(slack, thread=status_ts)) == 2, "each conversation once"
+        comparison = await again.services.comparer.get(
+            comparison_of(promote_message(slack, status_ts))
+        )
+        assert comparison.status == OPEN and len(comparison.pair_ids) == 2
+    finally:
+        await again.stop()
