@@ -205,9 +205,11 @@ class Comparer:
     # Answering ---------------------------------------------------------------------------
 
     async def resume(self) -> None:
-        """Answer what running comparisons still have to answer (after a restart too)."""
+        """Answer what running gate comparisons still have to answer (after a restart too).
+        An ad-hoc one is answered by the command that asked for it, in its own process."""
         for comparison in await self._store.running():
-            await self.answer(comparison)
+            if comparison.kind == "gate":
+                await self.answer(comparison)
 
     async def answer(self, comparison: Comparison) -> None:
         reporter = self.reporters.of(comparison)
@@ -618,7 +620,8 @@ def _prompt_of_line(line: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _line_key(line: dict[str, Any]) -> str:
-    return content_id(_prompt_of_line(line))
+    # Without the system prompt: the training file may carry TRAINING_SYSTEM_PROMPT instead.
+    return content_id([m for m in _prompt_of_line(line) if m["role"] != "system"])
 
 
 def _preference_id(pair: ComparedPair, winner: str) -> str:

@@ -106,7 +106,8 @@ async def test_one_side_failing_shows_its_error_and_the_other_answer(bot, slack,
 async def gated_job(bot, slack, openai_fake, *, fresh: int = 2) -> tuple[str, str]:
     """A job trained on 10 examples, `fresh` more approved after it started, then succeeded;
     returns (job id, the status message ts)."""
-    openai_fake.reply = answers_by_model
+    if not callable(openai_fake.reply):
+        openai_fake.reply = answers_by_model
     await seed_examples(bot, slack, 10)
     assert "Started fine-tuning job" in await command(bot, slack, "start")
     job_id = openai_fake.latest_job()["id"]
@@ -225,3 +226,29 @@ async def test_a_comparison_cut_off_by_a_restart_is_finished_by_the_next_process
         assert comparison.status == OPEN and len(comparison.pair_ids) == 2
     finally:
         await again.stop()
+
+
+async def test_the_gate_shows_the_cost_the_judge_and_the_measured_prompt_saving(
+    start_bot, slack, openai_fake
+):
+    bot = await start_bot(
+        swap_gate="compare",
+        job_poll_seconds=0.1,
+        compare_judge_model="gpt-4.1",
+        training_system_prompt="Talk like a pirate.",
+    )
+
+    def answer(body: dict) -> str:
+        return "A" if body["model"] == "gpt-4.1" else answers_by_model(body)
+
+    openai_fake.reply = answer
+    _, status_ts = await gated_job(bot, slack, openai_fake, fresh=4)
+    [opening] = await eventually(lambda: said(slack, "Before anyone talks to it"))
+    # More than a handful of conversations: the price is said before they are answered.
+    assert "costs about $0.0" in opening
+    await eventually(lambda: len(pair_messages(slack, thread=status_ts)) == 4)
+    shown_blocks = json.dumps([m.blocks for m in pair_messages(slack, thread=status_ts)])
+    assert "Judge model: A is better (people's picks decide)" in shown_blocks
+    [done] = await eventually(lambda: said(slack, "All 4 pairs are posted"))
+    # The shorter training prompt, measured on both sides of every pair.
+    assert "tokens shorter a request (measured)" in done
