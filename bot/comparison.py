@@ -25,6 +25,7 @@ from openai import AsyncOpenAI
 from bot.commands.results import ComparisonRecord
 from bot.config import Settings
 from bot.dataset import Dataset
+from bot.finetune import JobReporters
 from bot.model_table import ModelTable
 from bot.tokens import count_messages
 from storage.comparisons import (
@@ -119,7 +120,7 @@ class Comparer:
         dataset: Dataset,
         table: ModelTable,
         reporters: ComparisonReporters,
-        job_reporter: Any,  # bot.finetune.JobReporters (shows the tally on the job's message)
+        job_reporter: JobReporters,  # shows the gate's tally on the job's message
     ) -> None:
         self._settings = settings
         self._client = client

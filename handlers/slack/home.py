@@ -16,10 +16,13 @@ from bot.commands.results import Caller, CommandResult, Help, Sentence
 from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
 from bot.errors import REDIS_DOWN
 from handlers.slack.home_view import (
+    COMPARE_CALLBACK,
     HOME_CANCEL,
+    HOME_COMPARE,
     HOME_ROLLBACK,
     HOME_START,
     START_CALLBACK,
+    build_compare_modal,
     build_home_view,
     build_start_modal,
     start_options,
@@ -33,7 +36,9 @@ def register(app: AsyncApp) -> None:
     app.action(HOME_START)(handle_start_pressed)
     app.action(HOME_CANCEL)(command_button("cancel"))
     app.action(HOME_ROLLBACK)(command_button("rollback"))
+    app.action(HOME_COMPARE)(handle_compare_pressed)
     app.view(START_CALLBACK)(handle_start_submitted)
+    app.view(COMPARE_CALLBACK)(handle_compare_submitted)
 
 
 async def handle_home_opened(event: dict, client: AsyncWebClient, context: AsyncBoltContext):
@@ -116,12 +121,39 @@ async def handle_start_submitted(
     await publish_home(client, services, user, _sentence(result))
 
 
+async def handle_compare_pressed(
+    ack: AsyncAck, body: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    user = body["user"]["id"]
+    if not services.settings.is_admin(user):
+        await publish_home(client, services, user, ADMINS_ONLY)
+        return
+    await client.views_open(trigger_id=body["trigger_id"], view=build_compare_modal())
+
+
+async def handle_compare_submitted(
+    ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    user = body["user"]["id"]
+    options, channel = start_options(view["state"]["values"])
+    prompt = view["state"]["values"]["prompt"]["value"].get("value") or ""
+    model = {"model": options["model"]} if "model" in options else {}
+    caller = Caller("slack", user, services.settings.is_admin(user), channel or "")
+    result = await services.commands.run(ParsedCommand("compare", model, [prompt]), caller)
+    await publish_home(client, services, user, _sentence(result))
+
+
 def _option_errors(services: Services, options: dict[str, str]) -> dict[str, str]:
     """Each option checked as `/finetune start` checks it, the problem shown at its field."""
     default = services.settings.finetune_base_model
     errors = {}
     for name, value in options.items():
-        alone = {"model": options.get("model", default), name: value}
+        method = options.get("method", "supervised")  # beta is checked against the method
+        alone = {"model": options.get("model", default), "method": method, name: value}
         try:
             parse_start_options(ParsedCommand("start", alone), default, services.table)
         except CommandError as problem:

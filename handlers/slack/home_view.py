@@ -24,9 +24,10 @@ from handlers.slack.blocks import (
 )
 
 HOME_START, HOME_CANCEL, HOME_ROLLBACK = "home_start", "home_cancel", "home_rollback"
-START_CALLBACK = "home_start_job"
+HOME_COMPARE = "home_compare"
+START_CALLBACK, COMPARE_CALLBACK = "home_start_job", "home_compare_models"
 # The start modal's inputs: block id = the `/finetune start` option it sets.
-START_OPTIONS = ("model", "method", "epochs", "suffix", "holdout")
+START_OPTIONS = ("model", "method", "epochs", "suffix", "holdout", "beta")
 REPORT_CHANNEL = "channel"
 ADMINS_ONLY_NOTE = "Starting, cancelling and rolling back jobs is for fine-tune admins."
 
@@ -84,6 +85,7 @@ def _admin_actions(overview: Overview) -> dict:
                 ),
             )
         )
+    buttons.append(button("Compare models…", HOME_COMPARE))
     if status.is_fine_tuned:
         buttons.append(
             button(
@@ -122,6 +124,7 @@ def build_start_modal(
         _input("epochs", "Epochs", _text("auto"), optional=True),
         _input("suffix", "Model name suffix", _text("e.g. support-v2"), optional=True),
         _input("holdout", "Validation share", _text("auto: 10% from 100 examples"), optional=True),
+        _input("beta", "DPO beta", _text("DPO only; empty: the provider's default"), optional=True),
         _input(
             REPORT_CHANNEL,
             "Report progress in",
@@ -131,6 +134,37 @@ def build_start_modal(
         ),
     ]
     return {**modal, "submit": _plain("Start"), "blocks": blocks}
+
+
+def build_compare_modal() -> dict:
+    """`/finetune compare` as a form: the prompt, the other model, and where to post it (the
+    team picks there)."""
+    return {
+        "type": "modal",
+        "callback_id": COMPARE_CALLBACK,
+        "title": _plain("Compare models"),
+        "submit": _plain("Compare"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            _input(
+                "prompt",
+                "What to ask both models",
+                {**_text("a question your team asks"), "multiline": True},
+            ),
+            _input(
+                "model",
+                "Other model",
+                _text("empty: the newest tuned one not in use"),
+                optional=True,
+            ),
+            _input(
+                REPORT_CHANNEL,
+                "Post it in",
+                {"type": "conversations_select", "action_id": "value"},
+                hint="Everyone there can pick the better answer.",
+            ),
+        ],
+    }
 
 
 def start_options(values: dict) -> tuple[dict[str, str], str | None]:

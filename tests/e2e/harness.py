@@ -287,10 +287,17 @@ class SlackSender:
         return trigger
 
     async def submit_view(
-        self, view: dict, values: dict, *, user: str = "UALICE", selected: dict | None = None
+        self,
+        view: dict,
+        values: dict,
+        *,
+        user: str = "UALICE",
+        selected: dict | None = None,
+        conversations: dict | None = None,
     ):
         """Submit a modal that `views.open` was given, with `values` (block -> action -> value)
-        typed in and `selected` (block -> the value picked in its select menu).
+        typed in, `selected` (block -> the value picked in its select menu) and
+        `conversations` (block -> the channel picked in its conversation menu).
 
         Returns Slack's view of the answer: the parsed JSON body (errors) or None (closed).
         """
@@ -300,6 +307,10 @@ class SlackSender:
         }
         for block, value in (selected or {}).items():
             state[block] = {"value": {"type": "static_select", "selected_option": {"value": value}}}
+        for block, channel in (conversations or {}).items():
+            state[block] = {
+                "value": {"type": "conversations_select", "selected_conversation": channel}
+            }
         response = await self.interact(
             {
                 "type": "view_submission",

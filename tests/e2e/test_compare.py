@@ -252,3 +252,19 @@ async def test_the_gate_shows_the_cost_the_judge_and_the_measured_prompt_saving(
     [done] = await eventually(lambda: said(slack, "All 4 pairs are posted"))
     # The shorter training prompt, measured on both sides of every pair.
     assert "tokens shorter a request (measured)" in done
+
+
+async def test_an_admin_compares_from_the_home_into_a_channel(bot, slack, openai_fake):
+    openai_fake.reply = answers_by_model
+    trigger = await bot.press_home_button("home_compare", user=ADMIN)
+    opened = await slack.wait_for("views.open", lambda c: c.params["trigger_id"] == trigger)
+    answer = await bot.submit_view(
+        opened.params["view"],
+        {"prompt": ("value", "what's for lunch?"), "model": ("value", TUNED)},
+        user=ADMIN,
+        conversations={"channel": "CLUNCH"},
+    )
+    assert answer is None
+    [posted] = await eventually(lambda: pair_messages(slack, channel="CLUNCH"))
+    assert "what's for lunch?" in json.dumps(posted.blocks)
+    await eventually(lambda: "Both answers are posted" in json.dumps(slack.home_views.get(ADMIN)))

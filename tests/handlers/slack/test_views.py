@@ -12,6 +12,7 @@ from handlers.slack.blocks import FEEDBACK_ACTION, build_feedback_block, build_v
 from handlers.slack.events import suggested_prompts
 from handlers.slack.home_view import (
     HOME_CANCEL,
+    HOME_COMPARE,
     HOME_ROLLBACK,
     HOME_START,
     build_home_view,
@@ -93,16 +94,16 @@ def test_an_admin_home_shows_the_dataset_the_estimate_and_a_start_button():
     assert view["type"] == "home"
     assert "12 examples" in text and "2 waiting for votes" in text and "1 vetoed" in text
     assert "$0.05" in text
-    assert action_ids(view) == {HOME_START}
+    assert action_ids(view) == {HOME_START, HOME_COMPARE}
 
 
 def test_a_running_job_offers_cancel_and_a_tuned_model_offers_rollback_with_confirmation():
     view = build_home_view(overview(job(step=5, total_steps=20), fine_tuned=True), is_admin=True)
-    assert action_ids(view) == {HOME_CANCEL, HOME_ROLLBACK}
+    assert action_ids(view) == {HOME_CANCEL, HOME_COMPARE, HOME_ROLLBACK}
     buttons = [
         b for block in view["blocks"] if block["type"] == "actions" for b in block["elements"]
     ]
-    assert all("confirm" in button for button in buttons)
+    assert all("confirm" in b for b in buttons if b["action_id"] != HOME_COMPARE)
     assert "25% (step 5 of 20)" in json.dumps(view, ensure_ascii=False)
     assert "since <!date^" in json.dumps(view)
 
