@@ -153,7 +153,7 @@ def build_services(
         turns=turns,
         examples=examples,
         models=models,
-        seen=SeenEvents(redis, keys),
+        seen=SeenEvents(redis, keys, settings.event_working_seconds),
         chat=chat,
         vetoes=vetoes,
         curation=Curation(

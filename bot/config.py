@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     compare_auto_promote: float | None = Field(default=None, gt=0, le=1)
     compare_min_votes: int = Field(default=3, ge=1)
     compare_judge_model: str | None = None
+    # An answer in progress holds its event against redeliveries this long between renewals;
+    # after a crash, a redelivery later than this is answered by another process.
+    event_working_seconds: float = Field(default=10, gt=0)
     # A job's Slack status message is redrawn at most this often (chat.update's rate limit).
     job_status_update_seconds: float = Field(default=3, ge=0)
     finetune_base_model: str = "gpt-4.1-mini-2025-04-14"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -25,19 +26,28 @@ VOTE_SAVE_SECONDS = 1.5
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def skip_retried_deliveries(body: dict, next) -> BoltResponse | None:
+    async def skip_retried_deliveries(
+        body: dict, context: AsyncBoltContext, next
+    ) -> BoltResponse | None:
         # Slack redelivers events it did not see acknowledged in time (X-Slack-Retry-Num);
         # Bolt does not deduplicate, and answering twice would post two replies. Channel
         # messages (every one arrives, for deletions) are never answered and forgetting one
         # twice changes nothing, so they cost no Redis write.
         event_id = body.get("event_id")
-        if event_id and not _is_channel_message(body.get("event") or {}):
+        event = body.get("event") or {}
+        if event_id and not _is_channel_message(event):
+            # An answer is claimed while it is written, so a crash mid-answer lets a later
+            # redelivery through; anything else is done once it is marked.
+            answers = event.get("type") == "app_mention" or _is_direct_message(event)
+            mark = services.seen.claim if answers else services.seen.first_time
             try:
                 async with asyncio.timeout(SEEN_CHECK_SECONDS):
-                    first_time = await services.seen.first_time(event_id)
+                    first_time = await mark(event_id)
                 if not first_time:
                     logger.info("events: skipped repeated delivery of %s", event_id)
                     return BoltResponse(status=200, body="")
+                if answers:
+                    context["claimed_event"] = event_id
             except (*REDIS_DOWN, TimeoutError):
                 logger.warning("events: storage unavailable, cannot check for repeats")
         return await next()
@@ -80,8 +90,10 @@ def register(app: AsyncApp, services: Services) -> None:
             feedback=services.curation.curates(channel),
         )
         reply.show_thinking()
+        claimed = context.get("claimed_event")
         try:
-            await services.chat.reply(message, reply)
+            async with services.seen.working_on(claimed) if claimed else contextlib.nullcontext():
+                await services.chat.reply(message, reply)
         except Exception:
             logger.exception("events: answering failed")
             await _end_with_apology(reply)
@@ -169,6 +181,16 @@ def _judgement(event: dict, context: AsyncBoltContext, services: Services) -> st
     if emoji in settings.curate_reactions:
         return "vote"
     return "veto" if emoji in settings.reject_reactions else None
+
+
+def _is_direct_message(event: dict) -> bool:
+    """A person's own message in a DM with the bot (not an edit, a join or a bot's)."""
+    return (
+        event.get("type") == "message"
+        and event.get("channel_type") == "im"
+        and not event.get("subtype")
+        and not event.get("bot_id")
+    )
 
 
 def _is_channel_message(event: dict) -> bool:
