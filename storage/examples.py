@@ -17,9 +17,15 @@ from storage.keys import Keys
 from storage.provenance import Provenance
 from storage.schemas import Example
 
+# Slack redelivers within minutes and reactions arrive out of order by seconds: a week of
+# ordering per reply is ample, and the clock then expires instead of growing for ever.
+CLOCK_TTL_SECONDS = 7 * 24 * 3600
+
 # Distinct people among a votes set's `user|ref` members (one person may approve two identical
 # conversations). Shared by the scripts below.
-_COUNT_VOTERS = """
+_COUNT_VOTERS = (
+    f"local CLOCK_TTL = {CLOCK_TTL_SECONDS}\n"
+    + """
 local function voters(key)
   local seen, n = {}, 0
   for _, member in ipairs(redis.call('SMEMBERS', key)) do
@@ -29,8 +35,10 @@ local function voters(key)
   return n
 end
 """
+)
 
-# KEYS: examples, example, votes, approved-replies, vote-clock, stats, voter-counts, imported
+# KEYS: examples, example, votes, approved-replies, the reply's vote clock, stats, voter-counts,
+# imported
 # ARGV: id, example json, member, ref, score, event time, tokens
 _ADD_VOTE = (
     _COUNT_VOTERS
@@ -38,6 +46,7 @@ _ADD_VOTE = (
 local last = redis.call('HGET', KEYS[5], ARGV[3])
 if last and tonumber(last) > tonumber(ARGV[6]) then return -1 end
 redis.call('HSET', KEYS[5], ARGV[3], ARGV[6])
+redis.call('EXPIRE', KEYS[5], CLOCK_TTL)
 if redis.call('SET', KEYS[2], ARGV[2], 'NX') then
   redis.call('HINCRBY', KEYS[6], 'tokens', ARGV[7])
   redis.call('HINCRBY', KEYS[6], 'examples', 1)
@@ -79,6 +88,7 @@ _REMOVE_VOTE = (
 local last = redis.call('HGET', KEYS[5], ARGV[2])
 if last and tonumber(last) > tonumber(ARGV[4]) then return -1 end
 redis.call('HSET', KEYS[5], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[5], CLOCK_TTL)
 if redis.call('SREM', KEYS[3], ARGV[2]) == 0 then return -2 end
 local left = voters(KEYS[3])
 if left == 0 then
@@ -118,14 +128,14 @@ class ExampleStore:
         self._remove = redis.register_script(_REMOVE_VOTE)
         self._delete = redis.register_script(_DELETE)
 
-    def _script_keys(self, example_id: str) -> list[str]:
+    def _script_keys(self, example_id: str, ref: str = "none") -> list[str]:
         k = self._keys
         return [
             k.examples,
             k.example(example_id),
             k.votes(example_id),
             k.approved_replies,
-            k.vote_clock,
+            k.vote_clock(ref),
             k.dataset_stats,
             k.voter_counts,
             k.imported,
@@ -144,7 +154,8 @@ class ExampleStore:
         ]
         # The vote and the index of where the example's text came from land together.
         async with self._redis.pipeline(transaction=True) as pipe:
-            await self._add(keys=self._script_keys(example.id), args=args, client=pipe)
+            keys = self._script_keys(example.id, example.source)
+            await self._add(keys=keys, args=args, client=pipe)
             self._provenance.add(
                 pipe, f"example:{example.id}", example.message_refs, example.people
             )
@@ -157,7 +168,7 @@ class ExampleStore:
         """Take back `user`'s vote on the reply `ref` (a `MessageKey.ref`)."""
         example_id = await self._redis.hget(self._keys.approved_replies, ref) or "none"
         result = await self._remove(
-            keys=self._script_keys(example_id),
+            keys=self._script_keys(example_id, ref),
             args=[example_id, f"{user}|{ref}", ref, event_time],
         )
         return VoteResult(example_id, await self.voter_count(example_id), changed=result >= 0)

@@ -51,10 +51,11 @@ class Keys:
         """Hash: reply ref (`channel|ts`) -> example id, to mark approved history replies."""
         return f"{self._base}:approved-replies"
 
-    @property
-    def vote_clock(self) -> str:
-        """Hash: `user|channel|ts` -> event time of the last add/remove seen (ordering guard)."""
-        return f"{self._base}:vote-clock"
+    def vote_clock(self, ref: str) -> str:
+        """Hash of each person's latest vote or veto event time on the reply `ref`: a late
+        event never undoes a newer one. It expires (the order matters for minutes, not for
+        ever), so it does not grow with every reply ever judged."""
+        return f"{self._base}:vote-clock:{ref}"
 
     @property
     def voter_counts(self) -> str:

@@ -9,31 +9,40 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
+from storage.examples import CLOCK_TTL_SECONDS
 from storage.keys import Keys
 
-# KEYS: vetoes, vetoed, veto-refs, vote-clock. ARGV: id, user, ref, veto json, event time.
-# The vote clock orders each person's add and remove events, as it does for votes.
-_ADD = """
+# KEYS: vetoes, vetoed, veto-refs, the reply's vote clock. ARGV: id, user, ref, veto json,
+# event time. The vote clock orders each person's add and remove events, as it does for votes.
+_ADD = (
+    f"local CLOCK_TTL = {CLOCK_TTL_SECONDS}\n"
+    + """
 local member = 'veto|' .. ARGV[2] .. '|' .. ARGV[3]
 local last = redis.call('HGET', KEYS[4], member)
 if last and tonumber(last) > tonumber(ARGV[5]) then return 0 end
 redis.call('HSET', KEYS[4], member, ARGV[5])
+redis.call('EXPIRE', KEYS[4], CLOCK_TTL)
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[1])
 return 1
 """
+)
 
 # KEYS as above. ARGV: id, user, ref, event time.
-_REMOVE = """
+_REMOVE = (
+    f"local CLOCK_TTL = {CLOCK_TTL_SECONDS}\n"
+    + """
 local member = 'veto|' .. ARGV[2] .. '|' .. ARGV[3]
 local last = redis.call('HGET', KEYS[4], member)
 if last and tonumber(last) > tonumber(ARGV[4]) then return 0 end
 redis.call('HSET', KEYS[4], member, ARGV[4])
+redis.call('EXPIRE', KEYS[4], CLOCK_TTL)
 if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return 0 end
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 return 1
 """
+)
 
 
 @dataclass(frozen=True)
@@ -51,9 +60,9 @@ class VetoStore:
         self._add = redis.register_script(_ADD)
         self._remove = redis.register_script(_REMOVE)
 
-    def _script_keys(self, example_id: str) -> list[str]:
+    def _script_keys(self, example_id: str, ref: str) -> list[str]:
         k = self._keys
-        return [k.vetoes(example_id), k.vetoed, k.veto_refs, k.vote_clock]
+        return [k.vetoes(example_id), k.vetoed, k.veto_refs, k.vote_clock(ref)]
 
     async def veto(
         self, example_id: str, user: str, ref: str, event_time: str, reason: str | None = None
@@ -61,7 +70,8 @@ class VetoStore:
         """True if the veto was recorded (False for an event older than one already seen)."""
         record = json.dumps({"ref": ref, "at": datetime.now(UTC).isoformat(), "reason": reason})
         added = await self._add(
-            keys=self._script_keys(example_id), args=[example_id, user, ref, record, event_time]
+            keys=self._script_keys(example_id, ref),
+            args=[example_id, user, ref, record, event_time],
         )
         return bool(added)
 
@@ -69,7 +79,7 @@ class VetoStore:
         """Take back `user`'s veto on the reply `ref`; True if there was one to take back."""
         example_id = await self._redis.hget(self._keys.veto_refs, ref) or "none"
         lifted = await self._remove(
-            keys=self._script_keys(example_id), args=[example_id, user, ref, event_time]
+            keys=self._script_keys(example_id, ref), args=[example_id, user, ref, event_time]
         )
         return bool(lifted)
 

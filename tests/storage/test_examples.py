@@ -3,7 +3,7 @@
 import pytest
 from redis.asyncio import Redis
 
-from storage.examples import ExampleStore
+from storage.examples import CLOCK_TTL_SECONDS, ExampleStore
 from storage.keys import Keys
 from storage.schemas import Example, Turn, reply_ref
 
@@ -44,6 +44,19 @@ async def test_a_removal_that_arrives_before_its_add_wins(store):
     result = await store.vote(example, "UA", "10.0")
     assert not result.changed
     assert (await store.stats()).examples == 0
+
+
+async def test_the_ordering_clock_is_kept_per_reply_and_expires(store, redis_url):
+    client = Redis.from_url(redis_url, decode_responses=True)
+    keys = Keys("test")
+    for ts in ("1.1", "1.2", "1.3"):
+        await store.vote(Example.from_turn(make_turn(ts, reply=f"Ahoy {ts}")), "UA", "10.0")
+    ref = reply_ref("C1", "1.1")
+    assert await client.hgetall(keys.vote_clock(ref)) == {f"UA|{ref}": "10.0"}
+    assert 0 < await client.ttl(keys.vote_clock(ref)) <= CLOCK_TTL_SECONDS
+    # No hash that grows by one field per person and reply for ever.
+    assert not await client.exists("bot:{test}:vote-clock")
+    await client.aclose()
 
 
 async def test_identical_replies_are_one_example_and_count_each_person_once(store):
