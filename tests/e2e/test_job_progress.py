@@ -9,6 +9,8 @@ import json
 import logging
 import sys
 
+import pytest
+
 from bot.finetune import NOTHING_STARTED
 from tests.e2e.test_finetune import command, eventually, seed_examples
 
@@ -86,6 +88,7 @@ async def bot_saw_step(bot, job_id: str, step: int) -> bool:
 async def test_a_finished_job_posts_its_loss_chart_in_the_status_thread(
     start_bot, slack, openai_fake
 ):
+    pytest.importorskip("matplotlib", reason="the [charts] extra draws the chart")
     bot = await start_bot(**FAST)
     job_id = await started_job(bot, slack, openai_fake)
     add_steps(openai_fake, job_id, range(1, 21))
