@@ -16,6 +16,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -205,19 +206,25 @@ class Comparer:
 
     # Answering ---------------------------------------------------------------------------
 
-    async def resume(self) -> None:
+    async def resume(self, stopping: Callable[[], bool] = lambda: False) -> None:
         """Answer what running gate comparisons still have to answer (after a restart too).
         An ad-hoc one is answered by the command that asked for it, in its own process."""
         for comparison in await self._store.running():
-            if comparison.kind == "gate":
-                await self.answer(comparison)
+            if comparison.kind == "gate" and not stopping():
+                await self.answer(comparison, stopping)
 
-    async def answer(self, comparison: Comparison) -> None:
+    async def answer(
+        self, comparison: Comparison, stopping: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Answer the conversations left, saving each pair as it is done; `stopping` (the bot
+        is shutting down) leaves the rest to whichever process answers next."""
         reporter = self.reporters.of(comparison)
         for pair in await self._store.pairs(comparison):
             if pair.message_id is None and reporter:  # answered, then the process stopped
                 await self._post(comparison, pair, reporter)
         while comparison.to_answer:
+            if stopping():
+                return
             number = len(comparison.pair_ids) + 1
             pair = await self._answer_one(comparison, comparison.to_answer[0], number)
             await self._store.save_pair(pair)

@@ -89,7 +89,7 @@ class JobWatcher:
                 await self.recover_start()
             if self._comparer is not None:
                 # Comparisons in flight are finished by whoever holds the lease.
-                await self._comparer.resume()
+                await self._comparer.resume(self._stopped.is_set)
         except REDIS_DOWN:
             logger.warning("watcher: storage unavailable, will retry")
         except Exception:
