@@ -115,8 +115,9 @@ async def handle_start_submitted(
     if not channel:
         channel = (await client.conversations_open(users=user))["channel"]["id"]
     caller = Caller("slack", user, services.settings.is_admin(user), channel)
-    starting = f"Starting the job; its progress shows in <#{channel}>."
-    await publish_home(client, services, user, starting)
+    if caller.is_admin:  # a forged form from anyone else is refused by the command itself
+        starting = f"Starting the job; its progress shows in <#{channel}>."
+        await publish_home(client, services, user, starting)
     result = await services.commands.run(ParsedCommand("start", options), caller)
     await publish_home(client, services, user, _sentence(result))
 
