@@ -16,11 +16,13 @@ from typing import TextIO
 import click
 
 from bot.app import Services
+from bot.comparison import answer_figures, pair_view
 from bot.conversation.chat import Incoming
 from bot.conversation.curation import Outcome
 from bot.errors import StorageUnavailable
 from handlers.cli.render import job_line, plain, render
 from handlers.cli.runtime import OPERATOR, core, settings_or_exit
+from storage.comparisons import ComparedPair, Comparison
 from storage.jobs import JobRecord
 from storage.schemas import MessageKey
 
@@ -75,6 +77,22 @@ class TerminalJobReporter:
 
     async def close(self) -> None:
         pass
+
+
+class TerminalComparisonReporter:
+    """`/finetune compare` in the terminal: both answers, labelled as everyone else sees them
+    (picking is for the chat, where the team is)."""
+
+    async def show_pair(self, comparison: Comparison, pair: ComparedPair, number: int) -> str:
+        view = pair_view(comparison, pair, number)
+        lines = [view.title, f"> {view.asked}"]
+        for label, answer in view.sides:
+            lines += [f"{label}: {answer.text or '—'}", f"   ({answer_figures(answer)})"]
+        click.echo("\n".join(lines))
+        return "terminal"
+
+    async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
+        click.echo(plain(text))
 
 
 class Session:
@@ -147,6 +165,7 @@ async def run_chat() -> None:
     interactive = sys.stdin.isatty()
     async with core(settings) as services:
         services.reporters.add("local", TerminalJobReporter())
+        services.comparer.reporters.add("local", TerminalComparisonReporter())
         watcher = asyncio.create_task(services.watcher.run())
         session = Session(services, sys.stdout, interactive=interactive)
         if interactive:

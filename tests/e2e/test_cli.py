@@ -316,3 +316,15 @@ async def test_imported_examples_count_as_in_the_set_whatever_the_quorum(cli_env
     assert counts["in_set"] == 2 and counts["waiting"] == 0
     _, exported, _ = await bot(env, "dataset", "export")
     assert len(exported.splitlines()) == 2
+
+
+async def test_compare_in_the_terminal_shows_both_answers(cli_env, openai_fake, tmp_path):
+    openai_fake.reply = lambda body: f"Answer from {body['model']}"
+    tuned = "ft:gpt-4.1-mini-2025-04-14:acme::t"
+    code, out, err = await bot(
+        cli_env, "chat", stdin=f"/finetune compare model={tuned} what's new?\n", cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "> what's new?" in out
+    assert f"Answer from {tuned}" in out and "Both answers are posted" in out
+    assert sum(line.startswith(("A: ", "B: ")) for line in out.splitlines()) == 2
