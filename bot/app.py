@@ -84,7 +84,7 @@ def open_core(settings: Settings) -> tuple[RedisHandle, Services]:
         table = load_model_table(settings.model_table_file)
     except ValueError as error:
         raise SettingsError(f"MODEL_TABLE_FILE is invalid: {error}") from None
-    redis = open_redis(settings.redis_url, settings.data_dir)
+    redis = open_redis(settings.redis_url, settings.data_dir, cluster=settings.redis_cluster)
     return redis, build_services(settings, redis.client, build_openai_client(settings), table)
 
 

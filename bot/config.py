@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     train_alternative: TrainBackend | None = None  # suggested when the backend is closing
     local_models_dir: Path = Path("data/models")
     redis_url: str | None = None
+    # REDIS_URL names one node of a Redis Cluster: use the cluster client.
+    redis_cluster: bool = False
     redis_prefix: str = Field(default="finetune", pattern=r"^[A-Za-z0-9_.-]+$")
     data_dir: Path = Path("data")
     port: int = Field(default=3000, ge=1, le=65535)

@@ -9,5 +9,13 @@ class StorageUnavailable(Exception):
     """Redis could not be reached; the action was not saved."""
 
 
-# What redis-py raises when the server is down, restarting or too slow.
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# What redis-py raises when the server is down, restarting or too slow; on Redis Cluster also
+# while a slot's master is down and before its replica takes over.
+REDIS_DOWN = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
+)

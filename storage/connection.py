@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -112,7 +112,11 @@ class EmbeddedRedis:
             return False
 
 
-def open_redis(url: str | None, data_dir: Path) -> RedisHandle:
+def open_redis(url: str | None, data_dir: Path, *, cluster: bool = False) -> RedisHandle:
+    if url and cluster:
+        # Every key of a bot shares one hash tag, so its scripts and transactions stay on one
+        # slot; the cluster client finds that slot's master and follows it through failovers.
+        return RedisHandle(RedisCluster.from_url(url, decode_responses=True, **_timeouts()))
     if url:
         return RedisHandle(Redis.from_url(url, decode_responses=True, **_timeouts()))
     return _open_embedded(data_dir)

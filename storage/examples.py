@@ -38,11 +38,14 @@ end
 )
 
 # KEYS: examples, example, votes, approved-replies, the reply's vote clock, stats, voter-counts,
-# imported
-# ARGV: id, example json, member, ref, score, event time, tokens
+# imported, then the provenance index sets of the example's messages and people
+# ARGV: id, example json, member, ref, score, event time, tokens, provenance item
+# The provenance index is written in the same script (Redis Cluster runs no script in a
+# pipeline), so the vote and where its text came from still land together.
 _ADD_VOTE = (
     _COUNT_VOTERS
     + """
+for i = 9, #KEYS do redis.call('SADD', KEYS[i], ARGV[8]) end
 local last = redis.call('HGET', KEYS[5], ARGV[3])
 if last and tonumber(last) > tonumber(ARGV[6]) then return -1 end
 redis.call('HSET', KEYS[5], ARGV[3], ARGV[6])
@@ -152,14 +155,9 @@ class ExampleStore:
             event_time,
             example.tokens,
         ]
-        # The vote and the index of where the example's text came from land together.
-        async with self._redis.pipeline(transaction=True) as pipe:
-            keys = self._script_keys(example.id, example.source)
-            await self._add(keys=keys, args=args, client=pipe)
-            self._provenance.add(
-                pipe, f"example:{example.id}", example.message_refs, example.people
-            )
-            result, *_ = await pipe.execute()
+        keys = self._script_keys(example.id, example.source)
+        keys += self._provenance.index_keys(example.message_refs, example.people)
+        result = await self._add(keys=keys, args=[*args, f"example:{example.id}"])
         if result == -1:  # an older event than one already seen: nothing changed
             return VoteResult(example.id, await self.voter_count(example.id), changed=False)
         return VoteResult(example.id, result, changed=True)

@@ -19,10 +19,13 @@ class Provenance:
 
     def add(self, pipe: Pipeline, item: str, refs: Iterable[str], people: Iterable[str]) -> None:
         """Index a kept `item` (`example:<id>`, `pair:<id>`) in the caller's transaction."""
-        for ref in refs:
-            pipe.sadd(self._keys.from_message(ref), item)
-        for person in people:
-            pipe.sadd(self._keys.from_person(person), item)
+        for key in self.index_keys(refs, people):
+            pipe.sadd(key, item)
+
+    def index_keys(self, refs: Iterable[str], people: Iterable[str]) -> list[str]:
+        """The sets that index an item by the messages it holds text of and by its people."""
+        keys = [self._keys.from_message(ref) for ref in refs]
+        return keys + [self._keys.from_person(person) for person in people]
 
     def add_turn(
         self, pipe: Pipeline, item: str, refs: Iterable[str], people: Iterable[str], ttl: int
