@@ -15,7 +15,6 @@ import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -147,7 +146,6 @@ class Comparer:
         if candidate == current:
             return f"`{candidate}` is the model in use; name another with `model=<id>`."
         comparison = Comparison(
-            id=f"cmp-{uuid.uuid4().hex[:10]}",
             kind="adhoc",
             current_model=current,
             candidate_model=candidate,
@@ -168,7 +166,6 @@ class Comparer:
         current, current_prompt = await self._current()
         conversations = await self._held_out(job)
         comparison = Comparison(
-            id=f"cmp-{uuid.uuid4().hex[:10]}",
             kind="gate",
             current_model=current,
             candidate_model=candidate,

@@ -129,9 +129,8 @@ class JobWatcher:
         if progress.step is not None and not points:
             # A backend that reports only its latest step: the history is one point a poll.
             points = [MetricPoint(progress.step, progress.train_loss, progress.valid_loss)]
-        if not points:
-            return
-        await self._jobs.add_metrics(job.id, points)
+        if not await self._jobs.add_metrics(job.id, points):
+            return  # no new step: the trend drawn before still holds
         history = await self._jobs.metrics(job.id)
         job.loss_trend = trend([p.train_loss for p in history if p.train_loss is not None])
 

@@ -8,6 +8,7 @@ a comparison needs to go on after a restart is here.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
@@ -62,7 +63,7 @@ class ComparedPair(BaseModel):
 
 
 class Comparison(BaseModel):
-    id: str
+    id: str = Field(default_factory=lambda: f"cmp-{uuid.uuid4().hex[:10]}")
     kind: Literal["adhoc", "gate"]
     current_model: str
     candidate_model: str

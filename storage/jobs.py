@@ -189,14 +189,15 @@ class JobStore:
 
     # Losses per step, for the chart drawn when the job ends ------------------------------
 
-    async def add_metrics(self, job_id: str, points: list[MetricPoint]) -> None:
+    async def add_metrics(self, job_id: str, points: list[MetricPoint]) -> int:
         """Keep each step's losses; a step seen again (every poll re-reads recent events)
-        is the same entry, so nothing is counted twice."""
-        if points:
-            await self._redis.hset(
-                self._keys.job_metrics(job_id),
-                mapping={str(p.step): json.dumps([p.train_loss, p.valid_loss]) for p in points},
-            )
+        is the same entry, so nothing is counted twice. Returns how many steps were new."""
+        if not points:
+            return 0
+        return await self._redis.hset(
+            self._keys.job_metrics(job_id),
+            mapping={str(p.step): json.dumps([p.train_loss, p.valid_loss]) for p in points},
+        )
 
     async def metrics(self, job_id: str) -> list[MetricPoint]:
         raw = await self._redis.hgetall(self._keys.job_metrics(job_id))

@@ -28,6 +28,10 @@ def section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+def plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text}
+
+
 def context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
@@ -40,19 +44,55 @@ def button(
     style: str | None = None,
     confirm: dict | None = None,
 ) -> dict:
-    element = {"type": "button", "text": {"type": "plain_text", "text": text}}
-    element["action_id"] = action_id
+    element = {"type": "button", "text": plain(text), "action_id": action_id}
     optional = {"value": value, "style": style, "confirm": confirm}
     return {**element, **{key: item for key, item in optional.items() if item is not None}}
 
 
 def confirmation(title: str, text: str, yes: str = "Yes", no: str = "No") -> dict:
     """The "are you sure?" a button shows before it acts."""
-
-    def plain(words: str) -> dict:
-        return {"type": "plain_text", "text": words}
-
     return {"title": plain(title), "text": plain(text), "confirm": plain(yes), "deny": plain(no)}
+
+
+def modal(
+    callback_id: str,
+    title: str,
+    blocks: list[dict],
+    *,
+    submit: str | None = None,
+    close: str = "Cancel",
+    metadata: str | None = None,
+) -> dict:
+    """A modal; without `submit` it only informs (no submit button)."""
+    view = {"type": "modal", "callback_id": callback_id, "title": plain(title)}
+    if metadata is not None:
+        view["private_metadata"] = metadata
+    if submit:
+        view["submit"] = plain(submit)
+    return {**view, "close": plain(close), "blocks": blocks}
+
+
+def input_block(
+    block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None
+) -> dict:
+    block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint)
+    return block
+
+
+def text_input(action_id: str = "value", *, placeholder: str | None = None, **more) -> dict:
+    """A plain-text input; `more` sets `multiline`, `initial_value`, `max_length`."""
+    element = {"type": "plain_text_input", "action_id": action_id, **more}
+    if placeholder:
+        element["placeholder"] = plain(placeholder)
+    return element
 
 
 def facts_text(facts: Facts) -> str:
@@ -64,15 +104,18 @@ def build_status_blocks(summary: StatusSummary) -> list[dict]:
         section(f"*Dataset:* {dataset_line(summary)}"),
         section(f"*Model in use:* {model_line(summary)}"),
     ]
-    if summary.warning:
-        blocks.append(section(f"⚠️ {summary.warning}"))
+    return [*blocks, *jobs_blocks(summary), {"type": "divider"}, build_help_block()]
+
+
+def jobs_blocks(summary: StatusSummary) -> list[dict]:
+    """The backend's warning, the active job and the last finished ones (status and Home)."""
+    blocks = [section(f"⚠️ {summary.warning}")] if summary.warning else []
     if summary.active_job:
         blocks += build_job_blocks(summary.active_job)
     if summary.finished_jobs:
-        blocks.append(
-            section("\n".join(["*Last jobs:*", *finished_job_lines(summary.finished_jobs)]))
-        )
-    return [*blocks, {"type": "divider"}, build_help_block()]
+        lines = ["*Last jobs:*", *finished_job_lines(summary.finished_jobs)]
+        blocks.append(section("\n".join(lines)))
+    return blocks
 
 
 def build_help_block() -> dict:
@@ -138,32 +181,19 @@ VETO_REASON_MAX_CHARS = 2000
 
 def build_veto_reason_modal(metadata: str) -> dict:
     """After a 👎: an optional "what was wrong?" kept with the veto; `metadata` names it."""
-    return {
-        "type": "modal",
-        "callback_id": VETO_REASON_CALLBACK,
-        "private_metadata": metadata,
-        "title": {"type": "plain_text", "text": "What was wrong?"},
-        "submit": {"type": "plain_text", "text": "Save"},
-        "close": {"type": "plain_text", "text": "Skip"},
-        "blocks": [
-            section(
-                "Your 👎 keeps this reply out of training. If you say what was wrong, it is "
-                "kept with the veto for whoever curates the dataset."
-            ),
-            {
-                "type": "input",
-                "block_id": VETO_REASON_BLOCK,
-                "optional": True,
-                "label": {"type": "plain_text", "text": "What was wrong? (optional)"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": VETO_REASON_INPUT,
-                    "multiline": True,
-                    "max_length": VETO_REASON_MAX_CHARS,
-                },
-            },
-        ],
-    }
+    reason = text_input(VETO_REASON_INPUT, multiline=True, max_length=VETO_REASON_MAX_CHARS)
+    intro = (
+        "Your 👎 keeps this reply out of training. If you say what was wrong, it is kept with "
+        "the veto for whoever curates the dataset."
+    )
+    blocks = [
+        section(intro),
+        input_block(VETO_REASON_BLOCK, "What was wrong? (optional)", reason, optional=True),
+    ]
+    return modal(
+        VETO_REASON_CALLBACK, "What was wrong?", blocks, submit="Save", close="Skip",
+        metadata=metadata,
+    )  # fmt: skip
 
 
 CORRECTION_CALLBACK = "improve_reply"
@@ -174,29 +204,14 @@ CORRECTION_MAX_CHARS = 3000
 
 def build_correction_modal(draft: str, metadata: str) -> dict:
     """The "Improve this reply" modal: the reply's text, editable; `metadata` names the reply."""
-    return {
-        "type": "modal",
-        "callback_id": CORRECTION_CALLBACK,
-        "private_metadata": metadata,
-        "title": {"type": "plain_text", "text": "Improve this reply"},
-        "submit": {"type": "plain_text", "text": "Save"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            section(
-                "Write the reply as it should have been. It becomes a training example, and "
-                "the pair (yours over the original) trains preference (DPO) jobs."
-            ),
-            {
-                "type": "input",
-                "block_id": CORRECTION_BLOCK,
-                "label": {"type": "plain_text", "text": "Better reply"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": CORRECTION_INPUT,
-                    "multiline": True,
-                    "initial_value": draft,
-                    "max_length": CORRECTION_MAX_CHARS,
-                },
-            },
-        ],
-    }
+    better = text_input(
+        CORRECTION_INPUT, multiline=True, initial_value=draft, max_length=CORRECTION_MAX_CHARS
+    )
+    intro = (
+        "Write the reply as it should have been. It becomes a training example, and the pair "
+        "(yours over the original) trains preference (DPO) jobs."
+    )
+    blocks = [section(intro), input_block(CORRECTION_BLOCK, "Better reply", better)]
+    return modal(
+        CORRECTION_CALLBACK, "Improve this reply", blocks, submit="Save", metadata=metadata
+    )

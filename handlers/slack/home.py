@@ -81,8 +81,7 @@ async def handle_start_pressed(
     await ack()
     services: Services = context["services"]
     user = body["user"]["id"]
-    if not services.settings.is_admin(user):
-        await publish_home(client, services, user, ADMINS_ONLY)
+    if not await _admin(client, services, user):
         return
     settings = services.settings
     names = services.commands.base_model_names()
@@ -128,10 +127,8 @@ async def handle_compare_pressed(
     await ack()
     services: Services = context["services"]
     user = body["user"]["id"]
-    if not services.settings.is_admin(user):
-        await publish_home(client, services, user, ADMINS_ONLY)
-        return
-    await client.views_open(trigger_id=body["trigger_id"], view=build_compare_modal())
+    if await _admin(client, services, user):
+        await client.views_open(trigger_id=body["trigger_id"], view=build_compare_modal())
 
 
 async def handle_compare_submitted(
@@ -146,6 +143,14 @@ async def handle_compare_submitted(
     caller = Caller("slack", user, services.settings.is_admin(user), channel or "")
     result = await services.commands.run(ParsedCommand("compare", model, [prompt]), caller)
     await publish_home(client, services, user, _sentence(result))
+
+
+async def _admin(client: AsyncWebClient, services: Services, user: str) -> bool:
+    """A button that opens an admin's form: anyone else sees the refusal on their Home."""
+    if services.settings.is_admin(user):
+        return True
+    await publish_home(client, services, user, ADMINS_ONLY)
+    return False
 
 
 def _option_errors(services: Services, options: dict[str, str]) -> dict[str, str]:

@@ -212,6 +212,24 @@ class SlackSender:
     def _person(self, user: str) -> dict:
         return {"id": user, "name": user.lower(), "team_id": self.team}
 
+    async def _block_actions(self, user: str, where: dict, action: dict) -> str:
+        """A button press as Slack sends it (`where`: the message or view it sits on)."""
+        trigger = f"trigger-{next(_ids)}"
+        await self.interact(
+            {
+                "type": "block_actions",
+                "team": {"id": self.team, "domain": "acme"},
+                "user": self._person(user),
+                "api_app_id": "A1",
+                "token": "legacy",
+                "trigger_id": trigger,
+                **where,
+                "actions": [{"action_ts": f"{time.time():.6f}", **action}],
+                "is_enterprise_install": False,
+            }
+        )
+        return trigger
+
     async def press(
         self,
         ts: str,
@@ -225,31 +243,15 @@ class SlackSender:
         kind: str = "button",
     ) -> str:
         """Press a button on the bot's message `ts`, as Slack sends it; returns the trigger."""
-        trigger = f"trigger-{next(_ids)}"
-        await self.interact(
-            {
-                "type": "block_actions",
-                "team": {"id": self.team, "domain": "acme"},
-                "user": self._person(user),
-                "api_app_id": "A1",
-                "token": "legacy",
-                "trigger_id": trigger,
-                "container": {"type": "message", "message_ts": ts, "channel_id": channel},
-                "channel": {"id": channel, "name": "general"},
-                "message": {"type": "message", "user": "UBOT", "ts": ts, "thread_ts": thread_ts},
-                "actions": [
-                    {
-                        "type": kind,
-                        "action_id": action_id,
-                        "block_id": "b",
-                        "value": value,
-                        "action_ts": action_ts or f"{time.time():.6f}",
-                    }
-                ],
-                "is_enterprise_install": False,
-            }
-        )
-        return trigger
+        where = {
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+            "channel": {"id": channel, "name": "general"},
+            "message": {"type": "message", "user": "UBOT", "ts": ts, "thread_ts": thread_ts},
+        }
+        action = {"type": kind, "action_id": action_id, "block_id": "b", "value": value}
+        if action_ts:
+            action["action_ts"] = action_ts
+        return await self._block_actions(user, where, action)
 
     async def click_feedback(self, ts: str, button: str, **where: Any) -> str:
         """Press 👍 ("good") or 👎 ("bad") under the bot's reply `ts`; returns the trigger id."""
@@ -262,29 +264,12 @@ class SlackSender:
 
     async def press_home_button(self, action_id: str, *, user: str = "UALICE") -> str:
         """Press a button on the App Home (as Slack sends it, or forged); returns the trigger."""
-        trigger = f"trigger-{next(_ids)}"
-        await self.interact(
-            {
-                "type": "block_actions",
-                "team": {"id": self.team, "domain": "acme"},
-                "user": self._person(user),
-                "api_app_id": "A1",
-                "token": "legacy",
-                "trigger_id": trigger,
-                "container": {"type": "view", "view_id": "VHOME"},
-                "view": {"id": "VHOME", "type": "home", "blocks": []},
-                "actions": [
-                    {
-                        "type": "button",
-                        "action_id": action_id,
-                        "block_id": "home_admin",
-                        "action_ts": f"{time.time():.6f}",
-                    }
-                ],
-                "is_enterprise_install": False,
-            }
-        )
-        return trigger
+        where = {
+            "container": {"type": "view", "view_id": "VHOME"},
+            "view": {"id": "VHOME", "type": "home", "blocks": []},
+        }
+        action = {"type": "button", "action_id": action_id, "block_id": "home_admin"}
+        return await self._block_actions(user, where, action)
 
     async def submit_view(
         self,
