@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.connection import UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -118,7 +119,8 @@ def open_redis(url: str | None, data_dir: Path, *, cluster: bool = False) -> Red
         # slot; the cluster client finds that slot's master and follows it through failovers.
         return RedisHandle(RedisCluster.from_url(url, decode_responses=True, **_timeouts()))
     if url:
-        return RedisHandle(Redis.from_url(url, decode_responses=True, **_timeouts()))
+        pool = BlockingConnectionPool.from_url(url, decode_responses=True, **_pool(), **_timeouts())
+        return RedisHandle(Redis.from_pool(pool))
     return _open_embedded(data_dir)
 
 
@@ -133,8 +135,27 @@ def _open_embedded(data_dir: Path) -> RedisHandle:
         serverconfig={"appendonly": "yes", "appendfsync": "always"},
     )
     logger.info("storage: embedded redis under %s", data_dir)
-    client = Redis(unix_socket_path=server.socket_file, decode_responses=True, **_timeouts())
+    pool = BlockingConnectionPool(
+        connection_class=UnixDomainSocketConnection,
+        path=server.socket_file,
+        decode_responses=True,
+        **_pool(),
+        **_timeouts(),
+    )
+    client = Redis.from_pool(pool)
     return RedisHandle(client, embedded=EmbeddedRedis(server))
+
+
+# Under a burst more commands are in flight than there are connections. The default pool then
+# raises (a "storage unavailable" while Redis is healthy); this one makes a command wait for a
+# free connection. 64 connections keep a single-threaded Redis busy; the wait is bounded so a
+# hung server still surfaces as an error.
+POOL_CONNECTIONS = 64
+POOL_WAIT_SECONDS = 10
+
+
+def _pool() -> dict[str, Any]:
+    return {"max_connections": POOL_CONNECTIONS, "timeout": POOL_WAIT_SECONDS}
 
 
 def _timeouts() -> dict[str, Any]:
