@@ -26,6 +26,16 @@ class Keys:
         """Points at the latest turn of a thread, so the next reply continues from it."""
         return f"{self._base}:thread:{conversation.path}"
 
+    def turn_texts(self, conversation: MessageKey) -> str:
+        """Hash: content id -> message JSON, every message the conversation's turns sent to the
+        model and every reply, stored once; a stored turn names its messages and reply by these
+        ids. It lives as long as the conversation's newest turn."""
+        return f"{self._base}:turn-texts:{conversation.path}"
+
+    def conversation_turns(self, conversation: MessageKey) -> str:
+        """Set of the keys of the conversation's turns, to tell which texts a live turn needs."""
+        return f"{self._base}:conversation-turns:{conversation.path}"
+
     @property
     def reply_parts(self) -> str:
         """Hash: ref of a later part of a split reply -> id of its first part (the turn).
