@@ -1,5 +1,5 @@
 """Benchmarks: `python -m bench` runs them all; `python -m bench
-events|load|dataset|discord|slack-stream` runs one.
+events|load|dataset|discord|slack-stream|redis-bytes` runs one.
 
 Each prints its figures and writes bench/results/<name>.json. See bench/README.md.
 """
@@ -17,7 +17,7 @@ def main() -> None:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "events", "load", "dataset", "discord", "slack-stream"],
+        choices=["all", "events", "load", "dataset", "discord", "slack-stream", "redis-bytes"],
     )
     parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
     parser.add_argument("--rate", type=float, default=200, help="load: events per second")
@@ -34,6 +34,7 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--export-sizes", type=int, nargs="*", default=[1000, 10000, 100000])
+    parser.add_argument("--turns", type=int, default=20, help="redis-bytes: turns in the thread")
     args = parser.parse_args()
 
     if args.which in ("all", "events"):
@@ -64,6 +65,11 @@ def main() -> None:
         print("== slack-stream ==", flush=True)
         result = slack_stream.run(args.stream_mentions)
         print(f"   -> {write_results('slack-stream', result)}")
+    if args.which in ("all", "redis-bytes"):
+        from bench import redis_bytes
+
+        print("== redis-bytes ==", flush=True)
+        print(f"   -> {write_results('redis-bytes', redis_bytes.run(args.turns))}")
 
 
 if __name__ == "__main__":
