@@ -7,12 +7,15 @@ rule changes the next export; nothing stored needs rewriting.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from storage.examples import ExampleStore
+from bot.tempfiles import TempFile
+from storage.examples import BATCH, ExampleStore
 from storage.pairs import PairStore
 from storage.schemas import Example, PreferencePair
 from storage.vetoes import VetoStore
@@ -67,55 +70,111 @@ class Dataset:
         self._pairs = pairs
         self.min_votes = min_votes
 
-    async def _standing(self) -> dict[str, str]:
-        """Each approved example's standing, decided once per export from the judgements:
-        "trains" (enough votes, or imported by an operator who curated it, and no veto),
-        "waiting" (fewer than `min_votes` people) or "vetoed"."""
-        ids = await self.examples.all_ids()
+    async def _standing(self, example_ids: list[str], vetoed: set[str]) -> dict[str, str]:
+        """The standing of these examples, decided from the judgements: "trains" (enough
+        votes, or imported by an operator who curated it, and no veto), "waiting" (fewer than
+        `min_votes` people) or "vetoed"; an id that is not (or no longer) an example, or that
+        nobody approves, has none. Asked a batch at a time, so no export holds every id."""
+        present = await self.examples.in_dataset(example_ids)
+        ids = [i for i, is_present in zip(example_ids, present, strict=True) if is_present]
         voters = await self.examples.voters(ids)
-        vetoed = await self._vetoes.vetoed_ids()
-        imported = await self.examples.imported_ids()
+        imported = await self.examples.imported_among(ids)
         standing = {}
-        for example_id, n in zip(ids, voters, strict=True):
+        for example_id, n, is_imported in zip(ids, voters, imported, strict=True):
             if example_id in vetoed:
                 standing[example_id] = "vetoed"
-            elif n >= self.min_votes or example_id in imported:
+            elif n >= self.min_votes or is_imported:
                 standing[example_id] = "trains"
             elif n:
                 standing[example_id] = "waiting"
         return standing
 
-    async def training_lines(self) -> AsyncIterator[dict[str, Any]]:
-        """Each example that trains as a fine-tuning line (`{"messages": [...]}`), streamed.
-        Earlier replies keep weight 1 only if their own example trains."""
-        standing = await self._standing()
-        index = await self.examples.example_ids_with_voters()
-        approved = {
-            ref for ref, example_id in index.items() if standing.get(example_id) == "trains"
+    async def _approved(self, refs: list[str], vetoed: set[str]) -> set[str]:
+        """Those of the reply refs whose own example trains (their weight stays 1)."""
+        refs = list(dict.fromkeys(refs))
+        example_ids = await self.examples.examples_of_replies(refs)
+        standing = await self._standing(list({i for i in example_ids if i}), vetoed)
+        return {
+            ref
+            for ref, example_id in zip(refs, example_ids, strict=True)
+            if example_id and standing.get(example_id) == "trains"
         }
+
+    async def training_batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Each example that trains as a fine-tuning line (`{"messages": [...]}`), a batch at a
+        time in the order of approval. Earlier replies keep weight 1 only if their own example
+        trains; the approved-reply index is read for each batch's refs only."""
+        vetoed = await self._vetoes.vetoed_ids()
         async for batch in self.examples.iter_batches():
-            for example in batch:
-                if standing.get(example.id) == "trains":
-                    yield {"messages": training_messages(example, approved), **example.extra}
+            standing = await self._standing([example.id for example in batch], vetoed)
+            training = [example for example in batch if standing.get(example.id) == "trains"]
+            refs = [ref for example in training for ref in example.history_refs]
+            approved = await self._approved(refs, vetoed)
+            lines = [
+                {"messages": training_messages(example, approved), **example.extra}
+                for example in training
+            ]
+            if lines:
+                yield lines
+
+    async def training_lines(self) -> AsyncIterator[dict[str, Any]]:
+        """The lines of `training_batches`, one at a time."""
+        async for batch in self.training_batches():
+            for line in batch:
+                yield line
 
     async def preference_lines(self) -> AsyncIterator[dict[str, Any]]:
         async for pair in self._pairs.iter_pairs():
             yield preference_line(pair)
 
+    async def preference_batches(self, size: int = BATCH) -> AsyncIterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        async for line in self.preference_lines():
+            batch.append(line)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def batches(self, kind: str = "sft") -> AsyncIterator[list[dict[str, Any]]]:
+        """The export's lines a batch at a time: the examples, or the preference pairs (dpo)."""
+        return self.preference_batches() if kind == "dpo" else self.training_batches()
+
+    async def export_file(self, kind: str = "sft") -> TempFile:
+        """The export as JSONL in a temporary file, written a batch at a time (each serialised
+        off the event loop), so memory stays flat at any size. The caller discards it."""
+        file = TempFile(prefix=f"{'preferences' if kind == 'dpo' else 'dataset'}-")
+        try:
+            async for batch in self.batches(kind):
+                await asyncio.to_thread(write_jsonl, file, batch)
+            return file.finish()
+        except BaseException:
+            file.discard()
+            raise
+
     async def export_bytes(self, kind: str = "sft") -> tuple[bytes, int]:
-        lines = self.preference_lines() if kind == "dpo" else self.training_lines()
-        texts = [jsonl(line) async for line in lines]
-        return "".join(texts).encode(), len(texts)
+        """The export in memory, with its line count: for small datasets and tests; the bot
+        itself sends `export_file`."""
+        with await self.export_file(kind) as file:
+            return file.read_bytes(), file.lines
 
     async def counts(self) -> DatasetCounts:
         stats = await self.examples.stats()
-        standing = list((await self._standing()).values())
         vetoed = await self._vetoes.vetoed_ids()  # vetoes on replies nobody approved count too
+        standing: Counter[str] = Counter()
+        async for ids in self.examples.iter_ids():
+            standing.update((await self._standing(ids, vetoed)).values())
         return DatasetCounts(
-            standing.count("trains"),
-            standing.count("waiting"),
+            standing["trains"],
+            standing["waiting"],
             len(vetoed),
             await self._pairs.count(),
             stats.approx_tokens,
             stats.redactions,
         )
+
+
+def write_jsonl(file: TempFile, lines: list[dict[str, Any]]) -> None:
+    """Append `lines` to `file`, serialised as the export serialises them."""
+    file.write("".join(jsonl(line) for line in lines).encode(), len(lines))

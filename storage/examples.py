@@ -20,6 +20,7 @@ from storage.schemas import Example
 # Slack redelivers within minutes and reactions arrive out of order by seconds: a week of
 # ordering per reply is ample, and the clock then expires instead of growing for ever.
 CLOCK_TTL_SECONDS = 7 * 24 * 3600
+BATCH = 500  # examples read per round trip when the whole dataset is streamed
 
 # Distinct people among a votes set's `user|ref` members (one person may approve two identical
 # conversations). Shared by the scripts below.
@@ -219,22 +220,42 @@ class ExampleStore:
     async def all_ids(self) -> list[str]:
         return await self._redis.zrange(self._keys.examples, 0, -1)
 
-    async def example_ids_with_voters(self) -> dict[str, str]:
-        """Every approved reply ref -> its example id (stale entries included)."""
-        return await self._redis.hgetall(self._keys.approved_replies)
-
-    async def iter_batches(self, batch: int = 500) -> AsyncIterator[list[Example]]:
-        """All examples, oldest approval first, a batch at a time to keep memory flat."""
+    async def iter_ids(self, batch: int = BATCH) -> AsyncIterator[list[str]]:
+        """The ids of the dataset's examples, oldest approval first, a range at a time, so
+        reading them all never holds more than `batch` (the dataset may be 100,000 long)."""
         start = 0
-        while True:
-            ids = await self._redis.zrange(self._keys.examples, start, start + batch - 1)
-            if not ids:
-                return
-            raws = await self._redis.mget([self._keys.example(i) for i in ids])
-            yield [Example.model_validate_json(raw) for raw in raws if raw]
+        while ids := await self._redis.zrange(self._keys.examples, start, start + batch - 1):
+            yield ids
             start += batch
 
-    async def iter_examples(self, batch: int = 500) -> AsyncIterator[Example]:
+    async def in_dataset(self, example_ids: list[str]) -> list[bool]:
+        """Whether each id is an example in the dataset (an index entry may be stale)."""
+        if not example_ids:
+            return []
+        scores = await self._redis.zmscore(self._keys.examples, example_ids)
+        return [score is not None for score in scores]
+
+    async def imported_among(self, example_ids: list[str]) -> list[bool]:
+        """Whether an operator imported each example, in order."""
+        if not example_ids:
+            return []
+        found = await self._redis.smismember(self._keys.imported, example_ids)
+        return [bool(flag) for flag in found]
+
+    async def examples_of_replies(self, refs: list[str]) -> list[str | None]:
+        """The example each approved reply ref became (None: nobody approved that reply), read
+        from the approved-reply index for these refs only, never the whole index."""
+        if not refs:
+            return []
+        return await self._redis.hmget(self._keys.approved_replies, refs)
+
+    async def iter_batches(self, batch: int = BATCH) -> AsyncIterator[list[Example]]:
+        """All examples, oldest approval first, a batch at a time to keep memory flat."""
+        async for ids in self.iter_ids(batch):
+            raws = await self._redis.mget([self._keys.example(i) for i in ids])
+            yield [Example.model_validate_json(raw) for raw in raws if raw]
+
+    async def iter_examples(self, batch: int = BATCH) -> AsyncIterator[Example]:
         async for examples in self.iter_batches(batch):
             for example in examples:
                 yield example
