@@ -7,17 +7,19 @@ message in the channel follows the job from upload to the swap.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import threading
 import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.config import Settings
 from bot.dataset import Dataset
 from bot.model_table import ModelTable, lifecycle_warning
 from bot.preferences import analyse_pairs
+from bot.tempfiles import TempFile
 from bot.tokens import count_text
 from bot.trainers.base import (
     JobSpec,
@@ -26,15 +28,13 @@ from bot.trainers.base import (
     TrainingClosed,
     Unreachable,
 )
+from bot.training_files import TrainingSpool
 from bot.validation import DatasetReport, analyse_dataset
-from bot.validation import split_holdout as split_ids
+from storage.export_files import save_export_file
 from storage.jobs import JobRecord, JobStore
-from storage.schemas import content_id
 
 logger = logging.getLogger(__name__)
 
-AUTO_HOLDOUT_MIN_EXAMPLES = 100
-AUTO_HOLDOUT_FRACTION = 0.1
 PENDING_LOCK_SECONDS = 3600
 PENDING_PREFIX = "pending-"  # the lock names a start by this until the backend names the job
 
@@ -130,30 +130,27 @@ class FineTuner:
 
     # Reading the dataset -----------------------------------------------------------------
 
-    async def training_examples(self, method: str = "supervised") -> list[dict[str, Any]]:
-        """The training file's lines (the examples, or the preference pairs for DPO), with
-        TRAINING_SYSTEM_PROMPT in place of the chat prompt when configured."""
+    async def training_batches(self, method: str = "supervised") -> AsyncIterator[list[dict]]:
+        """The training file's lines (the examples, or the preference pairs for DPO), a batch
+        at a time, with TRAINING_SYSTEM_PROMPT in place of the chat prompt when configured."""
         prompt = self._settings.training_system_prompt
-        source = (
-            self._dataset.preference_lines() if method == "dpo" else self._dataset.training_lines()
-        )
-        lines = []
-        async for line in source:
-            messages = line["input"]["messages"] if method == "dpo" else line["messages"]
-            if prompt:
+        async for batch in self._dataset.batches("dpo" if method == "dpo" else "sft"):
+            for line in batch if prompt else ():
+                messages = line["input"]["messages"] if method == "dpo" else line["messages"]
                 for message in messages:
                     if message["role"] == "system":
                         message["content"] = prompt
-            lines.append(line)
-        return lines
+            yield batch
 
     async def validate(
         self, model: str, epochs: int | None = None, method: str = "supervised"
     ) -> DatasetReport:
-        lines = await self.training_examples(method)
         # Counting every example's tokens takes seconds at 100k examples: off the event loop,
         # which keeps answering meanwhile (the App Home asks for this on every open).
-        return await asyncio.to_thread(analyse_lines, lines, model, self._table, epochs, method)
+        return await in_thread(
+            self.training_batches(method),
+            lambda lines: analyse_lines(lines, model, self._table, epochs, method),
+        )
 
     def prompt_tokens_saved(self, model: str) -> int:
         """Tokens each request saves when the tuned model runs on the shorter training prompt."""
@@ -216,23 +213,41 @@ class FineTuner:
                 f"{NOTHING_STARTED} Start without `method=dpo`, or train the pairs elsewhere "
                 "(`/finetune export dpo`)."
             )
-        trainable: list[dict[str, Any]] = []
-        lines = await self.training_examples(options.method)
-        report = await asyncio.to_thread(
-            analyse_lines,
-            lines,
-            options.model,
-            self._table,
-            options.epochs,
-            options.method,
-            trainable,
-        )
-        if not report.can_train:
-            await self._jobs.unlock(ref)
-            return report.refusal or "This dataset can't be trained."
-        training, validation = self._split(trainable, options.holdout)
+        # The lines that can train go to disk as the check passes them (serialised in its
+        # thread), and the files to upload are made from there: nothing grows with the dataset.
+        spool = TrainingSpool(options.holdout)
+        try:
+            report = await in_thread(
+                self.training_batches(options.method),
+                lambda lines: analyse_lines(
+                    lines, options.model, self._table, options.epochs, options.method, spool
+                ),
+            )
+            if not report.can_train:
+                await self._jobs.unlock(ref)
+                return report.refusal or "This dataset can't be trained."
+            training, validation = await asyncio.to_thread(spool.split)
+        finally:
+            spool.discard()  # what the split did not hand over
+        try:
+            job = self._job_record(ref, options, user, platform, channel, report, training.lines)
+            return await self._launch(job, training, validation)
+        finally:
+            training.discard()
+            if validation is not None:
+                validation.discard()
 
-        job = JobRecord(
+    def _job_record(
+        self,
+        ref: str,
+        options: StartOptions,
+        user: str,
+        platform: str,
+        channel: str,
+        report: DatasetReport,
+        examples: int,
+    ) -> JobRecord:
+        return JobRecord(
             id=ref,
             provider=self._trainer.name,
             status="uploading",
@@ -244,7 +259,7 @@ class FineTuner:
             started_by=user,
             platform=platform,
             channel=channel,
-            examples=len(training),
+            examples=examples,
             tokens=report.tokens_total,
             billed_tokens=report.billed_tokens,
             estimated_cost_usd=report.estimated_cost_usd,
@@ -252,11 +267,14 @@ class FineTuner:
             prompt_tokens_saved=self.prompt_tokens_saved(options.model),
             events=report.warnings[:3],
         )
+
+    async def _launch(self, job: JobRecord, training: TempFile, validation: TempFile | None) -> str:
+        """Show the job, upload its files and create it; say what happened."""
         try:
             job.status_message_ts = await self._reporter.show_job(job)
         except CannotReport as problem:
             # Nothing is uploaded or spent for a job whose progress nobody could see.
-            await self._jobs.unlock(ref)
+            await self._jobs.unlock(job.id)
             return f"{problem} {NOTHING_STARTED}"
         await self._jobs.save(job)
 
@@ -298,27 +316,14 @@ class FineTuner:
         await self._reporter.show_job(job)
         return f"Started fine-tuning job `{job.id}` with {self._trainer.label}."
 
-    def _split(
-        self, examples: list[dict[str, Any]], holdout: float | None
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        if holdout is None:
-            holdout = AUTO_HOLDOUT_FRACTION if len(examples) >= AUTO_HOLDOUT_MIN_EXAMPLES else 0
-        if not holdout:
-            return examples, []
-        by_id = {_line_id(example): example for example in examples}
-        training_ids, validation_ids = split_ids(sorted(by_id), holdout)
-        return [by_id[i] for i in training_ids], [by_id[i] for i in validation_ids]
-
     async def _upload(
-        self, job: JobRecord, training: list[dict], validation: list[dict]
+        self, job: JobRecord, training: TempFile, validation: TempFile | None
     ) -> JobSpec:
-        training_bytes = _jsonl(training)
-        job.export_sha256 = await self._jobs.save_export(job.id, "training", training_bytes)
-        job.training_file = await self._trainer.upload(training_bytes, "training.jsonl")
-        if validation:
-            validation_bytes = _jsonl(validation)
-            await self._jobs.save_export(job.id, "validation", validation_bytes)
-            job.validation_file = await self._trainer.upload(validation_bytes, "validation.jsonl")
+        job.export_sha256 = await save_export_file(self._jobs, job.id, "training", training.path)
+        job.training_file = await self._trainer.upload(training.path, "training.jsonl")
+        if validation is not None:
+            await save_export_file(self._jobs, job.id, "validation", validation.path)
+            job.validation_file = await self._trainer.upload(validation.path, "validation.jsonl")
         job.status = "validating"
         await self._jobs.save(job)
         return spec_for(job, self._settings.redis_prefix)
@@ -365,24 +370,50 @@ def spec_for(job: JobRecord, bot: str) -> JobSpec:
 
 
 def analyse_lines(
-    lines: list[dict[str, Any]],
+    lines: Iterable[dict[str, Any]],
     model: str,
     table: ModelTable,
     epochs: int | None,
     method: str,
-    keep: list[dict[str, Any]] | None = None,
+    keep: Any = None,  # a list, or anything with `append` and `extend` (a TrainingSpool)
 ) -> DatasetReport:
-    analyse = analyse_pairs if method == "dpo" else analyse_dataset
-    return analyse(lines, model, table, epochs, keep)
+    if method == "dpo":
+        # The pairs' check reads its lines twice; pairs are people's corrections, not 100k.
+        return analyse_pairs(list(lines), model, table, epochs, keep)
+    return analyse_dataset(lines, model, table, epochs, keep)
 
 
-def _jsonl(examples: list[dict[str, Any]]) -> bytes:
-    return "".join(
-        json.dumps(example, ensure_ascii=False, separators=(",", ":")) + "\n"
-        for example in examples
-    ).encode()
+T = TypeVar("T")
 
 
-def _line_id(line: dict[str, Any]) -> str:
-    # A preference line has no `messages`; the whole line names it.
-    return content_id(line.get("messages", [line]))
+async def in_thread(
+    batches: AsyncIterator[list[dict[str, Any]]], work: Callable[[Iterator[dict[str, Any]]], T]
+) -> T:
+    """`work(lines)` in a worker thread, over the lines `batches` reads on this event loop.
+
+    The thread asks the loop for one batch at a time, so Redis is read as the work goes and
+    only a batch is in memory; the loop keeps serving everything else meanwhile.
+    """
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+
+    async def next_batch() -> list[dict[str, Any]] | None:
+        return await anext(batches, None)
+
+    def lines() -> Iterator[dict[str, Any]]:
+        while not stop.is_set():
+            batch = asyncio.run_coroutine_threadsafe(next_batch(), loop).result()
+            if batch is None:
+                return
+            yield from batch
+
+    try:
+        result = await asyncio.to_thread(work, lines())
+    except asyncio.CancelledError:
+        stop.set()  # the thread finishes its batch and stops; it may still be reading one
+        raise
+    except BaseException:
+        await batches.aclose()
+        raise
+    await batches.aclose()
+    return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Protocol
 
 from storage.schemas import MetricPoint
@@ -78,8 +79,9 @@ class Trainer(Protocol):
     training_closes: date | None  # the day the provider stops taking new jobs, if announced
     supports_dpo: bool  # trains on preference pairs (`method=dpo`)
 
-    async def upload(self, content: bytes, filename: str) -> str:
-        """Upload one JSONL file and wait until the backend accepts it; return its id."""
+    async def upload(self, path: Path, filename: str) -> str:
+        """Upload the JSONL file at `path` as `filename` and wait until the backend accepts
+        it; return its id. Read from disk as it is sent: the file may be hundreds of MB."""
 
     async def create_job(self, spec: JobSpec) -> JobProgress:
         """Create the job. Must not be retried blindly: on `Unreachable`, call `find_job`."""

@@ -8,6 +8,7 @@ adapter's name is then the `model` of chat requests. No torch import on this sid
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -58,8 +59,11 @@ class LocalTrainer:
         )
         self._timeout = aiohttp.ClientTimeout(total=load_timeout_seconds)
 
-    async def upload(self, content: bytes, filename: str) -> str:
+    async def upload(self, path: Path, filename: str) -> str:
         # The core validated the dataset already; the worker reads these bytes as they are.
+        # They go through Redis (the worker may run on another machine), so they are read
+        # whole: the local worker trains datasets far smaller than a hosted API's.
+        content = await asyncio.to_thread(path.read_bytes)
         try:
             return await self._store.save_file(content, filename)
         except _REDIS_DOWN as exc:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -58,12 +59,11 @@ class OpenAITrainer:
     async def close(self) -> None:
         await self._client.close()  # the no-retry copy shares its connections
 
-    async def upload(self, content: bytes, filename: str) -> str:
-        # Bytes, not a stream: the SDK can only retry a body it can replay.
-        with _translated(self.label, "upload the file"):
-            uploaded = await self._client.files.create(
-                file=(filename, content), purpose="fine-tune"
-            )
+    async def upload(self, path: Path, filename: str) -> str:
+        # An open file, not a Path (which the SDK reads whole into memory) nor a stream: the
+        # SDK sends a file a chunk at a time and, since it can seek, rewinds it to retry.
+        with _translated(self.label, "upload the file"), path.open("rb") as file:
+            uploaded = await self._client.files.create(file=(filename, file), purpose="fine-tune")
             processed = await self._client.files.wait_for_processing(uploaded.id, poll_interval=1.0)
         if processed.status == "error":
             raise FileRejected(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -55,13 +56,15 @@ class TogetherTrainer:
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
-    async def upload(self, content: bytes, filename: str) -> str:
-        form = aiohttp.FormData()
-        form.add_field("purpose", "fine-tune")
-        form.add_field("file_name", filename)
-        form.add_field("file_type", "jsonl")
-        form.add_field("file", content, filename=filename, content_type="application/jsonl")
-        uploaded = await self._request("POST", "/files/upload", "upload the file", data=form)
+    async def upload(self, path: Path, filename: str) -> str:
+        with path.open("rb") as file:
+            # aiohttp sends an open file from disk a chunk at a time.
+            form = aiohttp.FormData()
+            form.add_field("purpose", "fine-tune")
+            form.add_field("file_name", filename)
+            form.add_field("file_type", "jsonl")
+            form.add_field("file", file, filename=filename, content_type="application/jsonl")
+            uploaded = await self._request("POST", "/files/upload", "upload the file", data=form)
         state = str(uploaded.get("status") or uploaded.get("Status") or "").upper()
         if state in _REJECTED_FILE_STATES:
             raise FileRejected(f"{self.label} rejected the file ({state.lower()}).")

@@ -86,9 +86,10 @@ async def test_the_backend_names_itself(trainer):
     assert "local" in trainer.label
 
 
-async def test_an_upload_keeps_the_bytes_for_the_worker(trainer, store):
+async def test_an_upload_keeps_the_bytes_for_the_worker(trainer, store, tmp_path):
     content = b'{"messages":[{"role":"user","content":"hi"}]}\n'
-    file_id = await trainer.upload(content, "train.jsonl")
+    (tmp_path / "train.jsonl").write_bytes(content)
+    file_id = await trainer.upload(tmp_path / "train.jsonl", "train.jsonl")
     assert await store.load_file(file_id) == content
 
 
@@ -227,7 +228,7 @@ async def test_a_server_that_is_down_gets_a_sentence_too(redis, store, tmp_path)
         await trainer.serving_model(await trainer.job(job.id))
 
 
-async def test_redis_down_is_unreachable_not_a_crash():
+async def test_redis_down_is_unreachable_not_a_crash(tmp_path):
     down = Redis.from_url(
         f"redis://127.0.0.1:{free_port()}/0", decode_responses=True, socket_connect_timeout=1
     )
@@ -235,5 +236,6 @@ async def test_redis_down_is_unreachable_not_a_crash():
     with pytest.raises(Unreachable):
         await trainer.create_job(spec("localfile-1"))
     with pytest.raises(Unreachable):
-        await trainer.upload(b"{}", "train.jsonl")
+        (tmp_path / "train.jsonl").write_bytes(b"{}")
+        await trainer.upload(tmp_path / "train.jsonl", "train.jsonl")
     await down.aclose()

@@ -58,7 +58,9 @@ def trainer(redis, vllm):
 
 
 async def queue_job(trainer: LocalTrainer, base: Path, examples: int, epochs: int) -> str:
-    file_id = await trainer.upload(to_jsonl(example_lines(examples)), "train.jsonl")
+    upload = base.parent / f"upload-{time.monotonic_ns()}.jsonl"
+    upload.write_bytes(to_jsonl(example_lines(examples)))
+    file_id = await trainer.upload(upload, "train.jsonl")
     spec = JobSpec(
         ref=f"ref-{time.monotonic_ns()}",
         base_model=str(base),
