@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
+from bot.tempfiles import TempFile
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
@@ -79,12 +81,30 @@ class ModelList:
 
 @dataclass(frozen=True)
 class DatasetFile:
-    """The dataset as a file, for the person who asked only."""
+    """The dataset as a file, for the person who asked only. It is a temporary file on disk
+    (a large dataset is hundreds of MB): the front end sends it from there, then `discard`s
+    it; it is deleted anyway once nothing refers to it."""
 
-    filename: str
-    content: bytes
+    filename: str  # what the person receives it as
+    file: TempFile
     examples: int  # lines: examples, or preference pairs
     kind: str = "sft"  # or "dpo"
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def size(self) -> int:
+        """Bytes."""
+        return self.file.size
+
+    def read_bytes(self) -> bytes:
+        """The whole file in memory: for small files and tests only."""
+        return self.file.read_bytes()
+
+    def discard(self) -> None:
+        self.file.discard()
 
 
 CommandResult = Sentence | Help | StatusSummary | DatasetReport | ModelList | DatasetFile

@@ -208,13 +208,15 @@ class CommandService:
         return Overview(status, swap.at if swap else None, next_job)
 
     async def export(self, kind: str = "sft") -> DatasetFile | Sentence:
-        content, count = await self._dataset.export_bytes(kind)
-        if count == 0:
+        # Streamed to a temporary file, which the front end sends and then discards.
+        file = await self._dataset.export_file(kind)
+        if file.lines == 0:
+            file.discard()
             return Sentence(NO_PAIRS if kind == "dpo" else EMPTY_DATASET)
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
         name = "preferences" if kind == "dpo" else "dataset"
         filename = f"{name}-{self._settings.redis_prefix}-{stamp}.jsonl"
-        return DatasetFile(filename, content, count, kind)
+        return DatasetFile(filename, file, file.lines, kind)
 
     async def model_names(self) -> list[str]:
         """Models a person may pick for `use`: the configured one and those used before."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 from bot import importing
 from bot.finetune import analyse_lines
 from bot.model_table import ModelTable
+from bot.tempfiles import CHUNK_BYTES
 from handlers.cli.render import report_lines
 from handlers.cli.runtime import core, settings_or_exit
 
@@ -124,14 +126,17 @@ def _known_model(table: ModelTable, model: str) -> None:
 async def export(output: Path | None, kind: str) -> int:
     settings = settings_or_exit()
     async with core(settings) as services:
-        content, count = await services.dataset.export_bytes(kind)
-    if output is None:
-        sys.stdout.buffer.write(content)
-        sys.stdout.flush()
-    else:
-        await asyncio.to_thread(output.write_bytes, content)
-        what = "preference pairs" if kind == "dpo" else "examples"
-        click.echo(f"Wrote {count:,} {what} to {output}.", err=True)
+        file = await services.dataset.export_file(kind)
+    # Streamed from Redis to a temporary file, then copied from it a chunk at a time.
+    with file:
+        if output is None:
+            with file.open() as source:
+                shutil.copyfileobj(source, sys.stdout.buffer, CHUNK_BYTES)
+            sys.stdout.flush()
+        else:
+            await asyncio.to_thread(shutil.copyfile, file.path, output)
+            what = "preference pairs" if kind == "dpo" else "examples"
+            click.echo(f"Wrote {file.lines:,} {what} to {output}.", err=True)
     return 0
 
 

@@ -3,8 +3,7 @@ answered ephemerally with embeds (and the dataset file for `export`)."""
 
 from __future__ import annotations
 
-import gzip
-import io
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -16,6 +15,7 @@ from bot.commands import results, wording
 from bot.commands.language import MAX_BETA, MAX_EPOCHS, ParsedCommand, summary
 from bot.commands.service import SOMETHING_FAILED
 from bot.errors import REDIS_DOWN
+from bot.tempfiles import TempFile
 from bot.validation import DatasetReport
 from handlers.discord.embeds import help_embed, models_embed, report_embed, status_embed
 
@@ -216,18 +216,28 @@ async def _show(interaction: discord.Interaction, result: results.CommandResult)
 async def _send_file(interaction: discord.Interaction, dataset: results.DatasetFile) -> None:
     # Ephemeral: the file reaches only the person who asked, like Slack's DM.
     limit = interaction.guild.filesize_limit if interaction.guild else FILE_LIMIT_BYTES
-    content, filename = dataset.content, dataset.filename
-    if len(content) > limit:
-        content, filename = gzip.compress(content), f"{filename}.gz"  # JSONL shrinks ~10x
-    if len(content) > limit:
-        await interaction.followup.send(
-            f"The dataset ({dataset.examples:,} examples) is larger than Discord lets me send "
-            f"here, even compressed ({len(content) / 1e6:,.1f} MB), so I can't attach it.",
-            ephemeral=True,
-        )
-        return
+    with dataset.file as file:
+        if file.size <= limit:
+            await _attach(interaction, dataset, file, dataset.filename)
+            return
+        # JSONL shrinks ~10x; compressed from disk to disk, off the event loop.
+        with await asyncio.to_thread(file.gzipped) as packed:
+            if packed.size <= limit:
+                await _attach(interaction, dataset, packed, f"{dataset.filename}.gz")
+                return
+            await interaction.followup.send(
+                f"The dataset ({dataset.examples:,} examples) is larger than Discord lets me "
+                f"send here, even compressed ({packed.size / 1e6:,.1f} MB), so I can't attach it.",
+                ephemeral=True,
+            )
+
+
+async def _attach(
+    interaction: discord.Interaction, dataset: results.DatasetFile, file: TempFile, filename: str
+) -> None:
+    # discord.py reads the attachment from disk as it sends it.
     await interaction.followup.send(
         f"Here it is: {wording.file_contents(dataset)}.",
-        file=discord.File(io.BytesIO(content), filename=filename),
+        file=discord.File(file.path, filename=filename),
         ephemeral=True,
     )

@@ -19,6 +19,7 @@ from handlers.slack.blocks import (
     build_status_blocks,
     status_text,
 )
+from handlers.slack.uploads import upload_file
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +74,16 @@ async def _show(
 
 async def _send_privately(file: results.DatasetFile, user: str, client: AsyncWebClient) -> None:
     # A DM keeps the file with the person who asked, not the whole channel.
-    dm = await client.conversations_open(users=user)
-    await client.files_upload_v2(
-        channel=dm["channel"]["id"],
-        content=file.content,
-        filename=file.filename,
-        title="Fine-tuning dataset",
-        initial_comment=f"Here it is: {wording.file_contents(file)}.",
-    )
+    try:
+        dm = await client.conversations_open(users=user)
+        await upload_file(
+            client,
+            file.path,
+            size=file.size,
+            channel=dm["channel"]["id"],
+            filename=file.filename,
+            title="Fine-tuning dataset",
+            initial_comment=f"Here it is: {wording.file_contents(file)}.",
+        )
+    finally:
+        file.discard()
