@@ -1,5 +1,5 @@
 """Benchmarks: `python -m bench` runs them all; `python -m bench
-events|load|dataset|discord|slack-stream|redis-bytes` runs one.
+events|load|dataset|discord|slack-stream|memory|redis-bytes` runs one.
 
 Each prints its figures and writes bench/results/<name>.json. See bench/README.md.
 """
@@ -17,7 +17,16 @@ def main() -> None:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "events", "load", "dataset", "discord", "slack-stream", "redis-bytes"],
+        choices=[
+            "all",
+            "events",
+            "load",
+            "dataset",
+            "discord",
+            "slack-stream",
+            "memory",
+            "redis-bytes",
+        ],
     )
     parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
     parser.add_argument("--rate", type=float, default=200, help="load: events per second")
@@ -34,6 +43,9 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--export-sizes", type=int, nargs="*", default=[1000, 10000, 100000])
+    parser.add_argument(
+        "--memory-sizes", type=int, nargs="*", default=[10000, 100000], help="memory: examples"
+    )
     parser.add_argument("--turns", type=int, default=20, help="redis-bytes: turns in the thread")
     args = parser.parse_args()
 
@@ -65,6 +77,11 @@ def main() -> None:
         print("== slack-stream ==", flush=True)
         result = slack_stream.run(args.stream_mentions)
         print(f"   -> {write_results('slack-stream', result)}")
+    if args.which in ("all", "memory"):
+        from bench import memory
+
+        print("== memory ==", flush=True)
+        print(f"   -> {write_results('memory', memory.run(args.memory_sizes))}")
     if args.which in ("all", "redis-bytes"):
         from bench import redis_bytes
 
