@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from storage import scripts
 from storage.keys import Keys
 
 # Slack retries for a few minutes at most; an hour is a comfortable margin.
@@ -35,7 +36,7 @@ class SeenEvents:
         self._redis = redis
         self._keys = keys
         self._working_ms = max(1, int(working_seconds * 1000))
-        self._renew = redis.register_script(_RENEW)
+        self._renew = scripts.register(redis, _RENEW)
 
     async def first_time(self, event_id: str) -> bool:
         """True the first time an event id is offered, False for every repeat."""

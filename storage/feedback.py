@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from storage import scripts
 from storage.keys import Keys
 
 NONE = "none"
@@ -47,7 +48,7 @@ class FeedbackStore:
         self._redis = redis
         self._keys = keys
         self._ttl = ttl_seconds  # clicks matter only while their turn is recorded
-        self._click = redis.register_script(_CLICK)
+        self._click = scripts.register(redis, _CLICK)
 
     async def click(self, ref: str, user: str, button: str, at: str) -> Click:
         previous, chosen = await self._click(

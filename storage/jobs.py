@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
+from storage import scripts
 from storage.keys import Keys
 from storage.schemas import MetricPoint, utcnow
 
@@ -111,10 +112,10 @@ class JobStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._claim = redis.register_script(_CLAIM_LEASE)
-        self._release = redis.register_script(_RELEASE_LOCK)
-        self._finish = redis.register_script(_FINISH)
-        self._adopt = redis.register_script(_ADOPT)
+        self._claim = scripts.register(redis, _CLAIM_LEASE)
+        self._release = scripts.register(redis, _RELEASE_LOCK)
+        self._finish = scripts.register(redis, _FINISH)
+        self._adopt = scripts.register(redis, _ADOPT)
 
     # The one-active-job lock --------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import Literal
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from storage import scripts
 from storage.keys import Keys
 from storage.schemas import utcnow
 
@@ -262,14 +263,14 @@ class LocalJobStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._create = redis.register_script(_CREATE)
-        self._claim = redis.register_script(_CLAIM)
-        self._progress = redis.register_script(_PROGRESS)
-        self._finish = redis.register_script(_FINISH)
-        self._release = redis.register_script(_RELEASE)
-        self._requeue_dead = redis.register_script(_REQUEUE_DEAD)
-        self._mark_requeued = redis.register_script(_MARK_REQUEUED)
-        self._cancel = redis.register_script(_CANCEL)
+        self._create = scripts.register(redis, _CREATE)
+        self._claim = scripts.register(redis, _CLAIM)
+        self._progress = scripts.register(redis, _PROGRESS)
+        self._finish = scripts.register(redis, _FINISH)
+        self._release = scripts.register(redis, _RELEASE)
+        self._requeue_dead = scripts.register(redis, _REQUEUE_DEAD)
+        self._mark_requeued = scripts.register(redis, _MARK_REQUEUED)
+        self._cancel = scripts.register(redis, _CANCEL)
 
     # Files -------------------------------------------------------------------------------
 

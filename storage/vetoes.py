@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
+from storage import scripts
 from storage.examples import CLOCK_TTL_SECONDS
 from storage.keys import Keys
 
@@ -57,8 +58,8 @@ class VetoStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._add = redis.register_script(_ADD)
-        self._remove = redis.register_script(_REMOVE)
+        self._add = scripts.register(redis, _ADD)
+        self._remove = scripts.register(redis, _REMOVE)
 
     def _script_keys(self, example_id: str, ref: str) -> list[str]:
         k = self._keys
