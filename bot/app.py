@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
+from bot.answer_queue import AnswerQueue
 from bot.commands.service import CommandService
 from bot.comparison import Comparer, ComparisonReporters
 from bot.config import NO_KEY, Settings, SettingsError
@@ -19,6 +20,7 @@ from bot.dataset import Dataset
 from bot.errors import REDIS_DOWN
 from bot.finetune import FineTuner, JobReporters
 from bot.logs import redact_secrets
+from bot.loop_lag import LoopLag
 from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable, load_model_table
 from bot.trainers import Trainer, build_trainer, training_table
@@ -62,6 +64,8 @@ class Services:
     reporters: JobReporters  # each front end adds its own
     comparer: Comparer  # its `reporters`, too
     commands: CommandService
+    lag: LoopLag  # the serving process runs it
+    answers: AnswerQueue
 
     async def close(self) -> None:
         """Release the model and training clients' connections."""
@@ -146,6 +150,7 @@ def build_services(
     feedback = FeedbackStore(redis, keys, settings.turn_ttl_seconds)
     stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
     forgetting = Forgetting(stores)
+    lag = LoopLag()
     return Services(
         settings=settings,
         redis=redis,
@@ -184,6 +189,8 @@ def build_services(
             table,
             comparer,
         ),
+        lag=lag,
+        answers=AnswerQueue(settings.answer_workers, lag),
     )
 
 

@@ -24,15 +24,16 @@ def build_web_app(
     openai_client: AsyncOpenAI | None = None,
     webhook_secret: str | None = None,
     on_job_event: Callable[[str], Awaitable[object]] | None = None,
+    load: Callable[[], dict] | None = None,
 ) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
         bolt_response = await slack.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
-        if await is_ready():
-            return web.json_response({"ok": True})
-        return web.json_response({"ok": False}, status=503)
+        ready = await is_ready()
+        body = {"ok": ready, **(load() if load else {})}
+        return web.json_response(body, status=200 if ready else 503)
 
     async def openai_webhook(request: web.Request) -> web.Response:
         body = await request.text()

@@ -26,6 +26,7 @@ MODEL_ERROR_APOLOGY = (
 )
 # When the platform, not the model, failed mid-answer (a front end sends it if it still can).
 ANSWER_FAILED_APOLOGY = "Sorry, I couldn't finish that answer. Please try again in a moment."
+LATE_REPLY_NOTICE = "Sorry for the wait: a lot of messages came in at once. Answering now."
 
 
 @dataclass(frozen=True)

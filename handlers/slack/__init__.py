@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
@@ -73,6 +74,15 @@ def build_slack_app(services: Services) -> AsyncApp:
     home.register(app)
     comparison.register(app)
     return app
+
+
+def share_connections(app: AsyncApp) -> aiohttp.ClientSession:
+    """Keep Slack connections open between calls. Without a session slack_sdk opens a new one,
+    a new connection (and TLS handshake) for every API call: under load that was most of the
+    bot's time. Bolt hands the app client's session to every request's client."""
+    timeout = aiohttp.ClientTimeout(total=app.client.timeout)
+    app.client.session = aiohttp.ClientSession(timeout=timeout)
+    return app.client.session
 
 
 class SlackIdentity:

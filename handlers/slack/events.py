@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
-from bot.conversation.chat import ANSWER_FAILED_APOLOGY, Incoming
+from bot.conversation.chat import ANSWER_FAILED_APOLOGY, LATE_REPLY_NOTICE, Incoming
 from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from handlers.slack.replies import StreamedThreadReply
@@ -20,9 +20,14 @@ from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
 
-# Work done before the ack must leave Slack's 3 s limit intact even when Redis hangs.
+# Work done before the ack waits at most this long, so Slack's 3 s limit holds even when Redis
+# hangs or the process is saturated; the work itself goes on after the ack.
 SEEN_CHECK_SECONDS = 1.0
 VOTE_SAVE_SECONDS = 1.5
+REACTIONS = ("reaction_added", "reaction_removed")
+
+# An answer's repeat check: the event id and the claim, which may still be running.
+Claim = tuple[str, "asyncio.Future[bool]"]
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -32,24 +37,30 @@ def register(app: AsyncApp, services: Services) -> None:
         # Slack redelivers events it did not see acknowledged in time (X-Slack-Retry-Num);
         # Bolt does not deduplicate, and answering twice would post two replies. Channel
         # messages (every one arrives, for deletions) are never answered and forgetting one
-        # twice changes nothing, so they cost no Redis write.
+        # twice changes nothing; a vote is idempotent by its own clock: neither costs a write.
         event_id = body.get("event_id")
         event = body.get("event") or {}
-        if event_id and not _is_channel_message(event):
-            # An answer is claimed while it is written, so a crash mid-answer lets a later
-            # redelivery through; anything else is done once it is marked.
-            answers = event.get("type") == "app_mention" or _is_direct_message(event)
-            mark = services.seen.claim if answers else services.seen.first_time
-            try:
-                async with asyncio.timeout(SEEN_CHECK_SECONDS):
-                    first_time = await mark(event_id)
-                if not first_time:
-                    logger.info("events: skipped repeated delivery of %s", event_id)
-                    return BoltResponse(status=200, body="")
-                if answers:
-                    context["claimed_event"] = event_id
-            except (*REDIS_DOWN, TimeoutError):
-                logger.warning("events: storage unavailable, cannot check for repeats")
+        if not event_id or _is_channel_message(event) or event.get("type") in REACTIONS:
+            return await next()
+        # An answer is claimed while it is written, so a crash mid-answer lets a later
+        # redelivery through; anything else is done once it is marked.
+        answers = event.get("type") == "app_mention" or _is_direct_message(event)
+        mark = services.seen.claim if answers else services.seen.first_time
+        checking = asyncio.ensure_future(mark(event_id))
+        await asyncio.wait({checking}, timeout=SEEN_CHECK_SECONDS)
+        if not checking.done():
+            # A busy process, not a dead Redis: the ack goes now, and the answer, which is
+            # written after it anyway, waits for the check.
+            logger.info("events: repeat check of %s still running at its deadline", event_id)
+            context["claim"] = (event_id, checking)
+            return await next()
+        try:
+            if not checking.result():
+                logger.info("events: skipped repeated delivery of %s", event_id)
+                return BoltResponse(status=200, body="")
+            context["claim"] = (event_id, checking)
+        except REDIS_DOWN:
+            logger.warning("events: storage unavailable, cannot check for repeats")
         return await next()
 
     async def handle_app_mention(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
@@ -68,31 +79,38 @@ def register(app: AsyncApp, services: Services) -> None:
         await answer(event, context, client)
 
     async def answer(event: dict, context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        channel = event["channel"]
-        thread_ts = event.get("thread_ts") or event["ts"]
         message = Incoming(
             platform="slack",
             team=context.team_id or event.get("team", ""),
-            channel=channel,
-            thread_ts=thread_ts,
+            channel=event["channel"],
+            thread_ts=event.get("thread_ts") or event["ts"],
             user=event.get("user", ""),
             # Only the bot's own mention goes; other people's stay (redacted when stored).
             text=(event.get("text") or "").replace(f"<@{context.bot_user_id}>", ""),
             message_id=event["ts"],
         )
+        claim = context.get("claim")
+        services.answers.submit(lambda waited: write_answer(message, client, claim, waited))
 
+    async def write_answer(
+        message: Incoming, client: AsyncWebClient, claim: Claim | None, waited: float
+    ) -> None:
+        event_id = await _claimed(claim)
+        if event_id is False:
+            return
         reply = StreamedThreadReply(
             client,
-            channel,
-            thread_ts,
+            message.channel,
+            message.thread_ts,
             user=message.user,
             team=message.team,
-            feedback=services.curation.curates(channel),
+            feedback=services.curation.curates(message.channel),
         )
+        if waited > services.settings.late_reply_seconds:
+            await _say_late(client, message)
         reply.show_thinking()
-        claimed = context.get("claimed_event")
         try:
-            async with services.seen.working_on(claimed) if claimed else contextlib.nullcontext():
+            async with services.seen.working_on(event_id) if event_id else contextlib.nullcontext():
                 await services.chat.reply(message, reply)
         except Exception:
             logger.exception("events: answering failed")
@@ -103,8 +121,11 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> BoltResponse | None:
         # Slack never redelivers an event it saw acknowledged, and a process can die right after
         # the ack: so the vote is saved first, and a 200 means it is in Redis or the person is
-        # told it is not (by the listener, after the ack).
-        context["vote_saved"] = await save_vote(event, context)
+        # told it is not (by the listener, after the ack). A save still running at the deadline
+        # is a saturated process, not a failure: the ack goes and the save goes on.
+        saving = asyncio.ensure_future(save_vote(event, context))
+        await asyncio.wait({saving}, timeout=VOTE_SAVE_SECONDS)
+        context["vote_saving"] = saving
         return await next()
 
     async def save_vote(event: dict, context: AsyncBoltContext) -> bool | None:
@@ -115,11 +136,10 @@ def register(app: AsyncApp, services: Services) -> None:
         reply = MessageKey("slack", event["item"]["channel"], event["item"]["ts"])
         added = event["type"] == "reaction_added"
         try:
-            async with asyncio.timeout(VOTE_SAVE_SECONDS):
-                result = await services.curation.react(
-                    reply, event["user"], judgement, added, event.get("event_ts", "0")
-                )
-        except (StorageUnavailable, TimeoutError):
+            result = await services.curation.react(
+                reply, event["user"], judgement, added, event.get("event_ts", "0")
+            )
+        except StorageUnavailable:
             logger.warning("events: vote not saved, storage unavailable")
             return False
         if result.outcome is Outcome.NOT_A_TURN:
@@ -127,7 +147,7 @@ def register(app: AsyncApp, services: Services) -> None:
         return True
 
     async def handle_reaction(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
-        if context.get("vote_saved") is False:
+        if await context["vote_saving"] is False:
             await _tell_vote_not_saved(client, event)
 
     async def offer_prompts(event: dict, client: AsyncWebClient) -> None:
@@ -154,6 +174,21 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 PROMPT_TITLE_CHARS = 40
+
+
+async def _claimed(claim: Claim | None) -> str | bool | None:
+    """The event id this process claimed, False if it is a repeat, None if unchecked."""
+    if claim is None:
+        return None
+    event_id, checking = claim
+    try:
+        if not await checking:
+            logger.info("events: skipped repeated delivery of %s", event_id)
+            return False
+    except REDIS_DOWN:
+        logger.warning("events: storage unavailable, cannot check for repeats")
+        return None
+    return event_id
 
 
 def suggested_prompts(prompts: tuple[str, ...]) -> list[dict[str, str]]:
@@ -218,6 +253,15 @@ async def _forget(services: Services, message: MessageKey) -> None:
         await services.forgetting.message_deleted(message)
     except StorageUnavailable:
         logger.error("events: a message was deleted but storage is unavailable; its data stays")
+
+
+async def _say_late(client: AsyncWebClient, message: Incoming) -> None:
+    try:
+        await client.chat_postMessage(
+            channel=message.channel, thread_ts=message.thread_ts, text=f"_{LATE_REPLY_NOTICE}_"
+        )
+    except Exception:
+        logger.warning("events: could not say that the answer is late")
 
 
 async def _end_with_apology(reply: StreamedThreadReply) -> None:

@@ -359,6 +359,7 @@ class RunningBot(SlackSender):
 
     async def stop(self) -> None:
         await self.stop_watching()
+        await asyncio.wait_for(self.services.answers.join(), 30)
         if self.discord:
             await self.discord.close()
             await asyncio.gather(self.discord_task, return_exceptions=True)

@@ -208,9 +208,11 @@ async def test_a_retried_reaction_changes_nothing(bot, slack):
     await bot.mention("q")
     [reply] = await replies(slack, 1)
     ts = reply.ts
-    await bot.react(ts, event_id="EvR")
-    await bot.react(ts, removed=True, event_id="EvR2")
-    await bot.react(ts, event_id="EvR", retry_num=1)  # the add again, retried: must not re-add
+    # A retry is the same delivery again, its event time included; the vote's own clock (not
+    # the event id) keeps it from undoing the later removal.
+    await bot.react(ts, event_id="EvR", event_ts="1800000000.000001")
+    await bot.react(ts, removed=True, event_id="EvR2", event_ts="1800000000.000002")
+    await bot.react(ts, event_id="EvR", event_ts="1800000000.000001", retry_num=1)
     await settle()
     assert (await bot.services.examples.stats()).examples == 0
 
