@@ -11,20 +11,21 @@ import sys
 
 from bot.app import open_core
 from bot.config import Settings, SettingsError, load_settings
-from bot.tokens import warm_up
+from bot.warm_up import warm_encodings
 from handlers.cli import build_cli
 from handlers.discord import build_discord_bot
 from handlers.serving import Bot, serve
 from handlers.slack import build_slack_app
 from handlers.slack.comparison import SlackComparisonReporter
 from handlers.slack.reporter import SlackJobReporter
+from handlers.workers import Supervisor, worker_index
 
 logger = logging.getLogger("bot")
 
 
-def assemble(settings: Settings) -> Bot:
+def assemble(settings: Settings, *, discord: bool = True) -> Bot:
     # The server loads the tokenizer before its first event, not during it.
-    warm_up([settings.chat_model, settings.finetune_base_model])
+    warm_encodings(settings)
     redis, services = open_core(settings)
     slack = None
     if settings.slack_enabled:
@@ -32,17 +33,25 @@ def assemble(settings: Settings) -> Bot:
         reporter = SlackJobReporter(slack.client, interval=settings.job_status_update_seconds)
         services.reporters.add("slack", reporter)
         services.comparer.reporters.add("slack", SlackComparisonReporter(slack.client))
-    discord = build_discord_bot(services) if settings.discord_enabled else None
-    return Bot(redis, services, slack, discord)
+    discord_bot = build_discord_bot(services) if discord and settings.discord_enabled else None
+    return Bot(redis, services, slack, discord_bot)
 
 
 def run_server() -> None:
     # Until the event loop takes signals over, SIGTERM exits through Python's own clean-up, so
     # an embedded Redis started meanwhile is stopped too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    index = worker_index()
+    worker = f" [{index}]" if index is not None else ""  # which of several copies logs
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s %(name)s{worker} %(message)s"
+    )
     try:
-        bot = assemble(load_settings())
+        settings = load_settings()
+        if settings.web_concurrency > 1 and index is None:
+            sys.exit(Supervisor(settings).run())
+        # Of several copies, only the first holds Discord's one gateway session.
+        bot = assemble(settings, discord=index in (None, 0))
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         sys.exit(2)

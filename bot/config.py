@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="finetune", pattern=r"^[A-Za-z0-9_.-]+$")
     data_dir: Path = Path("data")
     port: int = Field(default=3000, ge=1, le=65535)
+    # Bot processes sharing PORT (SO_REUSEPORT); one process serves about one core.
+    web_concurrency: int = Field(default=1, ge=1, le=64)
     chat_model: str = "gpt-4.1-mini"
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     system_prompt_file: Path | None = None
@@ -107,6 +109,10 @@ class Settings(BaseSettings):
     # An answer in progress holds its event against redeliveries this long between renewals;
     # after a crash, a redelivery later than this is answered by another process.
     event_working_seconds: float = Field(default=10, gt=0)
+    # At most this many answers are written at once; more mentions wait their turn (answered
+    # late, never dropped), and one that waited longer than LATE_REPLY_SECONDS says so.
+    answer_workers: int = Field(default=64, ge=1)
+    late_reply_seconds: float = Field(default=15, ge=0)
     # A job's Slack status message is redrawn at most this often (chat.update's rate limit).
     job_status_update_seconds: float = Field(default=3, ge=0)
     finetune_base_model: str = "gpt-4.1-mini-2025-04-14"

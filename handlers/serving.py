@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,9 +17,10 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import Services
 from bot.config import SettingsError
+from bot.warm_up import warm_up
 from handlers.discord import DiscordBot, run_discord
 from handlers.http import build_web_app
-from handlers.slack import SlackIdentity, SlackSocket
+from handlers.slack import SlackIdentity, SlackSocket, share_connections
 from storage.connection import RedisHandle
 
 logger = logging.getLogger("bot")
@@ -26,6 +28,8 @@ logger = logging.getLogger("bot")
 # Once no new events come in, work already started (a reply being written, a vote being saved)
 # gets this long to finish; then it is cancelled, so a stop never takes much longer.
 IN_FLIGHT_GRACE_SECONDS = 5.0
+# aiohttp's default is 128 waiting connections; the kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 
 
 @dataclass
@@ -42,7 +46,16 @@ class Bot:
             openai_client=self.services.openai,
             webhook_secret=self.services.settings.openai_webhook_secret,
             on_job_event=self.services.watcher.check,
+            load=self._load,
         )
+
+    def _load(self) -> dict:
+        """What /healthz tells about how busy the process is."""
+        return {
+            "pid": os.getpid(),
+            "loop_lag": self.services.lag.summary(),
+            "answers_waiting": self.services.answers.waiting,
+        }
 
 
 async def serve(bot: Bot) -> None:
@@ -63,11 +76,17 @@ async def serve(bot: Bot) -> None:
 async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
     settings = bot.services.settings
     identity = SlackIdentity(bot.slack) if bot.slack else None
+    # Before the port or the socket takes the first event (a taken port is found after it).
+    await warm_up(settings, bot.redis.client, bot.services.openai)
     runner = None
-    if not settings.socket_mode:  # first, so that a taken port stops start-up at once
-        runner = await _listen(bot.web_app(_readiness(bot, identity)), settings.port)
+    if not settings.socket_mode:
+        app = bot.web_app(_readiness(bot, identity))
+        runner = await _listen(app, settings.port, shared=settings.web_concurrency > 1)
+    # Set before this coroutine next yields, so before any event is handled.
+    slack_session = share_connections(bot.slack) if bot.slack else None
     socket = SlackSocket(bot.slack, settings.slack_app_token) if settings.socket_mode else None
     watcher = asyncio.create_task(bot.services.watcher.run())
+    lag = asyncio.create_task(bot.services.lag.run())
     # Until Slack answers these retry for as long as the bot runs; a refusal ends the bot.
     needed = []
     if socket:
@@ -86,13 +105,18 @@ async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
             await runner.cleanup()
         if socket:
             await socket.close()
-        await _let_in_flight_work_finish(leave={*needed, *lasting})
+        bot.services.answers.close()
+        await _let_in_flight_work_finish(leave={*needed, *lasting, lag})
+        if waiting := bot.services.answers.waiting:
+            logger.warning("stopping: %d answers were never started", waiting)
         # Discord last: closing it is also what stops its events, and in-flight replies need it.
         if bot.discord:
             await bot.discord.close()
-        for task in (*needed, *lasting):
+        for task in (*needed, *lasting, lag):
             task.cancel()
-        await asyncio.gather(watcher, *needed, *lasting, return_exceptions=True)
+        await asyncio.gather(watcher, lag, *needed, *lasting, return_exceptions=True)
+        if slack_session:
+            await slack_session.close()
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -132,12 +156,15 @@ def _readiness(bot: Bot, identity: SlackIdentity | None) -> Callable[[], Awaitab
     return is_ready
 
 
-async def _listen(app: web.Application, port: int) -> web.AppRunner:
+async def _listen(app: web.Application, port: int, *, shared: bool) -> web.AppRunner:
     # Requests in flight when the server stops get the grace period (aiohttp's default is 60 s).
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=IN_FLIGHT_GRACE_SECONDS)
     await runner.setup()
     try:
-        await web.TCPSite(runner, port=port).start()
+        # Shared: the other copies bind the same port and the kernel spreads connections.
+        # A burst opens many connections at once: a deep backlog keeps them from being refused.
+        site = web.TCPSite(runner, port=port, reuse_port=shared or None, backlog=LISTEN_BACKLOG)
+        await site.start()
     except OSError as error:
         await runner.cleanup()
         if error.errno == errno.EADDRINUSE:

@@ -61,6 +61,10 @@ class EmbeddedRedis:
     def pid(self) -> int:
         return self._process.pid
 
+    @property
+    def socket_file(self) -> str:
+        return self._server.socket_file
+
     async def stop(self) -> None:
         """SIGTERM is redis-server's own clean shutdown; a signal needs no connection, so a hung
         socket can't hold the stop, and the wait is polled, so the event loop stays free."""
