@@ -29,8 +29,12 @@ def main() -> None:
         ],
     )
     parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
-    parser.add_argument("--rate", type=float, default=200, help="load: events per second")
-    parser.add_argument("--duration", type=float, default=60, help="load: seconds of load")
+    parser.add_argument(
+        "--rate", type=float, help="load: one steady run at this rate (default: the whole set)"
+    )
+    parser.add_argument("--duration", type=float, default=15, help="load: seconds per rate")
+    parser.add_argument("--processes", type=int, default=1, help="load: WEB_CONCURRENCY")
+    parser.add_argument("--spike", type=int, help="load: one spike of this many deliveries")
     parser.add_argument("--reply-delay", type=float, default=0.5, help="load: model latency (s)")
     parser.add_argument(
         "--discord-events",
@@ -58,7 +62,7 @@ def main() -> None:
         from bench import load
 
         print("== load ==", flush=True)
-        result = load.run(args.rate, args.duration, args.reply_delay)
+        result = load.run(args.rate, args.duration, args.reply_delay, args.processes, args.spike)
         print(f"   -> {write_results('load', result)}")
     if args.which in ("all", "dataset"):
         from bench import dataset

@@ -14,6 +14,8 @@ import signal
 
 from aiohttp import web
 
+from bot.conversation.chat import ANSWER_FAILED_APOLOGY, LATE_REPLY_NOTICE
+from bot.conversation.curation import VOTE_NOT_SAVED
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
@@ -25,11 +27,18 @@ async def serve(reply_delay: float) -> None:
     openai.reply_delay = reply_delay
 
     async def stats(_: web.Request) -> web.Response:
-        posts = slack.calls_to("chat.postMessage")
+        # A reply is a streamed message that was stopped; notices are posted whole.
+        stopped = (call.params for call in slack.calls_to("chat.stopStream"))
+        replied = [slack.messages[(p["channel"], p["ts"])].thread_ts for p in stopped]
+        posts = [call.params.get("text", "") for call in slack.calls_to("chat.postMessage")]
+        ephemeral = [call.params.get("text", "") for call in slack.calls_to("chat.postEphemeral")]
         return web.json_response(
             {
-                "replied_threads": [call.params.get("thread_ts") for call in posts],
-                "ephemeral": len(slack.calls_to("chat.postEphemeral")),
+                "replied_threads": replied,
+                "late_notices": sum(LATE_REPLY_NOTICE in text for text in posts),
+                "apologies": sum(ANSWER_FAILED_APOLOGY in m.text for m in slack.messages.values()),
+                "votes_not_saved": sum(VOTE_NOT_SAVED in text for text in ephemeral),
+                "ephemeral": len(ephemeral),
                 "command_responses": len(slack.calls_to("response_url")),
                 "chat_requests": len(openai.chat_requests),
             }
