@@ -18,6 +18,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from storage import scripts
 from storage.keys import Keys
 from storage.provenance import Provenance
 from storage.schemas import MessageKey, Turn
@@ -103,7 +104,7 @@ class TurnStore:
         self._keys = keys
         self._ttl = ttl_seconds
         self._provenance = Provenance(keys)
-        self._delete = redis.register_script(_DELETE)
+        self._delete = scripts.register(redis, _DELETE)
 
     async def record(self, turn: Turn, redactions: int = 0) -> None:
         """Store the turn, its texts, its parts and make it the thread's latest, in one round
