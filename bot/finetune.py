@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.dataset import Dataset
 from bot.model_table import ModelTable, lifecycle_warning
+from bot.offloop import in_thread
 from bot.preferences import analyse_pairs
 from bot.tempfiles import TempFile
 from bot.tokens import count_text
@@ -381,39 +381,3 @@ def analyse_lines(
         # The pairs' check reads its lines twice; pairs are people's corrections, not 100k.
         return analyse_pairs(list(lines), model, table, epochs, keep)
     return analyse_dataset(lines, model, table, epochs, keep)
-
-
-T = TypeVar("T")
-
-
-async def in_thread(
-    batches: AsyncIterator[list[dict[str, Any]]], work: Callable[[Iterator[dict[str, Any]]], T]
-) -> T:
-    """`work(lines)` in a worker thread, over the lines `batches` reads on this event loop.
-
-    The thread asks the loop for one batch at a time, so Redis is read as the work goes and
-    only a batch is in memory; the loop keeps serving everything else meanwhile.
-    """
-    loop = asyncio.get_running_loop()
-    stop = threading.Event()
-
-    async def next_batch() -> list[dict[str, Any]] | None:
-        return await anext(batches, None)
-
-    def lines() -> Iterator[dict[str, Any]]:
-        while not stop.is_set():
-            batch = asyncio.run_coroutine_threadsafe(next_batch(), loop).result()
-            if batch is None:
-                return
-            yield from batch
-
-    try:
-        result = await asyncio.to_thread(work, lines())
-    except asyncio.CancelledError:
-        stop.set()  # the thread finishes its batch and stops; it may still be reading one
-        raise
-    except BaseException:
-        await batches.aclose()
-        raise
-    await batches.aclose()
-    return result
