@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -40,12 +41,16 @@ async def handle_message(bot: DiscordBot, message: discord.Message) -> None:
     if message.type not in CONVERSATION_TYPES or not bot.is_addressed(message):
         return
     # A gateway RESUME can deliver a message again; answer it once, whichever process saw it.
-    if not await _first_delivery(bot, message):
+    # The claim lasts while the answer is written, so a crash mid-answer lets a redelivery in.
+    event = f"discord-message-{message.id}"
+    claimed = await _claim(bot, event)
+    if claimed is False:
         return
     incoming = _incoming(bot, message)
     reply = StreamedReply(message)
+    holding = bot.services.seen.working_on(event) if claimed else contextlib.nullcontext()
     try:
-        async with message.channel.typing():
+        async with holding, message.channel.typing():
             await bot.services.chat.reply(incoming, reply)
     except Exception:
         logger.exception("discord: answering failed")
@@ -71,12 +76,13 @@ def _incoming(bot: DiscordBot, message: discord.Message) -> Incoming:
     )
 
 
-async def _first_delivery(bot: DiscordBot, message: discord.Message) -> bool:
+async def _claim(bot: DiscordBot, event: str) -> bool | None:
+    """True: this process answers it; False: a repeat; None: storage down, answered anyway."""
     try:
-        return await bot.services.seen.first_time(f"discord-message-{message.id}")
+        return await bot.services.seen.claim(event)
     except REDIS_DOWN:
         logger.warning("discord: storage unavailable, cannot check for repeats")
-        return True
+        return None
 
 
 async def _end_with_apology(reply: StreamedReply) -> None:
