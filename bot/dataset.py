@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from bot.tempfiles import TempFile
@@ -61,6 +62,11 @@ class DatasetCounts:
     redactions: int
 
 
+# Standings kept while an export reads on: later examples of a thread ask about earlier replies,
+# which are mostly a few batches back. 20,000 ids are about 3 MB.
+STANDINGS_REMEMBERED = 20_000
+
+
 class Dataset:
     def __init__(
         self, examples: ExampleStore, vetoes: VetoStore, pairs: PairStore, min_votes: int = 1
@@ -70,46 +76,17 @@ class Dataset:
         self._pairs = pairs
         self.min_votes = min_votes
 
-    async def _standing(self, example_ids: list[str], vetoed: set[str]) -> dict[str, str]:
-        """The standing of these examples, decided from the judgements: "trains" (enough
-        votes, or imported by an operator who curated it, and no veto), "waiting" (fewer than
-        `min_votes` people) or "vetoed"; an id that is not (or no longer) an example, or that
-        nobody approves, has none. Asked a batch at a time, so no export holds every id."""
-        present = await self.examples.in_dataset(example_ids)
-        ids = [i for i, is_present in zip(example_ids, present, strict=True) if is_present]
-        voters = await self.examples.voters(ids)
-        imported = await self.examples.imported_among(ids)
-        standing = {}
-        for example_id, n, is_imported in zip(ids, voters, imported, strict=True):
-            if example_id in vetoed:
-                standing[example_id] = "vetoed"
-            elif n >= self.min_votes or is_imported:
-                standing[example_id] = "trains"
-            elif n:
-                standing[example_id] = "waiting"
-        return standing
-
-    async def _approved(self, refs: list[str], vetoed: set[str]) -> set[str]:
-        """Those of the reply refs whose own example trains (their weight stays 1)."""
-        refs = list(dict.fromkeys(refs))
-        example_ids = await self.examples.examples_of_replies(refs)
-        standing = await self._standing(list({i for i in example_ids if i}), vetoed)
-        return {
-            ref
-            for ref, example_id in zip(refs, example_ids, strict=True)
-            if example_id and standing.get(example_id) == "trains"
-        }
-
     async def training_batches(self) -> AsyncIterator[list[dict[str, Any]]]:
         """Each example that trains as a fine-tuning line (`{"messages": [...]}`), a batch at a
         time in the order of approval. Earlier replies keep weight 1 only if their own example
         trains; the approved-reply index is read for each batch's refs only."""
-        vetoed = await self._vetoes.vetoed_ids()
+        standings = Standings(self.examples, await self._vetoes.vetoed_ids(), self.min_votes)
         async for batch in self.examples.iter_batches():
-            standing = await self._standing([example.id for example in batch], vetoed)
-            training = [example for example in batch if standing.get(example.id) == "trains"]
-            refs = [ref for example in training for ref in example.history_refs]
-            approved = await self._approved(refs, vetoed)
+            standing = await standings.of([example.id for example in batch], listed=True)
+            training = [example for example in batch if standing[example.id] == "trains"]
+            approved = await standings.approved(
+                [ref for example in training for ref in example.history_refs]
+            )
             lines = [
                 {"messages": training_messages(example, approved), **example.extra}
                 for example in training
@@ -162,9 +139,10 @@ class Dataset:
     async def counts(self) -> DatasetCounts:
         stats = await self.examples.stats()
         vetoed = await self._vetoes.vetoed_ids()  # vetoes on replies nobody approved count too
-        standing: Counter[str] = Counter()
+        standings = Standings(self.examples, vetoed, self.min_votes, remember=0)
+        standing: Counter[str | None] = Counter()
         async for ids in self.examples.iter_ids():
-            standing.update((await self._standing(ids, vetoed)).values())
+            standing.update((await standings.of(ids, listed=True)).values())
         return DatasetCounts(
             standing["trains"],
             standing["waiting"],
@@ -173,6 +151,66 @@ class Dataset:
             stats.approx_tokens,
             stats.redactions,
         )
+
+
+class Standings:
+    """Each example's standing, decided from the judgements during one read of the dataset:
+    "trains" (enough votes, or imported by an operator who curated it, and no veto), "waiting"
+    (fewer than `min_votes` people), "vetoed", or None (not, or no longer, an example; or
+    nobody approves it). Asked of Redis a batch at a time, so nothing holds every id; the
+    latest `remember` are kept, as later examples of a thread ask about replies just read."""
+
+    def __init__(
+        self,
+        examples: ExampleStore,
+        vetoed: set[str],
+        min_votes: int,
+        remember: int | None = None,
+    ) -> None:
+        self._examples = examples
+        self._vetoed = vetoed
+        self._min_votes = min_votes
+        self._remember = STANDINGS_REMEMBERED if remember is None else remember
+        self._known: dict[str, str | None] = {}
+
+    async def of(self, example_ids: list[str], listed: bool = False) -> dict[str, str | None]:
+        """The standing of each id; `listed`: the ids were just read from the dataset itself."""
+        ids = list(dict.fromkeys(example_ids))
+        found = {i: self._known[i] for i in ids if i in self._known}
+        asked = [i for i in ids if i not in found]
+        if not listed:
+            present = dict(zip(asked, await self._examples.in_dataset(asked), strict=True))
+            found |= {i: None for i in asked if not present[i]}
+            asked = [i for i in asked if present[i]]
+        voters = await self._examples.voters(asked)
+        imported = await self._examples.imported_among(asked)
+        for example_id, n, is_imported in zip(asked, voters, imported, strict=True):
+            found[example_id] = self._decide(example_id, n, is_imported)
+        self._keep({i: found[i] for i in ids if i not in self._known})
+        return found
+
+    async def approved(self, refs: list[str]) -> set[str]:
+        """Those of the reply refs whose own example trains (their weight stays 1)."""
+        refs = list(dict.fromkeys(refs))
+        example_ids = await self._examples.examples_of_replies(refs)
+        standing = await self.of([i for i in example_ids if i])
+        return {
+            ref
+            for ref, example_id in zip(refs, example_ids, strict=True)
+            if example_id and standing[example_id] == "trains"
+        }
+
+    def _decide(self, example_id: str, voters: int, is_imported: bool) -> str | None:
+        if example_id in self._vetoed:
+            return "vetoed"
+        if voters >= self._min_votes or is_imported:
+            return "trains"
+        return "waiting" if voters else None
+
+    def _keep(self, decided: dict[str, str | None]) -> None:
+        self._known |= decided
+        for oldest in list(islice(self._known, max(0, len(self._known) - self._remember))):
+            del self._known[oldest]
 
 
 def write_jsonl(file: TempFile, lines: list[dict[str, Any]]) -> None:

@@ -70,7 +70,9 @@ async def whole_dataset_lines(client: Redis, keys: Keys) -> bytes:
     return "".join(out).encode()
 
 
-async def test_a_batched_export_equals_the_whole_dataset_export(client):
+@pytest.mark.parametrize("remembered", [20_000, 50, 0])
+async def test_a_batched_export_equals_the_whole_dataset_export(client, monkeypatch, remembered):
+    monkeypatch.setattr("bot.dataset.STANDINGS_REMEMBERED", remembered)
     keys = Keys("batches")
     examples, vetoes = ExampleStore(client, keys), VetoStore(client, keys)
     dataset = Dataset(examples, vetoes, PairStore(client, keys))
