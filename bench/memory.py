@@ -200,7 +200,7 @@ async def _run_case(case: str, redis_url: str, slack_api: str, openai_url: str) 
 def _temp_files() -> int:
     import tempfile
 
-    pattern = re.compile(r"^(dataset|preferences|training|validation|finetune).*\.jsonl")
+    pattern = re.compile(r"^(dataset|preferences|trainable|training|validation|finetune)-.*\.jsonl")
     return sum(1 for name in os.listdir(tempfile.gettempdir()) if pattern.match(name))
 
 
