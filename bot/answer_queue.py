@@ -15,6 +15,8 @@ from bot.loop_lag import LoopLag
 logger = logging.getLogger(__name__)
 
 Answer = Callable[[float], Awaitable[None]]  # called with the seconds it waited
+# While the event loop is saturated, no more than this many answers are written at once.
+BUSY_IN_PROGRESS = 2
 
 
 class AnswerQueue:
@@ -25,6 +27,7 @@ class AnswerQueue:
         self._workers: list[asyncio.Task] = []
         self._closed = False
         self.waiting = 0  # answers not started yet
+        self.in_progress = 0
 
     def submit(self, answer: Answer) -> None:
         if self._closed:
@@ -49,11 +52,16 @@ class AnswerQueue:
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while (item := await self._queue.get()) is not None:
-            if self._lag:
+            # A saturated loop gets no new answer beyond the few always in progress: acks come
+            # first, and answers still move on under a long overload.
+            if self._lag and self.in_progress >= BUSY_IN_PROGRESS:
                 await self._lag.calm.wait()
             self.waiting -= 1
+            self.in_progress += 1
             queued_at, answer = item
             try:
                 await answer(loop.time() - queued_at)
             except Exception:
                 logger.exception("answers: an answer failed")
+            finally:
+                self.in_progress -= 1

@@ -37,6 +37,17 @@ class LoopLag:
             while self._samples and self._samples[0][0] < now - WINDOW_SECONDS:
                 self._samples.popleft()
 
+    def saturated(self, within: float = 5.0, limit: float = 0.1) -> bool:
+        """Whether the loop ran over `limit` seconds late in the last `within` seconds: then a
+        timeout says more about this process than about the server it waited for."""
+        horizon = asyncio.get_running_loop().time() - within
+        for when, lag in reversed(self._samples):
+            if when < horizon:
+                break
+            if lag > limit:
+                return True
+        return False
+
     def summary(self) -> dict[str, float]:
         """The last minute's lag in milliseconds: p99, max and the latest."""
         lags = sorted(lag for _, lag in self._samples)

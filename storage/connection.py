@@ -152,10 +152,11 @@ def _open_embedded(data_dir: Path) -> RedisHandle:
 
 # Under a burst more commands are in flight than there are connections. The default pool then
 # raises (a "storage unavailable" while Redis is healthy); this one makes a command wait for a
-# free connection. 64 connections keep a single-threaded Redis busy; the wait is bounded so a
-# hung server still surfaces as an error.
-POOL_CONNECTIONS = 64
-POOL_WAIT_SECONDS = 10
+# free connection. In a saturated process each command holds its connection for a whole turn
+# of the event loop, hence a generous size; the wait is bounded so a hung server still surfaces
+# as an error (work that waits has been acknowledged already).
+POOL_CONNECTIONS = 256
+POOL_WAIT_SECONDS = 30
 
 
 def _pool() -> dict[str, Any]:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 SEEN_CHECK_SECONDS = 1.0
 VOTE_SAVE_SECONDS = 1.5
 REACTIONS = ("reaction_added", "reaction_removed")
+VOTE_TRIES = 3
+UNCHECKED_REPEATS = "events: storage unavailable, cannot check for repeats (%s)"
 
 # An answer's repeat check: the event id and the claim, which may still be running.
 Claim = tuple[str, "asyncio.Future[bool]"]
@@ -59,8 +62,8 @@ def register(app: AsyncApp, services: Services) -> None:
                 logger.info("events: skipped repeated delivery of %s", event_id)
                 return BoltResponse(status=200, body="")
             context["claim"] = (event_id, checking)
-        except REDIS_DOWN:
-            logger.warning("events: storage unavailable, cannot check for repeats")
+        except REDIS_DOWN as error:
+            logger.warning(UNCHECKED_REPEATS, _cause(error))
         return await next()
 
     async def handle_app_mention(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
@@ -135,13 +138,19 @@ def register(app: AsyncApp, services: Services) -> None:
             return None
         reply = MessageKey("slack", event["item"]["channel"], event["item"]["ts"])
         added = event["type"] == "reaction_added"
-        try:
-            result = await services.curation.react(
-                reply, event["user"], judgement, added, event.get("event_ts", "0")
-            )
-        except StorageUnavailable:
-            logger.warning("events: vote not saved, storage unavailable")
-            return False
+        for attempt in range(1, VOTE_TRIES + 1):
+            try:
+                result = await services.curation.react(
+                    reply, event["user"], judgement, added, event.get("event_ts", "0")
+                )
+                break
+            except StorageUnavailable as error:
+                # A timeout while this process is saturated is not Redis failing; the vote is
+                # idempotent, so it is simply tried again.
+                if attempt < VOTE_TRIES and _timed_out(error) and services.lag.saturated():
+                    continue
+                logger.warning("events: vote not saved, storage unavailable (%s)", _cause(error))
+                return False
         if result.outcome is Outcome.NOT_A_TURN:
             logger.info("events: reaction on a reply that is no longer recorded")
         return True
@@ -185,10 +194,20 @@ async def _claimed(claim: Claim | None) -> str | bool | None:
         if not await checking:
             logger.info("events: skipped repeated delivery of %s", event_id)
             return False
-    except REDIS_DOWN:
-        logger.warning("events: storage unavailable, cannot check for repeats")
+    except REDIS_DOWN as error:
+        logger.warning(UNCHECKED_REPEATS, _cause(error))
         return None
     return event_id
+
+
+def _timed_out(error: BaseException) -> bool:
+    return isinstance(error.__cause__, TimeoutError | RedisTimeoutError)
+
+
+def _cause(error: BaseException) -> str:
+    """What went wrong with Redis, for the log: the error's type and message (no data)."""
+    cause = error.__cause__ or error
+    return f"{type(cause).__name__}: {cause}"[:200]
 
 
 def suggested_prompts(prompts: tuple[str, ...]) -> list[dict[str, str]]:
