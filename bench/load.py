@@ -382,13 +382,14 @@ def run_once(due: list[float], processes: int = 1, reply_delay: float = 0.5) -> 
             ready = asyncio.run(_healthz_by_pid(bot_url, processes))
             if len(ready) < processes:
                 raise RuntimeError(f"the bot did not become ready (see {workdir}/bot.log)")
+            ready_after = time.monotonic() - started
             bots = _bot_processes(bot.pid)
             idle_kb = sum(_rss_kb(p.pid, "VmRSS") for p in bots)
             slack_url = f"http://127.0.0.1:{slack_port}"
             result = asyncio.run(_drive(bot_url, slack_url, server.url, reply_ts, due, bots))
             result.update(
                 processes=processes,
-                ready_after_s=round(time.monotonic() - started, 2),
+                ready_after_s=round(ready_after, 2),
                 reply_delay_s=reply_delay,
                 bot_idle_rss_mb=round(idle_kb / 1024, 1),
             )
