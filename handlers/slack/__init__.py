@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from slack_sdk.webhook import WebhookResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.app import Services
 from bot.config import SettingsError
@@ -61,6 +64,8 @@ def build_slack_app(services: Services) -> AsyncApp:
     async def provide_services(context: AsyncBoltContext, next) -> None:
         # Listeners are module-level functions; they find the core's services here.
         context["services"] = services
+        if context.response_url:
+            context["respond"] = PooledRespond(context.response_url, app.client.session)
         await next()
 
     # Bolt copies its client's base URL into every listener's client.
@@ -83,6 +88,17 @@ def share_connections(app: AsyncApp) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(total=app.client.timeout)
     app.client.session = aiohttp.ClientSession(timeout=timeout)
     return app.client.session
+
+
+class PooledRespond:
+    """Bolt's `respond()` (a slash command's or a button's response_url), over the app's shared
+    session: Bolt's own opens a new connection, a TLS handshake at Slack, for every answer."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession | None) -> None:
+        self._webhook = AsyncWebhookClient(url, session=session)
+
+    async def __call__(self, text: str | None = None, **message: Any) -> WebhookResponse:
+        return await self._webhook.send(text=text, **message)
 
 
 class SlackIdentity:
