@@ -303,7 +303,9 @@ async def _drive(
             tasks.append(asyncio.create_task(send(i, due_at, kind, body, expected)))
         send_seconds = loop.time() - start
         await asyncio.gather(*tasks)
-        cpu_during_send = _cpu_seconds(bots) - cpu_before
+        # CPU over the time the acks took (a spike is sent in 1 s and acked over several).
+        acked_seconds = loop.time() - start
+        cpu_share = (_cpu_seconds(bots) - cpu_before) / acked_seconds
         lag = await _healthz_by_pid(bot_url, len(bots), timeout=10)
 
         # The work after the ack: replies (the model is slow on purpose), commands, late votes.
@@ -354,7 +356,7 @@ async def _drive(
         "apologies": stats["apologies"],
         "commands_unanswered": n_commands - commands,
         "drained_within_s": round(drained_after, 2),
-        "bot_cpu_cores_while_sending": round(cpu_during_send / max(send_seconds, 1e-9), 2),
+        "bot_cpu_cores_until_acked": round(cpu_share, 2),
         "bot_peak_rss_mb": [round(_rss_kb(p.pid, "VmHWM") / 1024, 1) for p in bots],
         "bot_rss_at_end_mb": round(rss_samples[-1] / 1024, 1) if rss_samples else None,
     }
@@ -493,7 +495,7 @@ def _print(r: dict[str, Any]) -> None:
         f"{r['drained_within_s']} s after the last send"
     )
     print(
-        f"     bot CPU {r['bot_cpu_cores_while_sending']} cores while sending; RSS idle "
+        f"     bot CPU {r['bot_cpu_cores_until_acked']} cores until the last ack; RSS idle "
         f"{r['bot_idle_rss_mb']} MB, peak {r['bot_peak_rss_mb']} MB; log errors "
         f"{r['bot_log_errors']}, 'storage unavailable' {r['storage_unavailable_lines']}"
     )
