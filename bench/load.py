@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parent.parent
 FIRST = 20  # the first requests of each kind after start, reported on their own
 SLACK_ACK_LIMIT = 3.0  # Slack counts a delivery not answered within 3 s as failed
 ACK_P99_TARGET = 0.050
-CAPACITY_RATES = [50, 100, 150, 200, 250, 300, 400, 500]
+CAPACITY_RATES = [25, 50, 75, 100, 150, 200, 300, 400, 500]
 RATE_CAP = 500  # where the generator itself starts to lag on 2 cores
 DRAIN_SECONDS = 90
 
