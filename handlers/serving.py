@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import os
 import signal
@@ -78,6 +79,9 @@ async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
     identity = SlackIdentity(bot.slack) if bot.slack else None
     # Before the port or the socket takes the first event (a taken port is found after it).
     await warm_up(settings, bot.redis.client, bot.services.openai)
+    # What start-up built (modules, classes, clients: 140k objects) lives as long as the bot.
+    # Every full garbage collection scanned it all: 170 ms of a stopped event loop each time.
+    gc.freeze()
     runner = None
     if not settings.socket_mode:
         app = bot.web_app(_readiness(bot, identity))
