@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from storage import scripts
 from storage.keys import Keys
 from storage.provenance import Provenance
 from storage.schemas import Example
@@ -128,9 +129,9 @@ class ExampleStore:
         self._redis = redis
         self._keys = keys
         self._provenance = Provenance(keys)
-        self._add = redis.register_script(_ADD_VOTE)
-        self._remove = redis.register_script(_REMOVE_VOTE)
-        self._delete = redis.register_script(_DELETE)
+        self._add = scripts.register(redis, _ADD_VOTE)
+        self._remove = scripts.register(redis, _REMOVE_VOTE)
+        self._delete = scripts.register(redis, _DELETE)
 
     def _script_keys(self, example_id: str, ref: str = "none") -> list[str]:
         k = self._keys

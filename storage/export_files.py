@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
+from storage import scripts
 from storage.jobs import JobStore
 
 CHUNK_BYTES = 1024 * 1024
@@ -44,7 +45,7 @@ async def save_export_file(jobs: JobStore, job_id: str, name: str, path: Path) -
                 await redis.expire(scratch, SCRATCH_TTL_SECONDS)
     finally:
         packer.close()
-    move = redis.register_script(_MOVE_INTO_HASH)
+    move = scripts.register(redis, _MOVE_INTO_HASH)
     await move(
         keys=[export, scratch],
         args=[f"{name}:sha256", packer.sha256, f"{name}:jsonl.gz.b64"],

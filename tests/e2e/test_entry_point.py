@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import subprocess
@@ -10,7 +11,10 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import redis.asyncio as redis
 
+from storage.events import _RENEW
+from storage.examples import _ADD_VOTE
 from tests.conftest import free_port
 from tests.e2e.harness import SIGNING_SECRET, SlackSender
 from tests.e2e.test_core_loop import replies
@@ -141,3 +145,23 @@ async def test_discord_alone_runs_from_its_environment_variables(
         log = await stop_process(process)
     assert discord_fake.bot_token not in log and "ahoy" not in log
     assert "Traceback" not in log and "Unclosed" not in log, log
+
+
+async def test_the_first_vote_finds_its_script_already_in_redis(
+    slack, openai_fake, tmp_path, redis_url
+):
+    # Ready means warmed up: the scripts a first vote or reply runs are in Redis's cache, so
+    # the first one after a start is not the one that pays for loading them.
+    client = redis.Redis.from_url(redis_url)
+    await client.script_flush()  # earlier tests' bots used this server too
+    env = {**bot_env(slack, openai_fake, tmp_path, free_port()), "REDIS_URL": redis_url}
+    process = await start_process(env, tmp_path)
+    try:
+        await wait_healthy(int(env["PORT"]))
+        shas = [hashlib.sha1(source.encode()).hexdigest() for source in (_ADD_VOTE, _RENEW)]
+        assert await client.script_exists(*shas) == [True, True]
+        await client.aclose()
+    finally:
+        log = await stop_process(process)
+    assert process.returncode == 0, log
+    assert "warm-up: ready in" in log
