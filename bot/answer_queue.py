@@ -1,8 +1,9 @@
 """Answers wait their turn. A reply is seconds of model and platform calls; a burst of mentions
-all started at once would each take slices of the one event loop, and the acks Slack needs
-within 3 s (votes saved before theirs) would wait behind them. So a fixed number of workers take
-answers first come, first served, and start one only while the loop keeps up; the others wait
-in the queue. Every answer is given, late if need be: the work is told how long it waited."""
+(or of slash commands) all started at once would each take slices of the one event loop, and
+the acks Slack needs within 3 s (votes saved before theirs) would wait behind them. So a fixed
+number of workers take the work after the ack first come, first served, and start more only
+while the loop keeps up; the rest waits in the queue. Everything is answered, late if need be:
+the work is told how long it waited."""
 
 from __future__ import annotations
 

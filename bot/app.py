@@ -24,6 +24,7 @@ from bot.loop_lag import LoopLag
 from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable, load_model_table
 from bot.trainers import Trainer, build_trainer, training_table
+from bot.vote_applier import VoteApplier
 from bot.watcher import JobWatcher
 from storage.comparisons import ComparisonStore
 from storage.connection import RedisHandle, open_redis
@@ -37,6 +38,7 @@ from storage.pairs import PairStore
 from storage.provenance import Provenance
 from storage.turns import TurnStore
 from storage.vetoes import VetoStore
+from storage.vote_journal import VoteJournal
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class Services:
     commands: CommandService
     lag: LoopLag  # the serving process runs it
     answers: AnswerQueue
+    vote_journal: VoteJournal
+    vote_applier: VoteApplier  # the serving process runs it
 
     async def close(self) -> None:
         """Release the model and training clients' connections."""
@@ -151,6 +155,13 @@ def build_services(
     stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
     forgetting = Forgetting(stores)
     lag = LoopLag()
+    curation = Curation(
+        stores,
+        channels=settings.curate_channels,
+        redactor=redactor,
+        token_limit=lambda model: _token_limit(table, model),
+    )
+    vote_journal = VoteJournal(redis, keys)
     return Services(
         settings=settings,
         redis=redis,
@@ -161,12 +172,7 @@ def build_services(
         seen=SeenEvents(redis, keys, settings.event_working_seconds),
         chat=chat,
         vetoes=vetoes,
-        curation=Curation(
-            stores,
-            channels=settings.curate_channels,
-            redactor=redactor,
-            token_limit=lambda model: _token_limit(table, model),
-        ),
+        curation=curation,
         forgetting=forgetting,
         dataset=dataset,
         jobs=jobs,
@@ -191,6 +197,8 @@ def build_services(
         ),
         lag=lag,
         answers=AnswerQueue(settings.answer_workers, lag),
+        vote_journal=vote_journal,
+        vote_applier=VoteApplier(vote_journal, curation, lag),
     )
 
 

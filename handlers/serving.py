@@ -91,6 +91,7 @@ async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
     socket = SlackSocket(bot.slack, settings.slack_app_token) if settings.socket_mode else None
     watcher = asyncio.create_task(bot.services.watcher.run())
     lag = asyncio.create_task(bot.services.lag.run())
+    votes = asyncio.create_task(bot.services.vote_applier.run())
     # Until Slack answers these retry for as long as the bot runs; a refusal ends the bot.
     needed = []
     if socket:
@@ -110,15 +111,15 @@ async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
         if socket:
             await socket.close()
         bot.services.answers.close()
-        await _let_in_flight_work_finish(leave={*needed, *lasting, lag})
+        await _let_in_flight_work_finish(leave={*needed, *lasting, lag, votes})
         if waiting := bot.services.answers.waiting:
             logger.warning("stopping: %d answers were never started", waiting)
         # Discord last: closing it is also what stops its events, and in-flight replies need it.
         if bot.discord:
             await bot.discord.close()
-        for task in (*needed, *lasting, lag):
+        for task in (*needed, *lasting, lag, votes):
             task.cancel()
-        await asyncio.gather(watcher, lag, *needed, *lasting, return_exceptions=True)
+        await asyncio.gather(watcher, lag, votes, *needed, *lasting, return_exceptions=True)
         if slack_session:
             await slack_session.close()
 

@@ -139,6 +139,11 @@ class Keys:
         """Hash of running totals (approximate tokens) so status needs no full scan."""
         return f"{self._base}:dataset-stats"
 
+    @property
+    def vote_journal(self) -> str:
+        """Stream of votes acknowledged while the bot was saturated, applied when it has time."""
+        return f"{self._base}:vote-journal"
+
     def seen_event(self, event_id: str) -> str:
         return f"{self._base}:seen-event:{event_id}"
 

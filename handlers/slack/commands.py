@@ -35,17 +35,23 @@ async def handle_finetune(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    # Ack first: Slack shows an error if a command isn't acknowledged within 3 seconds.
+    # Ack first: Slack shows an error if a command isn't acknowledged within 3 seconds. The
+    # command then waits its turn with the answers, so a burst of them can't delay others' acks.
     await ack()
     services: Services = context["services"]
-    user = command["user_id"]
-    caller = results.Caller("slack", user, services.settings.is_admin(user), command["channel_id"])
-    result = await services.commands.run_text(command.get("text", ""), caller)
-    try:
-        await _show(result, user, respond, client)
-    except Exception:
-        logger.exception("commands: could not show the /finetune answer")
-        await respond(text=SOMETHING_FAILED)
+
+    async def run(_waited: float) -> None:
+        user = command["user_id"]
+        is_admin = services.settings.is_admin(user)
+        caller = results.Caller("slack", user, is_admin, command["channel_id"])
+        result = await services.commands.run_text(command.get("text", ""), caller)
+        try:
+            await _show(result, user, respond, client)
+        except Exception:
+            logger.exception("commands: could not show the /finetune answer")
+            await respond(text=SOMETHING_FAILED)
+
+    services.answers.submit(run)
 
 
 async def _show(

@@ -16,8 +16,10 @@ from bot.app import Services
 from bot.conversation.chat import ANSWER_FAILED_APOLOGY, LATE_REPLY_NOTICE, Incoming
 from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
+from bot.loop_lag import BUSY_LAG_SECONDS
 from handlers.slack.replies import StreamedThreadReply
 from storage.schemas import MessageKey
+from storage.vote_journal import JournaledVote
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,8 @@ SEEN_CHECK_SECONDS = 1.0
 VOTE_SAVE_SECONDS = 1.5
 REACTIONS = ("reaction_added", "reaction_removed")
 VOTE_TRIES = 3
+# A vote arriving within this long of the loop running BUSY_LAG_SECONDS late is journaled.
+BUSY_WITHIN_SECONDS = 1.0
 UNCHECKED_REPEATS = "events: storage unavailable, cannot check for repeats (%s)"
 
 # An answer's repeat check: the event id and the claim, which may still be running.
@@ -138,6 +142,8 @@ def register(app: AsyncApp, services: Services) -> None:
             return None
         reply = MessageKey("slack", event["item"]["channel"], event["item"]["ts"])
         added = event["type"] == "reaction_added"
+        if services.lag.saturated(within=BUSY_WITHIN_SECONDS, limit=BUSY_LAG_SECONDS):
+            return await journal_vote(reply, event["user"], judgement, added, event)
         for attempt in range(1, VOTE_TRIES + 1):
             try:
                 result = await services.curation.react(
@@ -153,6 +159,26 @@ def register(app: AsyncApp, services: Services) -> None:
                 return False
         if result.outcome is Outcome.NOT_A_TURN:
             logger.info("events: reaction on a reply that is no longer recorded")
+        return True
+
+    async def journal_vote(
+        reply: MessageKey, user: str, judgement: str, added: bool, event: dict
+    ) -> bool:
+        # Saturated: one write instead of the whole save, which waits for a calmer moment.
+        vote = JournaledVote(
+            "slack",
+            reply.channel,
+            reply.id,
+            user,
+            judgement,
+            str(int(added)),
+            event.get("event_ts", "0"),
+        )
+        try:
+            await services.vote_journal.add(vote)
+        except REDIS_DOWN as error:
+            logger.warning("events: vote not saved, storage unavailable (%s)", _cause(error))
+            return False
         return True
 
     async def handle_reaction(event: dict, context: AsyncBoltContext, client: AsyncWebClient):

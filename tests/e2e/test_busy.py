@@ -1,5 +1,7 @@
 """A busy bot is slow, not broken: a vote whose save outlasts the ack's deadline is still saved
-(and nobody is told otherwise), and a mention that had to wait its turn is answered, saying so."""
+(and nobody is told otherwise), a vote that arrives while the bot is saturated is journaled in
+Redis and applied later (by another process if this one dies), and a mention that had to wait
+its turn is answered, saying so."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import time
 import redis.asyncio as redis
 
 from bot.conversation.chat import LATE_REPLY_NOTICE
+from bot.vote_applier import VoteApplier
+from storage.keys import Keys
+from storage.vote_journal import JournaledVote, VoteJournal
 from tests.e2e.harness import CHANNEL, slack_message
 from tests.e2e.test_core_loop import bot_replies, replies
 from tests.e2e.test_faults_redis import told_not_saved, vote_is_stored
@@ -54,3 +59,49 @@ async def test_a_mention_that_waited_its_turn_says_so_then_answers(start_bot, sl
     # The notice is not part of the conversation: the turn holds the answer only.
     turn = await bot.services.turns.latest_in_thread(slack_message(CHANNEL, second))
     assert turn.reply == in_second[1]
+
+
+async def test_a_vote_arriving_while_saturated_is_journaled_then_applied(bot, slack):
+    await bot.mention("q")
+    [reply] = await replies(slack, 1)
+    lag = asyncio.create_task(bot.services.lag.run())
+    await asyncio.sleep(0.02)
+    time.sleep(0.1)  # noqa: ASYNC251 (the loop stops for 100 ms, as in a saturated process)
+    await asyncio.sleep(0.01)
+    assert bot.services.lag.saturated(within=1.0, limit=0.02)
+
+    response = await bot.react(reply.ts, user="UBOB")
+    assert response.status == 200
+    assert await bot.services.vote_journal.waiting() == 1  # in Redis, not yet an example
+    assert not await vote_is_stored(bot, reply.ts, "UBOB")
+
+    applier = asyncio.create_task(bot.services.vote_applier.run())
+    try:
+        for _ in range(100):
+            if await vote_is_stored(bot, reply.ts, "UBOB"):
+                break
+            await asyncio.sleep(0.05)
+        assert await vote_is_stored(bot, reply.ts, "UBOB")
+        assert await bot.services.vote_journal.waiting() == 0
+        assert not told_not_saved(slack, "UBOB")
+    finally:
+        for task in (lag, applier):
+            task.cancel()
+        await asyncio.gather(lag, applier, return_exceptions=True)
+
+
+async def test_journaled_votes_a_dead_process_took_are_applied_by_another(bot, slack, redis_url):
+    await bot.mention("q")
+    [reply] = await replies(slack, 1)
+    journal = VoteJournal(bot.services.redis, Keys(bot.settings.redis_prefix), claim_idle_ms=100)
+    await journal.open()
+    await journal.add(JournaledVote("slack", CHANNEL, reply.ts, "UBOB", "vote", "1", "1.0"))
+    # A process took it, then died before applying it.
+    assert len(await journal.take("dead-process", count=10, block_ms=0)) == 1
+    applier = VoteApplier(journal, bot.services.curation, bot.services.lag)
+    assert await applier.apply_some() == 0  # not idle long enough: maybe still being applied
+
+    await asyncio.sleep(0.15)
+    assert await applier.apply_some() == 1
+    assert await vote_is_stored(bot, reply.ts, "UBOB")
+    assert await journal.waiting() == 0

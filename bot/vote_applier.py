@@ -1,0 +1,61 @@
+"""Applies the votes journaled while the bot was saturated (storage/vote_journal.py), a batch
+at a time, whenever the event loop keeps up. Every process runs one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+from bot.conversation.curation import Curation
+from bot.errors import REDIS_DOWN, StorageUnavailable
+from bot.loop_lag import LoopLag
+from storage.vote_journal import VoteJournal
+
+logger = logging.getLogger(__name__)
+
+BATCH = 50
+BLOCK_MS = 1000  # under the 2 s a Redis command may take before it counts as failed
+RETRY_SECONDS = 1.0
+
+
+class VoteApplier:
+    def __init__(self, journal: VoteJournal, curation: Curation, lag: LoopLag) -> None:
+        self._journal = journal
+        self._curation = curation
+        self._lag = lag
+        self._consumer = f"{socket.gethostname()}-{os.getpid()}"
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._journal.open()
+                break
+            except REDIS_DOWN:
+                await asyncio.sleep(RETRY_SECONDS)
+        while True:
+            await self._lag.calm.wait()
+            try:
+                await self.apply_some(block_ms=BLOCK_MS)
+            except (*REDIS_DOWN, StorageUnavailable):
+                # Whatever was taken stays pending and is claimed again later.
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def apply_some(self, block_ms: int = 0) -> int:
+        """Apply up to a batch of journaled votes; how many were applied."""
+        taken = await self._journal.take(self._consumer, BATCH, block_ms)
+        applied = []
+        try:
+            for entry_id, vote in taken:
+                added = vote.added == "1"
+                await self._curation.react(
+                    vote.reply, vote.user, vote.judgement, added, vote.event_time
+                )
+                applied.append(entry_id)
+        finally:
+            if applied:
+                await self._journal.done(applied)
+        if applied:
+            logger.info("votes: applied %d journaled votes", len(applied))
+        return len(applied)
