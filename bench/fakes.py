@@ -45,6 +45,11 @@ async def serve(reply_delay: float) -> None:
         )
 
     slack.app.router.add_get("/bench/stats", stats)
+    await serve_until_signalled(slack, openai)
+
+
+async def serve_until_signalled(slack: FakeSlack, openai: FakeOpenAI) -> None:
+    """Start both stand-ins, print `ports <slack> <openai>`, serve until SIGINT or SIGTERM."""
     await slack.start()
     await openai.start()
     print(f"ports {slack.port} {openai.port}", flush=True)

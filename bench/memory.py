@@ -208,10 +208,10 @@ def _temp_files() -> int:
 
 
 async def serve_fakes() -> None:
-    import signal
 
     from aiohttp import web
 
+    from bench.fakes import serve_until_signalled
     from tests.fakes.openai_api import FakeOpenAI
     from tests.fakes.slack_api import FakeSlack
 
@@ -251,18 +251,7 @@ async def serve_fakes() -> None:
 
     slack.app.router.add_get("/bench/received", received)
     slack.app.router.add_post("/bench/forget", forget)
-    await slack.start()
-    await openai.start()
-    print(f"ports {slack.port} {openai.port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await slack.stop()
-        await openai.stop()
+    await serve_until_signalled(slack, openai)
 
 
 # --- the driver ----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import json
 import random
-import tempfile
 
 import pytest
 
@@ -14,14 +13,7 @@ from bot.tempfiles import TempFile
 from bot.training_files import TrainingSpool, line_id
 from bot.validation import split_holdout
 
-
-@pytest.fixture(autouse=True)
-def own_temp_dir(tmp_path, monkeypatch):
-    """Temporary files of these tests go to a directory of their own, to count them."""
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
+pytestmark = pytest.mark.usefixtures("temp_dir")
 
 
 def lines(count: int, seed: int = 3) -> list[dict]:
@@ -73,10 +65,10 @@ def split_on_disk(examples: list[dict], holdout: float | None) -> tuple[bytes, b
 
 @pytest.mark.parametrize("count", [0, 1, 5, 99, 100, 150, 1234])
 @pytest.mark.parametrize("holdout", [None, 0, 0.2, 0.5])
-def test_the_split_from_disk_is_the_split_from_memory(count, holdout, own_temp_dir):
+def test_the_split_from_disk_is_the_split_from_memory(count, holdout, temp_dir):
     examples = lines(count)
     assert split_on_disk(examples, holdout) == split_in_memory(examples, holdout)
-    assert list(own_temp_dir.iterdir()) == []
+    assert list(temp_dir.iterdir()) == []
 
 
 def test_without_a_holdout_the_training_file_keeps_the_order_of_approval():
@@ -86,24 +78,24 @@ def test_without_a_holdout_the_training_file_keeps_the_order_of_approval():
     assert [json.loads(text)["n"] for text in training.decode().splitlines()] == list(range(50))
 
 
-def test_a_spool_discarded_halfway_leaves_nothing(own_temp_dir):
+def test_a_spool_discarded_halfway_leaves_nothing(temp_dir):
     spool = TrainingSpool(None)
     spool.extend(lines(10))
-    assert len(list(own_temp_dir.iterdir())) == 1
+    assert len(list(temp_dir.iterdir())) == 1
     spool.discard()
-    assert list(own_temp_dir.iterdir()) == []
+    assert list(temp_dir.iterdir()) == []
 
 
-def test_a_temp_file_nobody_refers_to_is_deleted(own_temp_dir):
+def test_a_temp_file_nobody_refers_to_is_deleted(temp_dir):
     file = TempFile()
     file.write(b"{}\n", 1)
     assert file.exists
     del file
     gc.collect()
-    assert list(own_temp_dir.iterdir()) == []
+    assert list(temp_dir.iterdir()) == []
 
 
-def test_a_gzipped_copy_holds_the_same_bytes(own_temp_dir):
+def test_a_gzipped_copy_holds_the_same_bytes(temp_dir):
     import gzip
 
     with TempFile() as file:
@@ -112,4 +104,4 @@ def test_a_gzipped_copy_holds_the_same_bytes(own_temp_dir):
             assert packed.path.name.endswith(".jsonl.gz")
             assert packed.size < file.size
             assert gzip.decompress(packed.read_bytes()) == file.read_bytes()
-    assert list(own_temp_dir.iterdir()) == []
+    assert list(temp_dir.iterdir()) == []

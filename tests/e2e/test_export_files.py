@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from collections.abc import AsyncIterator
 
 import pytest
@@ -25,13 +24,7 @@ async def openai_fake() -> AsyncIterator[FaultyOpenAI]:
     await fake.stop()
 
 
-@pytest.fixture(autouse=True)
-def temp_dir(tmp_path, monkeypatch):
-    """The bot's temporary files go to a directory of this test's own, to look into."""
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
+pytestmark = pytest.mark.usefixtures("temp_dir")
 
 
 async def seed(bot, threads: int) -> int:

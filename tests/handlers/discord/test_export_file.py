@@ -4,7 +4,6 @@ even that is too big; the temporary files are gone afterwards in every case."""
 from __future__ import annotations
 
 import gzip
-import tempfile
 from types import SimpleNamespace
 
 import pytest
@@ -13,13 +12,7 @@ from bot.commands.results import DatasetFile
 from bot.tempfiles import TempFile
 from handlers.discord.commands import _send_file
 
-
-@pytest.fixture(autouse=True)
-def temp_dir(tmp_path, monkeypatch):
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
+pytestmark = pytest.mark.usefixtures("temp_dir")
 
 
 class Followup:
