@@ -28,17 +28,18 @@ class VoteApplier:
         self._consumer = f"{socket.gethostname()}-{os.getpid()}"
 
     async def run(self) -> None:
+        opened = False
         while True:
             try:
-                await self._journal.open()
-                break
-            except REDIS_DOWN:
-                await asyncio.sleep(RETRY_SECONDS)
-        while True:
-            await self._lag.calm.wait()
-            try:
+                if not opened:
+                    await self._journal.open()
+                    opened = True
+                await self._lag.calm.wait()
                 await self.apply_some(block_ms=BLOCK_MS)
             except (*REDIS_DOWN, StorageUnavailable):
+                # redis-py can turn a cancellation into a connection error: a stop must stop.
+                if asyncio.current_task().cancelling():
+                    raise asyncio.CancelledError from None
                 # Whatever was taken stays pending and is claimed again later.
                 await asyncio.sleep(RETRY_SECONDS)
 

@@ -119,7 +119,11 @@ async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
             await bot.discord.close()
         for task in (*needed, *lasting, lag, votes):
             task.cancel()
-        await asyncio.gather(watcher, lag, votes, *needed, *lasting, return_exceptions=True)
+        # Bounded: a task that swallows its cancellation (redis-py can) must not hold the stop.
+        background = asyncio.gather(watcher, lag, votes, *needed, *lasting, return_exceptions=True)
+        _, stuck = await asyncio.wait({background}, timeout=IN_FLIGHT_GRACE_SECONDS)
+        if stuck:
+            logger.warning("stopping: background tasks did not stop in time")
         if slack_session:
             await slack_session.close()
 
