@@ -124,7 +124,7 @@ async def _measure(n: int, n_streamed: int, redis_url: str) -> dict[str, Any]:
             openai_timeout_seconds=5,
         )
         started = time.monotonic()
-        bot = await RunningBot.start(settings, watch=False)
+        bot = await RunningBot.start(settings, watch=False, warm=True)
         assert bot.discord is not None
         await fake.wait_connected(timeout=TIMEOUT)
         connected = time.monotonic()

@@ -77,7 +77,8 @@ async def _measure(n: int, redis_url: str) -> list[Sample]:
     await openai.start()
     bot: RunningBot | None = None
     try:
-        bot = await RunningBot.start(make_settings(slack, openai, redis_url=redis_url), watch=False)
+        settings = make_settings(slack, openai, redis_url=redis_url)
+        bot = await RunningBot.start(settings, watch=False, warm=True)
         # Done means the chat core returned (answer posted, turn recorded), so mentions never
         # overlap; one is in flight at a time, keyed by its thread.
         pending: dict[str, asyncio.Future] = {}

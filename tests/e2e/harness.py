@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import time
@@ -16,7 +17,9 @@ from slack_sdk.signature import SignatureVerifier
 from bot.__main__ import assemble
 from bot.app import Services
 from bot.config import Settings, load_settings
+from bot.warm_up import warm_up
 from handlers.discord import DiscordBot, run_discord
+from handlers.slack import share_connections
 from storage.schemas import MessageKey
 
 SIGNING_SECRET = "test-signing-secret"
@@ -333,14 +336,23 @@ class RunningBot(SlackSender):
         self.discord_task: asyncio.Task | None = None
 
     @classmethod
-    async def start(cls, settings: Settings, *, watch: bool = True) -> RunningBot:
+    async def start(
+        cls, settings: Settings, *, watch: bool = True, warm: bool = False
+    ) -> RunningBot:
+        """`warm`: as `python -m bot` starts (warm-up, start-up objects frozen out of the garbage
+        collector's way, one shared Slack session), for benchmarks of the first events."""
         bot = assemble(settings)
+        if warm:
+            await warm_up(settings, bot.redis.client, bot.services.openai)
+            gc.freeze()
         runner = web.AppRunner(bot.web_app(bot.services.redis_ok))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         port = runner.addresses[0][1]
         url = f"http://127.0.0.1:{port}"
         running = cls(settings, bot.services, runner, bot.redis, url, bot.discord)
+        if warm and bot.slack:
+            running.slack_session = share_connections(bot.slack)
         if watch:
             running.watcher_task = asyncio.create_task(bot.services.watcher.run())
         if bot.discord:
@@ -350,6 +362,7 @@ class RunningBot(SlackSender):
         return running
 
     watcher_task: asyncio.Task | None = None
+    slack_session: aiohttp.ClientSession | None = None
 
     async def stop_watching(self) -> None:
         if self.watcher_task:
@@ -360,6 +373,8 @@ class RunningBot(SlackSender):
     async def stop(self) -> None:
         await self.stop_watching()
         await asyncio.wait_for(self.services.answers.join(), 30)
+        if self.slack_session:
+            await self.slack_session.close()
         if self.discord:
             await self.discord.close()
             await asyncio.gather(self.discord_task, return_exceptions=True)
