@@ -31,6 +31,15 @@ class JournaledVote:
     added: str  # "1" for a reaction added, "0" for one removed
     event_time: str
 
+    @classmethod
+    def of(
+        cls, reply: MessageKey, user: str, judgement: str, added: bool, event_time: str
+    ) -> JournaledVote:
+        # Stream fields are strings.
+        return cls(
+            reply.platform, reply.channel, reply.id, user, judgement, str(int(added)), event_time
+        )
+
     @property
     def reply(self) -> MessageKey:
         return MessageKey(self.platform, self.channel, self.ts)

@@ -165,15 +165,7 @@ def register(app: AsyncApp, services: Services) -> None:
         reply: MessageKey, user: str, judgement: str, added: bool, event: dict
     ) -> bool:
         # Saturated: one write instead of the whole save, which waits for a calmer moment.
-        vote = JournaledVote(
-            "slack",
-            reply.channel,
-            reply.id,
-            user,
-            judgement,
-            str(int(added)),
-            event.get("event_ts", "0"),
-        )
+        vote = JournaledVote.of(reply, user, judgement, added, event.get("event_ts", "0"))
         try:
             await services.vote_journal.add(vote)
         except REDIS_DOWN as error:
