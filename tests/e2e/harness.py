@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import json
@@ -334,6 +335,18 @@ class RunningBot(SlackSender):
         self.redis_handle = redis_handle
         self.discord = discord
         self.discord_task: asyncio.Task | None = None
+
+    async def react(self, ts: str, **options: Any) -> aiohttp.ClientResponse:
+        # A person reacts to a reply they see, and its turn is recorded just after its stream
+        # stops: a test reacting the moment it sees the reply waits those milliseconds too.
+        reply = MessageKey("slack", options.get("channel", CHANNEL), ts)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(0.5):
+                for _ in range(50):
+                    if await self.services.turns.get(reply) is not None:
+                        break
+                    await asyncio.sleep(0.01)
+        return await super().react(ts, **options)
 
     @classmethod
     async def start(
