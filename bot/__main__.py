@@ -8,22 +8,28 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from bot.app import open_core
 from bot.config import Settings, SettingsError, load_settings
 from bot.warm_up import warm_encodings
 from handlers.cli import build_cli
-from handlers.discord import build_discord_bot
-from handlers.serving import Bot, serve
-from handlers.slack import build_slack_app
-from handlers.slack.comparison import SlackComparisonReporter
-from handlers.slack.reporter import SlackJobReporter
-from handlers.workers import Supervisor, worker_index
+
+if TYPE_CHECKING:
+    from handlers.serving import Bot
 
 logger = logging.getLogger("bot")
 
 
 def assemble(settings: Settings, *, discord: bool = True) -> Bot:
+    # The front ends are imported here, not at the top: the terminal commands don't need them,
+    # and Bolt, discord.py and their clients are a second of every command's start otherwise.
+    from handlers.discord import build_discord_bot
+    from handlers.serving import Bot
+    from handlers.slack import build_slack_app
+    from handlers.slack.comparison import SlackComparisonReporter
+    from handlers.slack.reporter import SlackJobReporter
+
     # The server loads the tokenizer before its first event, not during it.
     warm_encodings(settings)
     redis, services = open_core(settings)
@@ -38,6 +44,9 @@ def assemble(settings: Settings, *, discord: bool = True) -> Bot:
 
 
 def run_server() -> None:
+    from handlers.serving import serve
+    from handlers.workers import Supervisor, worker_index
+
     # Until the event loop takes signals over, SIGTERM exits through Python's own clean-up, so
     # an embedded Redis started meanwhile is stopped too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
