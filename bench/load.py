@@ -71,7 +71,8 @@ def _signed(body: str, content_type: str) -> dict[str, str]:
 
 
 def _event(kind: str, i: int, reply_ts: str) -> tuple[str, str, str | None]:
-    """(body, content type, the thread a reply is expected in) of request i."""
+    """(body, content type, what must follow: the thread a reply is expected in, or the ref of
+    the reply a reaction must approve) of request i."""
     if kind == "command":
         form = {
             "token": "legacy",
@@ -106,7 +107,7 @@ def _event(kind: str, i: int, reply_ts: str) -> tuple[str, str, str | None]:
             "item": {"type": "message", "channel": "C1", "ts": reply_ts},
             "event_ts": f"{time.time():.6f}",
         }
-        expected = None
+        expected = MessageKey("slack", "C1", reply_ts).ref
     payload = {
         "token": "legacy",
         "team_id": "T1",
@@ -255,10 +256,10 @@ async def _drive(
     async with aiohttp.ClientSession(connector=connector) as session:
         replies = iter(reply_ts)
 
-        async def send(i: int, due_at: float, kind: str, body: str, expected: str | None) -> None:
+        async def send(
+            i: int, due_at: float, kind: str, body: str, content_type: str, expected: str | None
+        ) -> None:
             nonlocal over_limit
-            content_type = "application/json" if body.startswith("{") else None
-            content_type = content_type or "application/x-www-form-urlencoded"
             late.append(loop.time() - due_at)
             try:
                 headers = _signed(body, content_type)
@@ -293,14 +294,12 @@ async def _drive(
         start = loop.time() + 0.2
         for i, (offset, kind) in enumerate(zip(due, kinds, strict=True)):
             reply = next(replies) if kind == "reaction" else ""
-            body, _, expected = _event(kind, i, reply)
+            body, content_type, expected = _event(kind, i, reply)
             body = body.replace("RESPONSE_URL", response_url)
-            if kind == "reaction":
-                expected = MessageKey("slack", "C1", reply).ref
             due_at = start + offset
             if (delay := due_at - loop.time()) > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(send(i, due_at, kind, body, expected)))
+            tasks.append(asyncio.create_task(send(i, due_at, kind, body, content_type, expected)))
         send_seconds = loop.time() - start
         await asyncio.gather(*tasks)
         # CPU over the time the acks took (a spike is sent in 1 s and acked over several).

@@ -21,6 +21,7 @@ class LoopLag:
         self.current = 0.0
         self.calm = asyncio.Event()  # set while the loop keeps up
         self.calm.set()
+        self._busy_at = float("-inf")  # when a tick was last over BUSY_LAG_SECONDS late
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -31,6 +32,7 @@ class LoopLag:
             self.current = max(0.0, now - due)
             if self.current > BUSY_LAG_SECONDS:
                 self.calm.clear()
+                self._busy_at = now
             else:
                 self.calm.set()
             self._samples.append((now, self.current))
@@ -41,6 +43,8 @@ class LoopLag:
         """Whether the loop ran over `limit` seconds late in the last `within` seconds: then a
         timeout says more about this process than about the server it waited for."""
         horizon = asyncio.get_running_loop().time() - within
+        if limit >= BUSY_LAG_SECONDS and self._busy_at < horizon:
+            return False  # asked on every vote: no scan while the loop keeps up
         for when, lag in reversed(self._samples):
             if when < horizon:
                 break

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from storage.connection import open_redis
+from storage.connection import RedisHandle, open_redis
 
 logger = logging.getLogger("bot")
 
@@ -48,6 +48,7 @@ class Supervisor:
     settings: Settings
     children: dict[int, subprocess.Popen] = field(default_factory=dict)
     stop_requested: float | None = None  # when a signal came
+    embedded_redis: RedisHandle | None = None  # held, or the server stops at once
 
     def run(self) -> int:
         """Until every copy has stopped; the exit code to leave with."""
@@ -83,9 +84,8 @@ class Supervisor:
         env = dict(os.environ)
         if not self.settings.redis_url:
             # Started here; it stops when this process exits, after the copies.
-            handle = open_redis(None, self.settings.data_dir)
-            env["REDIS_URL"] = f"unix://{handle.embedded.socket_file}"
-            self._redis = handle  # referenced, or the server stops at once
+            self.embedded_redis = open_redis(None, self.settings.data_dir)
+            env["REDIS_URL"] = f"unix://{self.embedded_redis.embedded.socket_file}"
         return env
 
     def _start(self, index: int, env: dict[str, str]) -> None:

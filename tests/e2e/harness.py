@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import json
 import time
@@ -18,7 +17,6 @@ from slack_sdk.signature import SignatureVerifier
 from bot.__main__ import assemble
 from bot.app import Services
 from bot.config import Settings, load_settings
-from bot.warm_up import warm_up
 from handlers.discord import DiscordBot, run_discord
 from handlers.slack import share_connections
 from storage.schemas import MessageKey
@@ -356,8 +354,7 @@ class RunningBot(SlackSender):
         collector's way, one shared Slack session), for benchmarks of the first events."""
         bot = assemble(settings)
         if warm:
-            await warm_up(settings, bot.redis.client, bot.services.openai)
-            gc.freeze()
+            await bot.warm()
         runner = web.AppRunner(bot.web_app(bot.services.redis_ok))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()

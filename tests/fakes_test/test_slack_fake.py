@@ -10,17 +10,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tests.fakes.slack_api import FakeSlack
 
 
-@pytest.fixture
-async def slack():
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def client(slack: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-
-
 async def test_auth_test_identifies_the_bot(slack: FakeSlack, client: AsyncWebClient):
     response = await client.auth_test()
 

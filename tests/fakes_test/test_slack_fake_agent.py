@@ -13,17 +13,6 @@ RECIPIENT = {"recipient_user_id": "U1", "recipient_team_id": "T1"}
 PROMPTS = [{"title": "Train", "message": "Start a fine-tune"}]
 
 
-@pytest.fixture
-async def slack():
-    async with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def client(slack: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-
-
 async def slack_error(call) -> str:
     with pytest.raises(SlackApiError) as err:
         await call
