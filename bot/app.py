@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
 from bot.answer_queue import AnswerQueue
+from bot.clock import Clock
 from bot.commands.service import CommandService
 from bot.comparison import Comparer, ComparisonReporters
-from bot.config import NO_KEY, Settings, SettingsError
+from bot.config import Settings, SettingsError, environment
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation, JudgementStores
 from bot.conversation.forgetting import Forgetting
@@ -23,7 +23,13 @@ from bot.logs import redact_secrets
 from bot.loop_lag import LoopLag
 from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable, load_model_table
-from bot.trainers import Trainer, build_trainer, training_table
+from bot.notices import Notices
+from bot.providers.config import load_providers
+from bot.providers.lifecycle import Lifecycle
+from bot.providers.migration import Migrations
+from bot.providers.registry import ProviderError, Providers
+from bot.providers.shutdown import Fallback
+from bot.trainers import TrainerContext
 from bot.vote_applier import VoteApplier
 from bot.watcher import JobWatcher
 from storage.comparisons import ComparisonStore
@@ -33,7 +39,9 @@ from storage.examples import ExampleStore
 from storage.feedback import FeedbackStore
 from storage.jobs import JobStore
 from storage.keys import Keys
+from storage.migrations import MigrationStore
 from storage.models import ModelStore
+from storage.notices import NoticeStore
 from storage.pairs import PairStore
 from storage.provenance import Provenance
 from storage.turns import TurnStore
@@ -47,7 +55,8 @@ logger = logging.getLogger(__name__)
 class Services:
     settings: Settings
     redis: Redis
-    openai: AsyncOpenAI
+    providers: Providers  # every chat client and trainer, per provider
+    clock: Clock
     turns: TurnStore
     examples: ExampleStore
     models: ModelStore
@@ -58,13 +67,15 @@ class Services:
     forgetting: Forgetting
     dataset: Dataset
     jobs: JobStore
-    table: ModelTable  # the models the configured backend trains
-    trainer: Trainer
+    table: ModelTable  # every model we know, whoever trains it
     finetuner: FineTuner
     switcher: ModelSwitcher
     watcher: JobWatcher
     reporters: JobReporters  # each front end adds its own
+    notices: Notices
     comparer: Comparer  # its `reporters`, too
+    migrations: Migrations
+    lifecycle: Lifecycle
     commands: CommandService
     lag: LoopLag  # the serving process runs it
     answers: AnswerQueue
@@ -74,8 +85,7 @@ class Services:
     async def close(self) -> None:
         """Release the model and training clients' connections."""
         await self.reporters.close()
-        await self.openai.close()
-        await self.trainer.close()
+        await self.providers.close()
 
     async def redis_ok(self) -> bool:
         try:
@@ -88,23 +98,29 @@ def open_core(settings: Settings) -> tuple[RedisHandle, Services]:
     """Redis and the core services, as every way of running the bot uses them (the server and
     each terminal command): secrets kept out of logs, the model table read, storage opened."""
     redact_secrets(settings.secrets)
+    providers = load_providers(settings, environment())
+    redact_secrets(providers.secrets)
     try:
         table = load_model_table(settings.model_table_file)
     except ValueError as error:
         raise SettingsError(f"MODEL_TABLE_FILE is invalid: {error}") from None
     redis = open_redis(settings.redis_url, settings.data_dir, cluster=settings.redis_cluster)
-    return redis, build_services(settings, redis.client, build_openai_client(settings), table)
+    keys = Keys(settings.redis_prefix)
+    registry = Providers(
+        providers,
+        table,
+        TrainerContext(redis.client, keys, settings.openai_timeout_seconds),
+        timeout_seconds=settings.openai_timeout_seconds,
+    )
+    check_named_providers(settings, registry)
+    return redis, build_services(settings, redis.client, registry, Clock())
 
 
 def build_services(
-    settings: Settings,
-    redis: Redis,
-    openai_client: AsyncOpenAI,
-    table: ModelTable,
+    settings: Settings, redis: Redis, providers: Providers, clock: Clock
 ) -> Services:
     keys = Keys(settings.redis_prefix)
-    trainer = build_trainer(settings, redis, keys)
-    table = training_table(table, trainer, settings.finetune_base_model)
+    table = providers.table
     jobs = JobStore(redis, keys)
     turns = TurnStore(redis, keys, settings.turn_ttl_seconds)
     examples = ExampleStore(redis, keys)
@@ -116,8 +132,10 @@ def build_services(
     dataset = Dataset(examples, vetoes, pairs, settings.min_votes)
     models = ModelStore(redis, keys)
     redactor = build_redactor(settings)
+    reporters = JobReporters()
+    notices = Notices(settings, reporters, jobs, NoticeStore(redis, keys))
     chat = ChatService(
-        openai_client,
+        providers,
         turns,
         models,
         system_prompt=settings.system_prompt,
@@ -125,13 +143,14 @@ def build_services(
         history_budget=settings.history_token_budget,
         max_message_chars=settings.max_message_chars,
         redactor=redactor,
+        fallback=Fallback(providers, models, notices, clock, settings.chat_model),
+        temperature=settings.chat_temperature,
     )
-    reporters = JobReporters()
-    finetuner = FineTuner(settings, trainer, dataset, jobs, table, reporters)
-    switcher = ModelSwitcher(openai_client, models, jobs, table, settings.chat_model)
+    finetuner = FineTuner(settings, providers, dataset, jobs, reporters, clock)
+    switcher = ModelSwitcher(providers, models, jobs, settings.chat_model)
     comparer = Comparer(
         settings,
-        openai_client,
+        providers,
         ComparisonStore(redis, keys),
         pairs,
         models,
@@ -141,8 +160,21 @@ def build_services(
         ComparisonReporters(),
         reporters,
     )
+    lifecycle = Lifecycle(providers, clock)
+    migrations = Migrations(
+        settings,
+        providers,
+        finetuner,
+        switcher,
+        comparer,
+        lifecycle,
+        notices,
+        MigrationStore(redis, keys),
+        jobs,
+        clock,
+    )
     watcher = JobWatcher(
-        trainer,
+        providers,
         jobs,
         models,
         reporters,
@@ -150,6 +182,7 @@ def build_services(
         bot_name=settings.redis_prefix,
         gate=settings.swap_gate,
         comparer=comparer,
+        on_tick=migrations.tick,
     )
     feedback = FeedbackStore(redis, keys, settings.turn_ttl_seconds)
     stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
@@ -165,7 +198,8 @@ def build_services(
     return Services(
         settings=settings,
         redis=redis,
-        openai=openai_client,
+        providers=providers,
+        clock=clock,
         turns=turns,
         examples=examples,
         models=models,
@@ -177,14 +211,17 @@ def build_services(
         dataset=dataset,
         jobs=jobs,
         table=table,
-        trainer=trainer,
         finetuner=finetuner,
         switcher=switcher,
         watcher=watcher,
         reporters=reporters,
+        notices=notices,
         comparer=comparer,
+        migrations=migrations,
+        lifecycle=lifecycle,
         commands=CommandService(
             settings,
+            providers,
             finetuner,
             switcher,
             watcher,
@@ -192,8 +229,9 @@ def build_services(
             forgetting,
             jobs,
             models,
-            table,
             comparer,
+            migrations,
+            lifecycle,
         ),
         lag=lag,
         answers=AnswerQueue(settings.answer_workers, lag),
@@ -202,14 +240,22 @@ def build_services(
     )
 
 
-def build_openai_client(settings: Settings) -> AsyncOpenAI:
-    """The chat client: CHAT_BASE_URL/CHAT_API_KEY, else OPENAI_*."""
-    return AsyncOpenAI(
-        api_key=settings.chat_key or NO_KEY,
-        base_url=settings.chat_url,
-        timeout=settings.openai_timeout_seconds,
-        max_retries=2,
-    )
+def check_named_providers(settings: Settings, providers: Providers) -> None:
+    """Settings that name a provider must name one that can do what they ask."""
+    checks = [
+        ("MIGRATION_TARGET", settings.migration and settings.migration[0], "train"),
+        ("COMPARE_JUDGE_PROVIDER", settings.compare_judge_provider, "chat"),
+    ]
+    for variable, name, use in checks:
+        if not name:
+            continue
+        try:
+            if use == "train":
+                providers.training_provider(name)
+            else:
+                providers.check_chat(providers.ref("judge", name))
+        except ProviderError as error:
+            raise SettingsError(f"{variable}: {error}") from None
 
 
 def build_redactor(settings: Settings) -> Redactor | None:

@@ -17,16 +17,17 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 import openai
-from openai import AsyncOpenAI
 
 from bot.commands.results import ComparisonRecord
 from bot.config import Settings
 from bot.dataset import Dataset
 from bot.finetune import JobReporters
 from bot.model_table import ModelTable
+from bot.providers.registry import ModelRef, ProviderError, Providers
 from bot.tokens import count_messages
 from storage.comparisons import (
     FAILED,
@@ -112,7 +113,7 @@ class Comparer:
     def __init__(
         self,
         settings: Settings,
-        client: AsyncOpenAI,
+        providers: Providers,
         store: ComparisonStore,
         pairs: PairStore,
         models: ModelStore,
@@ -123,7 +124,7 @@ class Comparer:
         job_reporter: JobReporters,  # shows the gate's tally on the job's message
     ) -> None:
         self._settings = settings
-        self._client = client
+        self._providers = providers
         self._store = store
         self._pairs = pairs
         self._models = models
@@ -136,21 +137,39 @@ class Comparer:
     # Starting ----------------------------------------------------------------------------
 
     async def adhoc(
-        self, prompt: str, user: str, platform: str, channel: str, model: str | None = None
+        self,
+        prompt: str,
+        user: str,
+        platform: str,
+        channel: str,
+        model: str | None = None,
+        provider: str | None = None,
     ) -> Comparison | str:
         """Both models answer `prompt`; the comparison when posted, else why not."""
         current, current_prompt = await self._current()
-        candidate = model or await self._newest_other_model(current)
+        if model is None and provider is not None:
+            return "`provider=` goes with `model=<id>`: name the model to compare on it."
+        candidate = (
+            await self._known_ref(model, provider)
+            if model
+            else await self._newest_other_model(current)
+        )
         if candidate is None:
             return "There is no other model to compare with yet; `model=<id>` names one."
         if candidate == current:
-            return f"`{candidate}` is the model in use; name another with `model=<id>`."
+            return f"`{candidate.model}` is the model in use; name another with `model=<id>`."
+        try:
+            self._providers.check_chat(candidate)
+        except ProviderError as error:
+            return str(error)
         comparison = Comparison(
             kind="adhoc",
-            current_model=current,
-            candidate_model=candidate,
+            current_model=current.model,
+            current_provider=current.provider,
+            candidate_model=candidate.model,
+            candidate_provider=candidate.provider,
             current_prompt=current_prompt,
-            candidate_prompt=await self._prompt_of(candidate),
+            candidate_prompt=await self._prompt_of(candidate.model),
             asked_by=user,
             platform=platform,
             channel=channel,
@@ -160,15 +179,21 @@ class Comparer:
         await self.answer(comparison)
         return comparison
 
-    async def start_gate(self, job: JobRecord, candidate: str) -> Comparison:
-        """A job succeeded under SWAP_GATE=compare: compare it with the model in use on
-        held-out conversations before anyone talks to it. The answers come from `resume`."""
+    async def start_gate(
+        self, job: JobRecord, candidate: ModelRef, promote_by: date | None = None
+    ) -> Comparison:
+        """A job succeeded under SWAP_GATE=compare (or a migration's did): compare it with the
+        model in use on held-out conversations before anyone talks to it. The answers come
+        from `resume`. `promote_by`: the day it swaps at the latest (the old model's last)."""
         current, current_prompt = await self._current()
         conversations = await self._held_out(job)
         comparison = Comparison(
             kind="gate",
-            current_model=current,
-            candidate_model=candidate,
+            current_model=current.model,
+            current_provider=current.provider,
+            candidate_model=candidate.model,
+            candidate_provider=candidate.provider,
+            promote_by=promote_by,
             current_prompt=current_prompt,
             candidate_prompt=job.system_prompt or self._settings.system_prompt,
             platform=job.platform,
@@ -176,10 +201,10 @@ class Comparer:
             thread_id=job.status_message_ts,
             job_id=job.id,
             to_answer=conversations,
-            estimated_cost_usd=self._estimate(current, candidate, conversations),
+            estimated_cost_usd=self._estimate(current.model, candidate.model, conversations),
         )
         await self._store.save(comparison)
-        job.comparison = f"Comparing with `{current}` on {len(conversations)} conversations…"
+        job.comparison = f"Comparing with `{current.model}` on {len(conversations)} conversations…"
         await self._jobs.save(job)
         await self._job_reporter.show_job(job)
         await self._announce(comparison, self._gate_opening(comparison, job))
@@ -195,6 +220,11 @@ class Comparer:
         )
         if seen:
             text += f" {seen} of them were seen in training (no held-out ones were left)."
+        if comparison.promote_by:
+            text += (
+                f" `{comparison.current_model}` shuts down soon, so unless the picks reject it, "
+                f"I switch to the new model on {comparison.promote_by.isoformat()} at the latest."
+            )
         if count > HANDFUL:
             cost = comparison.estimated_cost_usd
             price = f"${cost:.4f}" if cost is not None else "an unknown amount (no model prices)"
@@ -262,9 +292,10 @@ class Comparer:
     async def _answer_one(
         self, comparison: Comparison, conversation: Conversation, number: int
     ) -> ComparedPair:
+        candidate_ref, current_ref = _refs(comparison, self._providers)
         candidate, current = await asyncio.gather(
-            self._ask(comparison.candidate_model, comparison.candidate_prompt, conversation),
-            self._ask(comparison.current_model, comparison.current_prompt, conversation),
+            self._ask(candidate_ref, comparison.candidate_prompt, conversation),
+            self._ask(current_ref, comparison.current_prompt, conversation),
         )
         pair = ComparedPair(
             id=f"{comparison.id}-{number}",
@@ -278,14 +309,19 @@ class Comparer:
             pair.judge = await self._judge(comparison, pair)
         return pair
 
-    async def _ask(self, model: str, prompt: str, conversation: Conversation) -> Answer:
+    async def _ask(self, ref: ModelRef, prompt: str, conversation: Conversation) -> Answer:
+        model = ref.model
         messages = with_system_prompt(conversation.messages, prompt)
+        temperature = self._settings.chat_temperature
+        options = {} if temperature is None else {"temperature": temperature}
         started = time.monotonic()
         try:
-            completion = await self._client.chat.completions.create(model=model, messages=messages)
+            completion = await self._providers.client(ref).chat.completions.create(
+                model=model, messages=messages, **options
+            )
             text = completion.choices[0].message.content
-        except openai.OpenAIError as error:
-            logger.warning("compare: %s failed (%s)", model, type(error).__name__)
+        except (openai.OpenAIError, ProviderError) as error:
+            logger.warning("compare: %s failed (%s)", ref, type(error).__name__)
             return Answer(model=model, error=_failure(error))
         except (IndexError, AttributeError):
             return Answer(model=model, error="The model's answer was malformed.")
@@ -310,16 +346,19 @@ class Comparer:
                 f"Answer B:\n{b.text}",
             ]
         )
+        judge = self._providers.ref(
+            self._settings.compare_judge_model or "", self._settings.compare_judge_provider
+        )
         try:
-            completion = await self._client.chat.completions.create(
-                model=self._settings.compare_judge_model,
+            completion = await self._providers.client(judge).chat.completions.create(
+                model=judge.model,
                 messages=[
                     {"role": "system", "content": JUDGE_INSTRUCTIONS},
                     {"role": "user", "content": question},
                 ],
             )
             verdict = (completion.choices[0].message.content or "").strip().lower()
-        except (openai.OpenAIError, IndexError, AttributeError):
+        except (openai.OpenAIError, ProviderError, IndexError, AttributeError):
             logger.warning("compare: the judge model failed")
             return None
         word = verdict.split()[0].strip(".:*") if verdict else ""
@@ -406,15 +445,17 @@ class Comparer:
                 f"({tally.line()}), so I keep `{comparison.current_model}`.",
             )
 
-    async def promote(self, comparison: Comparison, by: str) -> str:
-        """Switch to the candidate (an admin's button, or the rule); say what happened."""
+    async def promote(self, comparison: Comparison, by: str, why: str = "") -> str:
+        """Switch to the candidate (an admin's button, the rule, or a migration's deadline);
+        say what happened."""
         if comparison.status != OPEN:
             return f"This comparison is {comparison.status}; nothing changed."
         await self._models.activate(
             ModelSwap(
                 model=comparison.candidate_model,
+                provider=comparison.candidate_provider,
                 job_id=comparison.job_id,
-                by=None if by == "auto" else by,
+                by=None if by in ("auto", "deadline") else by,
                 reason="compare",
                 system_prompt=None
                 if comparison.candidate_prompt == self._settings.system_prompt
@@ -422,11 +463,45 @@ class Comparer:
             )
         )
         await self.close_promoted(comparison)
-        who = "the auto-promote rule" if by == "auto" else f"<@{by}>"
+        who = {"auto": "the auto-promote rule", "deadline": "The migration's deadline"}.get(
+            by, f"<@{by}>"
+        )
+        if by == "deadline":
+            tally = await self.tally(comparison)
+            who += f" ({why}; {tally.line()})"
         text = f"{who} promoted `{comparison.candidate_model}`: I answer with it now. "
         text += "`/finetune rollback` switches back."
         await self._announce(comparison, text)
         return text
+
+    async def gate_of(self, job_id: str) -> Comparison | None:
+        """The gate comparing what job `job_id` trained, if one was started."""
+        for comparison in await self._store.all(limit=20):
+            if comparison.kind == "gate" and comparison.job_id == job_id:
+                return comparison
+        return None
+
+    async def promote_at_deadline(self, comparison: Comparison, shutdown: date | None) -> bool:
+        """A migration's last day before the old model shuts down: promote the new one unless
+        the picks rejected it, or it failed to answer. True if it was promoted."""
+        if comparison.status == FAILED:
+            pairs = await self._store.pairs(comparison)
+            if any(pair.candidate.text is None for pair in pairs):
+                await self._announce(
+                    comparison,
+                    f"`{comparison.candidate_model}` failed to answer in the comparison, so I "
+                    "don't switch to it by myself; an admin can, with `/finetune use "
+                    f"{comparison.candidate_model}`.",
+                )
+                return False
+            comparison.status = OPEN  # only the old model failed: it is going anyway
+        if comparison.status != OPEN:
+            return False
+        when = f" on {shutdown.isoformat()}" if shutdown else ""
+        await self.promote(
+            comparison, by="deadline", why=f"`{comparison.current_model}` shuts down{when}"
+        )
+        return True
 
     async def close_promoted(self, comparison: Comparison) -> None:
         comparison.status = PROMOTED
@@ -489,11 +564,24 @@ class Comparer:
         if reporter:
             await reporter.announce(comparison, text, promote=promote)
 
-    async def _current(self) -> tuple[str, str]:
+    async def _current(self) -> tuple[ModelRef, str]:
         swap = await self._models.active()
         if swap is None:
-            return self._settings.chat_model, self._settings.system_prompt
-        return swap.model, swap.system_prompt or self._settings.system_prompt
+            return self._providers.ref(self._settings.chat_model), self._settings.system_prompt
+        prompt = swap.system_prompt or self._settings.system_prompt
+        return self._providers.ref(swap.model, swap.provider), prompt
+
+    async def _known_ref(self, model: str, provider: str | None) -> ModelRef:
+        """`model` where it is served: as named, else as used before or as its job trained it,
+        else on the default chat provider."""
+        if provider is None:
+            for swap in await self._models.history(limit=100):
+                if swap.model == model:
+                    return self._providers.ref(model, swap.provider)
+            for job in await self._jobs.finished(limit=50):
+                if job.fine_tuned_model == model:
+                    return ModelRef(model, self._providers.serving(job.provider))
+        return self._providers.ref(model, provider)
 
     async def _prompt_of(self, model: str) -> str:
         """The system prompt `model` is used with: the one its job trained with, if any."""
@@ -505,16 +593,19 @@ class Comparer:
                 return job.system_prompt
         return self._settings.system_prompt
 
-    async def _newest_other_model(self, current: str) -> str | None:
+    async def _newest_other_model(self, current: ModelRef) -> ModelRef | None:
         """The newest tuned model not in use, else the model the one in use replaced."""
         for job in await self._jobs.finished(limit=50):
-            if job.status == "succeeded" and job.fine_tuned_model not in (None, current):
-                return job.fine_tuned_model
-        history = await self._models.history(limit=100)
-        earlier = next((swap.model for swap in history if swap.model != current), None)
-        if earlier is None and current != self._settings.chat_model:
-            return self._settings.chat_model
-        return earlier
+            if job.status == "succeeded" and job.fine_tuned_model:
+                tuned = ModelRef(job.fine_tuned_model, self._providers.serving(job.provider))
+                if tuned != current:
+                    return tuned
+        for swap in await self._models.history(limit=100):
+            earlier = self._providers.ref(swap.model, swap.provider)
+            if earlier != current:
+                return earlier
+        default = self._providers.ref(self._settings.chat_model)
+        return default if default != current else None
 
     async def _held_out(self, job: JobRecord) -> list[Conversation]:
         """Up to COMPARE_PROMPTS conversations: the job's validation split; else examples
@@ -637,7 +728,17 @@ def _transcript(messages: list[dict[str, Any]]) -> str:
     return "\n".join(f"{m['role']}: {m['content']}" for m in messages if m["role"] != "system")
 
 
-def _failure(error: openai.OpenAIError) -> str:
+def _refs(comparison: Comparison, providers: Providers) -> tuple[ModelRef, ModelRef]:
+    """(candidate, current), each where it is served."""
+    return (
+        providers.ref(comparison.candidate_model, comparison.candidate_provider),
+        providers.ref(comparison.current_model, comparison.current_provider),
+    )
+
+
+def _failure(error: Exception) -> str:
+    if isinstance(error, ProviderError):
+        return str(error)
     if isinstance(error, openai.NotFoundError):
         return "The model was not found."
     if isinstance(error, openai.APIStatusError):

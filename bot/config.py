@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -68,6 +70,18 @@ class Settings(BaseSettings):
     train_api_version: str = "2025-04-01-preview"  # Azure OpenAI only
     train_alternative: TrainBackend | None = None  # suggested when the backend is closing
     local_models_dir: Path = Path("data/models")
+    # Several providers at once (bot/providers/config.py); unset: the variables above.
+    providers_file: Path | None = None
+    # Where `/finetune migrate` retrains: "<provider>:<base model>", split at the first colon.
+    migration_target: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+:.+$")
+    # Warn this many days before the active model (or its base) shuts down; with
+    # MIGRATE_AUTOMATICALLY, start the migration MIGRATION_START_DAYS before.
+    migration_warning_days: int = Field(default=30, ge=0)
+    migration_start_days: int = Field(default=21, ge=1)
+    migrate_automatically: bool = False
+    # Where notices that belong to no job go ("slack:C0123" or "discord:1234"); unset: the
+    # channel of the latest job.
+    job_channel: str | None = Field(default=None, pattern=r"^(slack|discord):\S+$")
     redis_url: str | None = None
     # REDIS_URL names one node of a Redis Cluster: use the cluster client.
     redis_cluster: bool = False
@@ -77,6 +91,8 @@ class Settings(BaseSettings):
     # Bot processes sharing PORT (SO_REUSEPORT); one process serves about one core.
     web_concurrency: int = Field(default=1, ge=1, le=64)
     chat_model: str = "gpt-4.1-mini"
+    # Sampling temperature of chat and comparison answers; unset: the provider's default.
+    chat_temperature: float | None = Field(default=None, ge=0, le=2)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     system_prompt_file: Path | None = None
     curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"+1", "white_check_mark"})
@@ -106,6 +122,7 @@ class Settings(BaseSettings):
     compare_auto_promote: float | None = Field(default=None, gt=0, le=1)
     compare_min_votes: int = Field(default=3, ge=1)
     compare_judge_model: str | None = None
+    compare_judge_provider: str | None = None  # unset: the default chat provider
     # An answer in progress holds its event against redeliveries this long between renewals;
     # after a crash, a redelivery later than this is answered by another process.
     event_working_seconds: float = Field(default=10, gt=0)
@@ -193,13 +210,16 @@ class Settings(BaseSettings):
 
     def require(self, *needs: str) -> None:
         """Check what a way of running needs: "front_end" (a Slack or Discord token), "chat" (a
-        model to talk to), "training" (a backend to train on). Raises SettingsError."""
+        model to talk to), "training" (a backend to train on). Raises SettingsError.
+        With PROVIDERS_FILE, the file's own checks cover chat and training."""
         try:
             if "front_end" in needs and not (self.slack_enabled or self.discord_enabled):
                 raise ValueError(
                     "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; "
                     "neither is set"
                 )
+            if self.providers_file is not None:
+                return
             if "chat" in needs and not (self.chat_key or self.chat_base_url):
                 raise ValueError(
                     "OPENAI_API_KEY (or CHAT_BASE_URL for another OpenAI-compatible server) is "
@@ -270,11 +290,26 @@ class Settings(BaseSettings):
         return self.slack_enabled and bool(self.slack_app_token)
 
     @property
+    def migration(self) -> tuple[str, str] | None:
+        """MIGRATION_TARGET as (provider, base model)."""
+        if not self.migration_target:
+            return None
+        provider, _, model = self.migration_target.partition(":")
+        return provider, model
+
+    @property
     def turn_ttl_seconds(self) -> int:
         return self.turn_ttl_days * 86400
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.finetune_admins
+
+
+def environment() -> dict[str, str]:
+    """The variables a setting may name (a provider's `api_key_env`): `.env`, then the process
+    environment over it, as pydantic-settings reads its own."""
+    values = {key: value for key, value in dotenv_values(".env").items() if value is not None}
+    return {**values, **os.environ}
 
 
 def load_settings(*, front_end_required: bool = True, **overrides: object) -> Settings:

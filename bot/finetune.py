@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.dataset import Dataset
 from bot.model_table import ModelTable, lifecycle_warning
 from bot.offloop import in_thread
 from bot.preferences import analyse_pairs
+from bot.providers.registry import ProviderError, Providers
 from bot.tempfiles import TempFile
 from bot.tokens import count_text
 from bot.trainers.base import (
@@ -40,8 +42,9 @@ PENDING_PREFIX = "pending-"  # the lock names a start by this until the backend 
 
 NOTHING_STARTED = "Nothing was started or spent; your examples are safe."
 TRAINING_ELSEWHERE = (
-    "`/finetune export` gives you the JSONL, and setting TRAIN_BACKEND (together, local, "
-    "azure) trains the same dataset elsewhere; see the README."
+    "`/finetune export` gives you the JSONL, and another provider trains the same dataset: "
+    "add it to PROVIDERS_FILE (or set TRAIN_BACKEND), then `/finetune start provider=<name>`, "
+    'or `/finetune migrate` to move the model in use; see the README\'s "After 2027-01-14".'
 )
 
 
@@ -51,6 +54,9 @@ class JobReporter(Protocol):
 
     async def announce(self, job: JobRecord, text: str) -> None:
         """Say something in the channel where the job was started."""
+
+    async def post(self, channel: str, text: str) -> None:
+        """Say something in a channel, outside any job (a notice in the job channel)."""
 
     async def show_chart(self, job: JobRecord, png: bytes) -> None:
         """Post the finished job's loss chart beside its status message."""
@@ -96,6 +102,14 @@ class JobReporters:
         if reporter:
             await reporter.show_chart(job, png)
 
+    async def post(self, platform: str, channel: str, text: str) -> bool:
+        """Say `text` in `channel` of `platform`; False when that front end is not here."""
+        reporter = self._by_platform.get(platform)
+        if reporter is None:
+            return False
+        await reporter.post(channel, text)
+        return True
+
     async def close(self) -> None:
         for reporter in self._by_platform.values():
             await reporter.close()
@@ -104,6 +118,7 @@ class JobReporters:
 @dataclass(frozen=True)
 class StartOptions:
     model: str
+    provider: str | None = None  # None: the default training provider
     epochs: int | None = None
     suffix: str | None = None
     holdout: float | None = None  # None: automatic (10% from 100 examples on)
@@ -111,22 +126,37 @@ class StartOptions:
     beta: float | None = None  # DPO only; None: the provider's default
 
 
+@dataclass(frozen=True)
+class StartOutcome:
+    text: str  # what the person is told
+    job_id: str | None = None  # the job started (or being confirmed); None: nothing started
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who started a job, and where it reports."""
+
+    user: str
+    platform: str
+    channel: str
+
+
 class FineTuner:
     def __init__(
         self,
         settings: Settings,
-        trainer: Trainer,
+        providers: Providers,
         dataset: Dataset,
         jobs: JobStore,
-        table: ModelTable,
         reporter: JobReporter,
+        clock: Clock,
     ) -> None:
         self._reporter = reporter
         self._settings = settings
-        self._trainer = trainer
+        self._providers = providers
         self._dataset = dataset
         self._jobs = jobs
-        self._table = table
+        self._clock = clock
 
     # Reading the dataset -----------------------------------------------------------------
 
@@ -143,13 +173,18 @@ class FineTuner:
             yield batch
 
     async def validate(
-        self, model: str, epochs: int | None = None, method: str = "supervised"
+        self,
+        model: str,
+        epochs: int | None = None,
+        method: str = "supervised",
+        provider: str | None = None,
     ) -> DatasetReport:
+        table = self._providers.training_table(provider, model)
         # Counting every example's tokens takes seconds at 100k examples: off the event loop,
         # which keeps answering meanwhile (the App Home asks for this on every open).
         return await in_thread(
             self.training_batches(method),
-            lambda lines: analyse_lines(lines, model, self._table, epochs, method),
+            lambda lines: analyse_lines(lines, model, table, epochs, method),
         )
 
     def prompt_tokens_saved(self, model: str) -> int:
@@ -159,43 +194,81 @@ class FineTuner:
             return 0
         return count_text(self._settings.system_prompt, model) - count_text(prompt, model)
 
-    def lifecycle_warning(self, model: str, today: date | None = None) -> str | None:
-        """The backend's or the model's coming end, with the configured way out."""
-        info = self._table.lookup(model)
-        warning = lifecycle_warning(info, today or date.today()) if info else None
+    def lifecycle_warning(self, model: str, provider: str | None = None) -> str | None:
+        """The provider's or the base model's coming end, with the configured way out."""
+        try:
+            info = self._providers.training_table(provider).lookup(model)
+        except ProviderError:
+            return None  # nothing trains here: there is no training to warn about
+        warning = lifecycle_warning(info, self._clock.today()) if info else None
         if warning is None:
             return None
+        target = self._settings.migration
+        if target and target[0] != self._providers.training_provider(provider):
+            return (
+                f"{warning} `/finetune migrate` retrains this dataset on `{target[1]}` at "
+                f"{self._providers.label(target[0])} (MIGRATION_TARGET)."
+            )
         alternative = self._settings.train_alternative
-        if alternative and alternative != self._trainer.name:
+        if alternative and alternative in self._providers.names:
+            return f"{warning} `/finetune start provider={alternative}` trains it there."
+        if alternative:
             return f"{warning} Set TRAIN_BACKEND={alternative} to train this dataset there."
         return f"{warning} {TRAINING_ELSEWHERE}"
 
     async def cancel(self) -> str:
         job_id = await self._jobs.active_job_id()
+        job = await self._jobs.get(job_id) if job_id else None
         if not job_id:
             return "No fine-tuning job is running."
+        trainer = self._providers.trainer_of_job(job.provider if job else "")
+        if trainer is None:
+            return (
+                f"Job `{job_id}` runs on provider `{job.provider if job else '?'}`, which is no "
+                "longer configured to train, so I can't cancel it from here."
+            )
         try:
-            await self._trainer.cancel(job_id)
+            await trainer.cancel(job_id)
         except TrainerError as error:
             return f"Job `{job_id}` was not cancelled: {error}"
         logger.info("finetune: cancel requested for %s", job_id)
-        return f"Asked {self._trainer.label} to cancel job `{job_id}`."
+        return f"Asked {trainer.label} to cancel job `{job_id}`."
 
     # Starting ----------------------------------------------------------------------------
 
-    async def start(self, options: StartOptions, user: str, platform: str, channel: str) -> str:
-        """Start a job (the caller has checked the person is an admin); say what happened."""
+    async def start(
+        self,
+        options: StartOptions,
+        user: str,
+        platform: str,
+        channel: str,
+        *,
+        migration: bool = False,
+        promote_by: date | None = None,
+    ) -> StartOutcome:
+        """Start a job (the caller has checked the person is an admin); say what happened.
+        A migration's job is always compared with the model in use, and swaps by `promote_by`."""
+        try:
+            trainer = self._providers.trainer(options.provider)
+        except ProviderError as error:
+            return StartOutcome(f"{error} {NOTHING_STARTED}")
         ref = f"{PENDING_PREFIX}{uuid.uuid4().hex[:12]}"
         holder = await self._jobs.try_lock(ref, PENDING_LOCK_SECONDS)
         if holder is not None:
-            return await self._already_running(holder)
+            return StartOutcome(await self._already_running(holder))
+        marks = {"migration": migration, "promote_by": promote_by}
         try:
-            answer = await self._start_locked(ref, options, user, platform, channel)
+            answer = await self._start_locked(
+                ref, options, trainer, Requester(user, platform, channel), marks
+            )
         except BaseException:
             await self._jobs.unlock(ref)
             raise
-        warning = self.lifecycle_warning(options.model)
-        return f"{answer}\n⚠️ {warning}" if warning else answer
+        warning = self.lifecycle_warning(options.model, options.provider)
+        # The lock we took is held now only by what this start created (the job, or the
+        # start still being confirmed); a refusal or a failure released it.
+        job_id = await self._jobs.lock_holder()
+        return StartOutcome(f"{answer}\n⚠️ {warning}" if warning else answer, job_id)
 
     async def _already_running(self, holder: str) -> str:
         job = await self._jobs.get(holder) if holder else None
@@ -204,15 +277,21 @@ class FineTuner:
         return f"Job `{job.id}` is already {job.status} (started by <@{job.started_by}>)."
 
     async def _start_locked(
-        self, ref: str, options: StartOptions, user: str, platform: str, channel: str
+        self,
+        ref: str,
+        options: StartOptions,
+        trainer: Trainer,
+        requester: Requester,
+        marks: dict[str, Any],
     ) -> str:
-        if options.method == "dpo" and not self._trainer.supports_dpo:
+        if options.method == "dpo" and not trainer.supports_dpo:
             await self._jobs.unlock(ref)
             return (
-                f"{self._trainer.label} here trains on examples only, not on preference pairs; "
+                f"{trainer.label} trains on examples only, not on preference pairs; "
                 f"{NOTHING_STARTED} Start without `method=dpo`, or train the pairs elsewhere "
                 "(`/finetune export dpo`)."
             )
+        table = self._providers.training_table(trainer.name, options.model)
         # The lines that can train go to disk as the check passes them (serialised in its
         # thread), and the files to upload are made from there: nothing grows with the dataset.
         spool = TrainingSpool(options.holdout)
@@ -220,7 +299,7 @@ class FineTuner:
             report = await in_thread(
                 self.training_batches(options.method),
                 lambda lines: analyse_lines(
-                    lines, options.model, self._table, options.epochs, options.method, spool
+                    lines, options.model, table, options.epochs, options.method, spool
                 ),
             )
             if not report.can_train:
@@ -230,8 +309,9 @@ class FineTuner:
         finally:
             spool.discard()  # what the split did not hand over
         try:
-            job = self._job_record(ref, options, user, platform, channel, report, training.lines)
-            return await self._launch(job, training, validation)
+            job = self._job_record(ref, options, trainer, requester, report, training.lines)
+            job = job.model_copy(update=marks)
+            return await self._launch(job, trainer, training, validation)
         finally:
             training.discard()
             if validation is not None:
@@ -241,24 +321,23 @@ class FineTuner:
         self,
         ref: str,
         options: StartOptions,
-        user: str,
-        platform: str,
-        channel: str,
+        trainer: Trainer,
+        requester: Requester,
         report: DatasetReport,
         examples: int,
     ) -> JobRecord:
         return JobRecord(
             id=ref,
-            provider=self._trainer.name,
+            provider=trainer.name,
             status="uploading",
             base_model=options.model,
             suffix=options.suffix,
             method=options.method,
             beta=options.beta,
             epochs=report.n_epochs,
-            started_by=user,
-            platform=platform,
-            channel=channel,
+            started_by=requester.user,
+            platform=requester.platform,
+            channel=requester.channel,
             examples=examples,
             tokens=report.tokens_total,
             billed_tokens=report.billed_tokens,
@@ -268,7 +347,13 @@ class FineTuner:
             events=report.warnings[:3],
         )
 
-    async def _launch(self, job: JobRecord, training: TempFile, validation: TempFile | None) -> str:
+    async def _launch(
+        self,
+        job: JobRecord,
+        trainer: Trainer,
+        training: TempFile,
+        validation: TempFile | None,
+    ) -> str:
         """Show the job, upload its files and create it; say what happened."""
         try:
             job.status_message_ts = await self._reporter.show_job(job)
@@ -279,12 +364,12 @@ class FineTuner:
         await self._jobs.save(job)
 
         try:
-            spec = await self._upload(job, training, validation)
+            spec = await self._upload(job, trainer, training, validation)
             try:
-                created = await self._trainer.create_job(spec)
+                created = await trainer.create_job(spec)
             except Unreachable as error:
                 # The job may exist though the answer was lost: look for it before giving up.
-                return await self._recover(job, spec, str(error))
+                return await self._recover(job, trainer, spec, str(error))
         except TrainingClosed as error:
             reason = f"{error} {NOTHING_STARTED} {TRAINING_ELSEWHERE}"
             return await self._give_up(job, reason)
@@ -292,12 +377,12 @@ class FineTuner:
             return await self._give_up(job, f"{error} Nothing is running.")
         await adopt(self._jobs, job, created.id, created.status)
         await self._reporter.show_job(job)
-        logger.info("finetune: started job %s on %s", job.id, job.base_model)
-        return f"Started fine-tuning job `{job.id}` with {self._trainer.label}."
+        logger.info("finetune: started job %s on %s at %s", job.id, job.base_model, trainer.name)
+        return f"Started fine-tuning job `{job.id}` with {trainer.label}."
 
-    async def _recover(self, job: JobRecord, spec: JobSpec, reason: str) -> str:
+    async def _recover(self, job: JobRecord, trainer: Trainer, spec: JobSpec, reason: str) -> str:
         try:
-            found = await self._trainer.find_job(spec)
+            found = await trainer.find_job(spec)
         except TrainerError:
             # Unknown: keep the lock so nobody starts a second paid job; the watcher looks
             # again on every poll and adopts the job, or frees the lock once it is sure.
@@ -314,16 +399,16 @@ class FineTuner:
         logger.info("finetune: found job %s created for %s", found.id, job.id)
         await adopt(self._jobs, job, found.id, found.status)
         await self._reporter.show_job(job)
-        return f"Started fine-tuning job `{job.id}` with {self._trainer.label}."
+        return f"Started fine-tuning job `{job.id}` with {trainer.label}."
 
     async def _upload(
-        self, job: JobRecord, training: TempFile, validation: TempFile | None
+        self, job: JobRecord, trainer: Trainer, training: TempFile, validation: TempFile | None
     ) -> JobSpec:
         job.export_sha256 = await save_export_file(self._jobs, job.id, "training", training.path)
-        job.training_file = await self._trainer.upload(training.path, "training.jsonl")
+        job.training_file = await trainer.upload(training.path, "training.jsonl")
         if validation is not None:
             await save_export_file(self._jobs, job.id, "validation", validation.path)
-            job.validation_file = await self._trainer.upload(validation.path, "validation.jsonl")
+            job.validation_file = await trainer.upload(validation.path, "validation.jsonl")
         job.status = "validating"
         await self._jobs.save(job)
         return spec_for(job, self._settings.redis_prefix)

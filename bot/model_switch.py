@@ -1,78 +1,127 @@
-"""Switching the model by hand: `/finetune use <model>` and `/finetune rollback`."""
+"""Switching the model by hand: `/finetune use <model> [provider=<name>]` and `/finetune rollback`,
+across providers: each model is used where it is served."""
 
 from __future__ import annotations
 
-import openai
-from openai import AsyncOpenAI
+import logging
 
-from bot.model_table import ModelTable
+import openai
+
+from bot.providers.registry import ModelRef, ProviderError, Providers
 from storage.jobs import JobStore
 from storage.models import ModelStore, ModelSwap
+
+logger = logging.getLogger(__name__)
 
 
 class ModelSwitcher:
     def __init__(
         self,
-        client: AsyncOpenAI,
+        providers: Providers,
         models: ModelStore,
         jobs: JobStore,
-        table: ModelTable,
         default_model: str,
     ) -> None:
-        self._client = client
+        self._providers = providers
         self._models = models
         self._jobs = jobs
-        self._table = table
         self._default = default_model
 
     async def current(self) -> str:
-        swap = await self._models.active()
-        return swap.model if swap else self._default
+        return (await self.current_ref()).model
 
-    async def use(self, model: str, user: str) -> str:
-        if not await self._is_known(model):
-            return f"I don't know the model `{model}`; `/finetune models` lists the ones I used."
-        await self._switch(model, await self._history_entry(model), user, "use")
-        return f"<@{user}> switched me to `{model}`."
+    async def current_ref(self) -> ModelRef:
+        swap = await self._models.active()
+        if swap is None:
+            return self._providers.ref(self._default)
+        return self._providers.ref(swap.model, swap.provider)
+
+    async def use(self, model: str, user: str, provider: str | None = None) -> str:
+        earlier = await self._history_entry(model, provider)
+        ref = self._providers.ref(model, provider or (earlier.provider if earlier else None))
+        try:
+            self._providers.check_chat(ref)
+            if earlier is None and not await self._is_served(ref):
+                return (
+                    f"I don't know the model `{model}` on {self._providers.label(ref.provider)}; "
+                    "`/finetune models` lists the ones I used, `/finetune providers` what each "
+                    "provider serves."
+                )
+        except ProviderError as error:
+            return str(error)
+        await self._switch(ref, earlier, user, "use")
+        return f"<@{user}> switched me to `{model}` on {self._providers.label(ref.provider)}."
 
     async def rollback(self, user: str) -> str:
-        current = await self.current()
+        current = await self.current_ref()
         history = await self._models.history(limit=100)
-        earlier = next((swap for swap in history if swap.model != current), None)
-        target = earlier.model if earlier else self._default
+        earlier = next(
+            (s for s in history if self._providers.ref(s.model, s.provider) != current), None
+        )
+        target = (
+            self._providers.ref(earlier.model, earlier.provider)
+            if earlier
+            else self._providers.ref(self._default)
+        )
         if target == current:
-            return f"There is no earlier model to go back to; I am using `{current}`."
+            return f"There is no earlier model to go back to; I am using `{current.model}`."
+        try:
+            self._providers.check_chat(target)
+        except ProviderError as error:
+            return f"I can't roll back to `{target.model}`: {error}"
         await self._switch(target, earlier, user, "rollback")
-        return f"<@{user}> rolled me back from `{current}` to `{target}`."
+        return (
+            f"<@{user}> rolled me back from `{current.model}` to `{target.model}` on "
+            f"{self._providers.label(target.provider)}."
+        )
 
-    async def _switch(self, model: str, earlier: ModelSwap | None, user: str, reason: str) -> None:
+    async def _switch(
+        self, ref: ModelRef, earlier: ModelSwap | None, user: str, reason: str
+    ) -> None:
         # A model used before keeps its job and the system prompt it was trained with.
         await self._models.activate(
             ModelSwap(
-                model=model,
+                model=ref.model,
+                provider=ref.provider,
                 job_id=earlier.job_id if earlier else None,
                 by=user,
                 reason=reason,
                 system_prompt=earlier.system_prompt if earlier else None,
             )
         )
+        await self._models.back(str(ref))  # chosen by hand: it answers again, as far as we know
 
-    async def _history_entry(self, model: str) -> ModelSwap | None:
+    async def _history_entry(self, model: str, provider: str | None) -> ModelSwap | None:
         """How `model` was used before, else the job that trained it (a model the swap gate
-        held back was never used, but its job knows its system prompt)."""
-        used = next((s for s in await self._models.history(limit=100) if s.model == model), None)
-        if used:
-            return used
+        held back was never used, but its job knows its system prompt and provider)."""
+        for swap in await self._models.history(limit=100):
+            if swap.model == model and provider in (
+                None,
+                self._providers.ref(model, swap.provider).provider,
+            ):
+                return swap
         for job in await self._jobs.finished(limit=50):
-            if job.fine_tuned_model == model:
-                return ModelSwap(model=model, job_id=job.id, system_prompt=job.system_prompt)
+            served_by = self._providers.serving(job.provider)
+            if job.fine_tuned_model == model and provider in (None, served_by):
+                return ModelSwap(
+                    model=model,
+                    provider=served_by,
+                    job_id=job.id,
+                    system_prompt=job.system_prompt,
+                )
         return None
 
-    async def _is_known(self, model: str) -> bool:
-        if model == self._default or await self._history_entry(model):
+    async def _is_served(self, ref: ModelRef) -> bool:
+        if ref == self._providers.ref(self._default):
             return True
         try:
-            await self._client.models.retrieve(model)
+            await self._providers.client(ref).models.retrieve(ref.model)
         except openai.NotFoundError:
             return False
+        except openai.OpenAIError as error:
+            logger.warning("use: %s did not answer (%s)", ref.provider, type(error).__name__)
+            raise ProviderError(
+                f"I couldn't reach {self._providers.label(ref.provider)} to check `{ref.model}`; "
+                "nothing changed. Try again, or check the provider's address and key."
+            ) from None
         return True

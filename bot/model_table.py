@@ -139,6 +139,33 @@ TOGETHER_MODELS: tuple[ModelInfo, ...] = tuple(
 )
 
 
+# Open models Fireworks AI fine-tunes with LoRA (ids as its API names them). $0.50 per million
+# training tokens is its price for models up to 16B parameters, as its pricing page gave it;
+# MODEL_TABLE_FILE updates it. Fireworks serves most tuned LoRAs on a dedicated deployment
+# (the provider's `deployment`); glm-5p3-flash's also on serverless, at the base's price.
+FIREWORKS_MODELS: tuple[ModelInfo, ...] = (
+    *(
+        ModelInfo(
+            name=f"accounts/fireworks/models/{name}",
+            encoding="o200k_base",
+            max_tokens_per_example=8192,
+            training_price_per_million=0.5,
+            provider="fireworks",
+        )
+        for name in ("llama-v3p1-8b-instruct", "qwen3-8b")
+    ),
+    ModelInfo(
+        name="accounts/fireworks/models/glm-5p3-flash",
+        encoding="o200k_base",
+        max_tokens_per_example=8192,
+        provider="fireworks",
+    ),
+)
+
+
+KNOWN_MODELS = (*DEFAULT_MODELS, *TOGETHER_MODELS, *FIREWORKS_MODELS)
+
+
 def undated_alias(name: str) -> str | None:
     """`gpt-4.1-mini-2025-04-14` -> `gpt-4.1-mini`; None when the name carries no date."""
     match = _SNAPSHOT_SUFFIX.search(name)
@@ -183,7 +210,7 @@ class ModelTable:
 
 
 def default_model_table() -> ModelTable:
-    return ModelTable((*DEFAULT_MODELS, *TOGETHER_MODELS))
+    return ModelTable(KNOWN_MODELS)
 
 
 def load_model_table(path: Path | None) -> ModelTable:
@@ -193,7 +220,7 @@ def load_model_table(path: Path | None) -> ModelTable:
     change; a new name must give every required field. Any problem raises a ValueError whose
     message names the file and the problem in one sentence.
     """
-    models = {_key(info.name): info for info in (*DEFAULT_MODELS, *TOGETHER_MODELS)}
+    models = {_key(info.name): info for info in KNOWN_MODELS}
     if path is None:
         return ModelTable(models.values())
     seen: set[str] = set()
@@ -345,4 +372,9 @@ def _provider_name(info: ModelInfo) -> str:
     return PROVIDER_LABELS.get(info.provider, info.provider)
 
 
-PROVIDER_LABELS = {"openai": "OpenAI", "together": "Together AI", "local": "The local worker"}
+PROVIDER_LABELS = {
+    "openai": "OpenAI",
+    "together": "Together AI",
+    "fireworks": "Fireworks AI",
+    "local": "The local worker",
+}

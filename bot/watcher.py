@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bot.comparison import Comparer
@@ -20,7 +21,8 @@ from bot.errors import REDIS_DOWN
 from bot.finetune import PENDING_PREFIX, JobReporter, adopt, spec_for
 from bot.loss_chart import charts_available, render_loss_chart
 from bot.progress import trend
-from bot.trainers.base import JobGone, JobProgress, MetricPoint, Trainer, TrainerError
+from bot.providers.registry import ModelRef, Providers
+from bot.trainers.base import JobGone, JobProgress, MetricPoint, TrainerError
 from storage.jobs import TERMINAL, JobRecord, JobStore
 from storage.models import ModelStore, ModelSwap
 
@@ -33,7 +35,7 @@ STALE_START_SECONDS = 600
 class JobWatcher:
     def __init__(
         self,
-        trainer: Trainer,
+        providers: Providers,
         jobs: JobStore,
         models: ModelStore,
         reporter: JobReporter,
@@ -42,10 +44,12 @@ class JobWatcher:
         bot_name: str,
         gate: str = "auto",
         comparer: Comparer | None = None,
+        on_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._gate = gate
         self._comparer = comparer
-        self._trainer = trainer
+        self._providers = providers
+        self._on_tick = on_tick
         self._bot_name = bot_name
         self._jobs = jobs
         self._models = models
@@ -90,6 +94,9 @@ class JobWatcher:
             if self._comparer is not None:
                 # Comparisons in flight are finished by whoever holds the lease.
                 await self._comparer.resume(self._stopped.is_set)
+            if self._on_tick is not None:
+                # Date-driven work (shutdown warnings, migrations), by the lease holder only.
+                await self._on_tick()
         except REDIS_DOWN:
             logger.warning("watcher: storage unavailable, will retry")
         except Exception:
@@ -100,11 +107,16 @@ class JobWatcher:
         job = await self._jobs.get(job_id)
         if job is None or job.is_finished:
             return job
-        if job.provider != self._trainer.name:
-            logger.warning("watcher: job %s belongs to %s, not followed", job_id, job.provider)
+        trainer = self._providers.trainer_of_job(job.provider)
+        if trainer is None:
+            logger.warning(
+                "watcher: job %s runs on %s, which is no longer configured to train; not followed",
+                job_id,
+                job.provider,
+            )
             return job
         try:
-            progress = await self._trainer.job(job_id)
+            progress = await trainer.job(job_id)
         except JobGone as error:
             job.status = "lost"
             job.error = f"{error} It will not be followed any further."
@@ -145,8 +157,11 @@ class JobWatcher:
         age = (datetime.now(UTC) - job.created_at).total_seconds()
         if job.status == "validating" and age < STALE_START_SECONDS:
             return  # its process may still be creating it
+        trainer = self._providers.trainer_of_job(job.provider)
+        if trainer is None:
+            return
         try:
-            found = await self._trainer.find_job(spec_for(job, self._bot_name))
+            found = await trainer.find_job(spec_for(job, self._bot_name))
         except TrainerError:
             return
         if found is not None:
@@ -155,12 +170,12 @@ class JobWatcher:
                 await self._reporter.show_job(job)
                 await self._reporter.announce(
                     job,
-                    f"{self._trainer.label} did create job `{job.id}` though its answer "
+                    f"{trainer.label} did create job `{job.id}` though its answer "
                     "was lost; I'm following it now.",
                 )
             return
         job.status = "failed"
-        job.error = f"{self._trainer.label} never created the job; nothing is running."
+        job.error = f"{trainer.label} never created the job; nothing is running."
         job.finished_at = datetime.now(UTC)
         if await self._jobs.finish(job):
             await self._jobs.unlock(holder)
@@ -192,9 +207,10 @@ class JobWatcher:
             await self._reporter.show_chart(job, png)
 
     async def _announce_end(self, job: JobRecord, progress: JobProgress | None) -> None:
-        if job.status == "succeeded" and progress is not None:
+        trainer = self._providers.trainer_of_job(job.provider)
+        if job.status == "succeeded" and progress is not None and trainer is not None:
             try:
-                model = await self._trainer.serving_model(progress)
+                model = await trainer.serving_model(progress)
             except TrainerError as error:
                 logger.warning("watcher: job %s succeeded but cannot be served", job.id)
                 await self._reporter.show_job(job)
@@ -203,16 +219,24 @@ class JobWatcher:
                 )
                 return
             job.fine_tuned_model = model
-            if self._gate == "manual":
+            await self._jobs.save(job)  # the served name (an adapter's), for `use` and compare
+            served = ModelRef(model, self._providers.serving(job.provider))
+            if self._gate == "manual" and not job.migration:
                 await self._reporter.show_job(job)
                 await self._reporter.announce(job, manual_announcement(job))
                 return
-            if self._gate == "compare" and self._comparer is not None:
+            if (self._gate == "compare" or job.migration) and self._comparer is not None:
+                # A migration is always compared: the old model still serves until its date.
                 await self._reporter.show_job(job)
-                await self._comparer.start_gate(job, model)
+                await self._comparer.start_gate(job, served, promote_by=job.promote_by)
                 return
             await self._models.activate(
-                ModelSwap(model=model, job_id=job.id, system_prompt=job.system_prompt)
+                ModelSwap(
+                    model=model,
+                    provider=served.provider,
+                    job_id=job.id,
+                    system_prompt=job.system_prompt,
+                )
             )
             logger.info("watcher: job %s succeeded, now chatting with it", job.id)
             await self._reporter.show_job(job)

@@ -44,7 +44,7 @@ class Bot:
         return build_web_app(
             self.slack,
             is_ready,
-            openai_client=self.services.openai,
+            openai_client=self.services.providers.client(),
             webhook_secret=self.services.settings.openai_webhook_secret,
             on_job_event=self.services.watcher.check,
             load=self._load,
@@ -54,7 +54,7 @@ class Bot:
         """Load what the first events would, then keep start-up's objects (modules, classes,
         clients: 140k) out of the garbage collector's way: every full collection scanned them
         all, 170 ms of a stopped event loop each time."""
-        await warm_up(self.services.settings, self.redis.client, self.services.openai)
+        await warm_up(self.services)
         gc.freeze()
 
     def _load(self) -> dict:

@@ -9,7 +9,7 @@ a comparison needs to go on after a restart is here.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -67,6 +67,9 @@ class Comparison(BaseModel):
     kind: Literal["adhoc", "gate"]
     current_model: str
     candidate_model: str
+    # Where each side is served (None in records made before providers: the default).
+    current_provider: str | None = None
+    candidate_provider: str | None = None
     current_prompt: str
     candidate_prompt: str
     status: str = RUNNING
@@ -78,6 +81,8 @@ class Comparison(BaseModel):
     to_answer: list[Conversation] = Field(default_factory=list)  # left to answer, in order
     pair_ids: list[str] = Field(default_factory=list)
     estimated_cost_usd: float | None = None
+    # A migration's gate: promoted by this day at the latest, when the old model shuts down.
+    promote_by: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
     @property

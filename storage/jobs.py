@@ -6,7 +6,7 @@ import base64
 import gzip
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
@@ -67,7 +67,9 @@ class JobRecord(BaseModel):
     """What we know of one fine-tuning job, and where to report on it."""
 
     id: str  # the provider's job id once created; a local id before
-    provider: str = "openai"
+    provider: str = "openai"  # the provider it trains on, which follows it to the end
+    migration: bool = False  # started by `/finetune migrate`: its result is always compared
+    promote_by: date | None = None  # a migration's gate swaps by this day (the old one's last)
     status: str = "preparing"
     base_model: str
     suffix: str | None = None

@@ -203,6 +203,20 @@ class Keys:
     def model_history(self) -> str:
         return f"{self._base}:model:history"
 
+    @property
+    def gone_models(self) -> str:
+        """Hash: `provider:model` -> the day its provider stopped serving it."""
+        return f"{self._base}:model:gone"
+
+    @property
+    def migration(self) -> str:
+        """The current or last move of the model to another provider (bot/providers/migration)."""
+        return f"{self._base}:migration"
+
+    def notice(self, notice: str) -> str:
+        """Held while a notice said once (a day, or for good) must not be said again."""
+        return f"{self._base}:notice:{notice}"
+
     # The local GPU worker (storage/local_jobs.py) --------------------------------------------
 
     def local_file(self, file_id: str) -> str:

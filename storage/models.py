@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
@@ -15,6 +15,9 @@ HISTORY_LIMIT = 100
 
 class ModelSwap(BaseModel):
     model: str
+    # The provider serving it (PROVIDERS_FILE's name); None in records made before providers:
+    # the default chat provider.
+    provider: str | None = None
     job_id: str | None = None
     by: str | None = None
     reason: str = "fine-tune"
@@ -43,3 +46,14 @@ class ModelStore:
     async def history(self, limit: int = 20) -> list[ModelSwap]:
         raws = await self._redis.lrange(self._keys.model_history, 0, limit - 1)
         return [ModelSwap.model_validate_json(raw) for raw in raws]
+
+    async def mark_gone(self, ref: str, day: date) -> None:
+        """`ref` (`provider:model`) no longer answers: its provider shut it down."""
+        await self._redis.hsetnx(self._keys.gone_models, ref, day.isoformat())
+
+    async def gone(self) -> set[str]:
+        return set(await self._redis.hkeys(self._keys.gone_models))
+
+    async def back(self, ref: str) -> None:
+        """`ref` answered again (switched to by hand after all)."""
+        await self._redis.hdel(self._keys.gone_models, ref)

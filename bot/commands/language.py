@@ -7,23 +7,28 @@ import shlex
 from dataclasses import dataclass, field
 
 from bot.finetune import StartOptions
-from bot.model_table import ModelTable
+from bot.providers.registry import ProviderError, Providers
 
 USAGE = {
     "status": "the dataset, the model in use, the active job and the last finished ones",
     "validate": "check the dataset and estimate tokens and cost, without spending anything",
     "start": (
-        "[model=<base>] [epochs=<n>] [suffix=<s>] [holdout=<fraction>] [method=dpo beta=<b>]: "
-        "start fine-tuning the dataset (admins)"
+        "[provider=<name>] [model=<base>] [epochs=<n>] [suffix=<s>] [holdout=<fraction>] "
+        "[method=dpo beta=<b>]: start fine-tuning the dataset (admins)"
     ),
     "cancel": "cancel the active job (admins)",
     "models": "the models this bot has used, newest first, with their comparison records",
     "compare": (
-        "[model=<id>] <prompt>: the model in use and another answer the same prompt side by "
-        "side, for everyone to pick the better one"
+        "[model=<id>] [provider=<name>] <prompt>: the model in use and another answer the same "
+        "prompt side by side, for everyone to pick the better one"
     ),
-    "use": "<model>: switch to a model (admins)",
+    "use": "<model> [provider=<name>]: switch to a model, wherever it is served (admins)",
     "rollback": "switch back to the previous model (admins)",
+    "providers": "each provider: reachable or not, what it can do, its models and shutdown dates",
+    "migrate": (
+        "[estimate] [provider=<name>] [model=<base>]: retrain on MIGRATION_TARGET, compare, and "
+        "switch before the model in use shuts down (admins)"
+    ),
     "export": (
         "[dpo]: send you the dataset as an OpenAI chat fine-tuning .jsonl file "
         "(dpo: the preference pairs)"
@@ -33,15 +38,18 @@ USAGE = {
     "help": "list these commands",
 }
 # Commands that spend money or change what everyone talks to: FINETUNE_ADMINS only.
-ADMIN_COMMANDS = frozenset({"start", "cancel", "use", "rollback"})
-START_KEYS = ("model", "epochs", "suffix", "holdout", "method", "beta")
+ADMIN_COMMANDS = frozenset({"start", "cancel", "use", "rollback", "migrate"})
+START_KEYS = ("provider", "model", "epochs", "suffix", "holdout", "method", "beta")
+MIGRATE_KEYS = ("provider", "model")
 METHODS = ("supervised", "dpo")
 MAX_BETA = 2.0
-TAKES_WORDS = frozenset({"start", "validate", "use", "export"})
+TAKES_WORDS = frozenset({"start", "validate", "use", "export", "migrate"})
 EXPORT_KINDS = ("sft", "dpo")
 MAX_EPOCHS = 50
 # OpenAI accepts up to 64 characters in a suffix; letters, digits, '-' and '_' are safe.
-COMPARE = re.compile(r"^\s*compare\b(?:\s+model=(?P<model>\S+))?(?P<prompt>.*)$", re.I | re.S)
+COMPARE = re.compile(
+    r"^\s*compare\b(?P<options>(?:\s+(?:model|provider)=\S+)*)(?P<prompt>.*)$", re.I | re.S
+)
 SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -61,7 +69,12 @@ def parse_command(text: str) -> ParsedCommand:
     compare = COMPARE.match(text or "")
     if compare:
         # The prompt is free text: apostrophes and quotes in it are not shell quoting.
-        options = {"model": compare["model"]} if compare["model"] else {}
+        options = {}
+        for word in compare["options"].split():
+            key, _, value = word.partition("=")
+            if key.lower() in options:
+                raise CommandError(f"`{key.lower()}` is given twice.")
+            options[key.lower()] = value
         return ParsedCommand("compare", options, [compare["prompt"].strip()])
     try:
         words = shlex.split(text or "")
@@ -101,7 +114,7 @@ def summary(name: str) -> str:
 
 
 def parse_start_options(
-    command: ParsedCommand, default_model: str, table: ModelTable
+    command: ParsedCommand, default_model: str, providers: Providers
 ) -> StartOptions:
     """Check `/finetune start` options before anything is spent."""
     if command.arguments:
@@ -109,9 +122,17 @@ def parse_start_options(
     unknown = sorted(set(command.options) - set(START_KEYS))
     if unknown:
         raise CommandError(f"`{unknown[0]}` is not an option of start ({', '.join(START_KEYS)}).")
+    provider = command.options.get("provider") or None
     model = command.options.get("model", default_model)
+    try:
+        provider = providers.training_provider(provider)
+        table = providers.training_table(provider, model)
+    except ProviderError as error:
+        raise CommandError(str(error)) from None
     if table.lookup(model) is None:
-        raise CommandError(f"`{model}` is not a model I can fine-tune: {', '.join(table.names())}.")
+        where = providers.label(provider)
+        names = ", ".join(table.names()) or "none listed (MODEL_TABLE_FILE adds them)"
+        raise CommandError(f"`{model}` is not a model I can fine-tune on {where}: {names}.")
     method = command.options.get("method", "supervised").lower()
     if method not in METHODS:
         raise CommandError(f"method must be `supervised` or `dpo`, not `{method}`.")
@@ -119,12 +140,32 @@ def parse_start_options(
         raise CommandError("`beta` goes with `method=dpo` (preference training).")
     return StartOptions(
         model=model,
+        provider=provider,
         epochs=_epochs(command.options.get("epochs")),
         suffix=_suffix(command.options.get("suffix")),
         holdout=_holdout(command.options.get("holdout")),
         method=method,
         beta=_beta(command.options.get("beta")),
     )
+
+
+def parse_use(command: ParsedCommand) -> tuple[str, str | None]:
+    """`use <model> [provider=<name>]`."""
+    unknown = sorted(set(command.options) - {"provider"})
+    if len(command.arguments) != 1 or unknown:
+        raise CommandError("`use` needs exactly one model id, and optionally `provider=<name>`.")
+    return command.arguments[0], command.options.get("provider") or None
+
+
+def parse_migrate(command: ParsedCommand) -> tuple[bool, str | None, str | None]:
+    """`migrate [estimate] [provider=<name>] [model=<base>]`: (only estimate?, provider, model)."""
+    unknown = sorted(set(command.options) - set(MIGRATE_KEYS))
+    if unknown:
+        raise CommandError(f"`{unknown[0]}` is not an option of migrate (provider, model).")
+    words = [word.lower() for word in command.arguments]
+    if words not in ([], ["estimate"]):
+        raise CommandError("`migrate` takes one word at most: `estimate`, to see the plan only.")
+    return bool(words), command.options.get("provider"), command.options.get("model")
 
 
 def parse_export_kind(command: ParsedCommand) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from bot.tempfiles import TempFile
@@ -42,6 +42,7 @@ class StatusSummary:
     approx_tokens: int
     model: str
     is_fine_tuned: bool
+    model_provider: str | None = None  # who serves it, as people call them
     active_job: JobRecord | None = None
     finished_jobs: list[JobRecord] = field(default_factory=list)
     warning: str | None = None
@@ -80,6 +81,29 @@ class ModelList:
 
 
 @dataclass(frozen=True)
+class ProviderView:
+    """One provider as `/finetune providers` shows it."""
+
+    name: str
+    label: str
+    kind: str
+    chat: bool
+    train: bool
+    defaults: list[str]  # "chat", "train": what it is the default for
+    reachable: bool
+    problem: str | None = None  # why it is unreachable, or what it refused
+    models: list[tuple[str, date | None]] = field(default_factory=list)  # id, shutdown date
+    listed: int = 0  # models it lists in all (only some are shown)
+    in_use: list[str] = field(default_factory=list)  # the bot's models served here
+
+
+@dataclass(frozen=True)
+class ProviderList:
+    providers: list[ProviderView]
+    source: str  # the file, or "the environment"
+
+
+@dataclass(frozen=True)
 class DatasetFile:
     """The dataset as a file, for the person who asked only. It is a temporary file on disk
     (a large dataset is hundreds of MB): the front end sends it from there, then `discard`s
@@ -107,4 +131,6 @@ class DatasetFile:
         self.file.discard()
 
 
-CommandResult = Sentence | Help | StatusSummary | DatasetReport | ModelList | DatasetFile
+CommandResult = (
+    Sentence | Help | StatusSummary | DatasetReport | ModelList | DatasetFile | ProviderList
+)

@@ -15,8 +15,11 @@ from bot.commands.language import (
     ParsedCommand,
     parse_command,
     parse_export_kind,
+    parse_migrate,
     parse_start_options,
+    parse_use,
 )
+from bot.commands.providers import list_providers
 from bot.commands.results import (
     Caller,
     CommandResult,
@@ -24,6 +27,7 @@ from bot.commands.results import (
     Help,
     ModelList,
     Overview,
+    ProviderList,
     Sentence,
     StatusSummary,
 )
@@ -35,7 +39,9 @@ from bot.dataset import Dataset
 from bot.errors import REDIS_DOWN
 from bot.finetune import FineTuner
 from bot.model_switch import ModelSwitcher
-from bot.model_table import ModelTable
+from bot.providers.lifecycle import Lifecycle
+from bot.providers.migration import Migrations
+from bot.providers.registry import Providers
 from bot.watcher import JobWatcher
 from storage.jobs import JobStore
 from storage.models import ModelStore
@@ -58,6 +64,7 @@ class CommandService:
     def __init__(
         self,
         settings: Settings,
+        providers: Providers,
         finetuner: FineTuner,
         switcher: ModelSwitcher,
         watcher: JobWatcher,
@@ -65,10 +72,14 @@ class CommandService:
         forgetting: Forgetting,
         jobs: JobStore,
         models: ModelStore,
-        table: ModelTable,
         comparer: Comparer,
+        migrations: Migrations,
+        lifecycle: Lifecycle,
     ) -> None:
         self._comparer = comparer
+        self._providers = providers
+        self._migrations = migrations
+        self._lifecycle = lifecycle
         self._settings = settings
         self._finetuner = finetuner
         self._switcher = switcher
@@ -77,7 +88,6 @@ class CommandService:
         self._forgetting = forgetting
         self._jobs = jobs
         self._models = models
-        self._table = table
 
     async def run_text(self, text: str, caller: Caller) -> CommandResult:
         """Run a command as typed (`start model=gpt-4.1-mini epochs=3`)."""
@@ -126,20 +136,21 @@ class CommandService:
                     else "Your conversations already can become examples; nothing changed."
                 )
             case "validate":
-                options = parse_start_options(command, default_model, self._table)
-                return await self._finetuner.validate(options.model, options.epochs, options.method)
+                options = parse_start_options(command, default_model, self._providers)
+                return await self._finetuner.validate(
+                    options.model, options.epochs, options.method, options.provider
+                )
             case "start":
                 # The terminal chats without a training key; a job needs one.
                 try:
                     self._settings.require("training")
                 except SettingsError as missing:
                     return Sentence(f"{missing}; set it to start a job. Nothing was started.")
-                options = parse_start_options(command, default_model, self._table)
-                return Sentence(
-                    await self._finetuner.start(
-                        options, caller.user, caller.platform, caller.channel
-                    )
+                options = parse_start_options(command, default_model, self._providers)
+                outcome = await self._finetuner.start(
+                    options, caller.user, caller.platform, caller.channel
                 )
+                return Sentence(outcome.text)
             case "cancel":
                 answer = await self._finetuner.cancel()
                 job_id = await self._jobs.active_job_id()
@@ -153,15 +164,25 @@ class CommandService:
                     await self._comparer.records(),
                 )
             case "use":
-                if len(command.arguments) != 1:
-                    raise CommandError("`use` needs exactly one model id.")
-                answer = await self._switcher.use(command.arguments[0], caller.user)
-                await self._comparer.promoted_by_hand(command.arguments[0])
+                model, provider = parse_use(command)
+                answer = await self._switcher.use(model, caller.user, provider)
+                await self._comparer.promoted_by_hand(model)
                 return Sentence(answer)
             case "compare":
                 return await self._compare(command, caller)
             case "rollback":
                 return Sentence(await self._switcher.rollback(caller.user))
+            case "providers":
+                return await self.providers()
+            case "migrate":
+                only_estimate, provider, model = parse_migrate(command)
+                if only_estimate:
+                    return Sentence(await self._migrations.estimate(provider, model))
+                return Sentence(
+                    await self._migrations.migrate(
+                        caller.user, caller.platform, caller.channel, provider=provider, model=model
+                    )
+                )
         raise CommandError(f"I don't know the command `{command.name}`.")
 
     async def _compare(self, command: ParsedCommand, caller: Caller) -> Sentence:
@@ -170,8 +191,16 @@ class CommandService:
             raise CommandError("Write what to ask both models: `compare <prompt>`.")
         if len(prompt) > self._settings.max_message_chars:
             raise CommandError(f"That prompt is longer than {self._settings.max_message_chars:,}.")
+        unknown = sorted(set(command.options) - {"model", "provider"})
+        if unknown:
+            raise CommandError(f"`{unknown[0]}` is not an option of compare (model, provider).")
         compared = await self._comparer.adhoc(
-            prompt, caller.user, caller.platform, caller.channel, command.options.get("model")
+            prompt,
+            caller.user,
+            caller.platform,
+            caller.channel,
+            command.options.get("model"),
+            command.options.get("provider"),
         )
         if isinstance(compared, str):
             return Sentence(compared)
@@ -182,16 +211,22 @@ class CommandService:
 
     async def status(self) -> StatusSummary:
         counts = await self._dataset.counts()
-        model = await self._switcher.current()
+        current = await self._switcher.current_ref()
+        swap = await self._models.active()
         active_id = await self._jobs.active_job_id()
+        warnings = [
+            await self._migrations.warning(),
+            self._finetuner.lifecycle_warning(self._settings.finetune_base_model),
+        ]
         return StatusSummary(
             counts.in_set,
             counts.approx_tokens,
-            model,
-            is_fine_tuned=model.startswith("ft:"),
+            current.model,
+            is_fine_tuned=bool(swap and swap.job_id) or current.model.startswith("ft:"),
+            model_provider=self._providers.label(current.provider),
             active_job=await self._jobs.get(active_id) if active_id else None,
             finished_jobs=await self._jobs.finished(limit=3),
-            warning=self._finetuner.lifecycle_warning(self._settings.finetune_base_model),
+            warning=" ".join(w for w in warnings if w) or None,
             waiting=counts.waiting,
             vetoed=counts.vetoed,
             pairs=counts.pairs,
@@ -203,9 +238,12 @@ class CommandService:
         status = await self.status()
         swap = await self._models.active()
         next_job = None
-        if status.examples:
+        if status.examples and self._providers.default_train:
             next_job = await self._finetuner.validate(self._settings.finetune_base_model)
         return Overview(status, swap.at if swap else None, next_job)
+
+    async def providers(self) -> ProviderList:
+        return await list_providers(self._providers, self._lifecycle, self._models)
 
     async def export(self, kind: str = "sft") -> DatasetFile | Sentence:
         # Streamed to a temporary file, which the front end sends and then discards.
@@ -225,5 +263,15 @@ class CommandService:
         return list(dict.fromkeys(names))
 
     def base_model_names(self) -> list[str]:
-        """Base models `start` and `validate` accept, for choices and autocomplete."""
-        return self._table.names()
+        """Base models `start` and `validate` accept on any provider, for choices and
+        autocomplete; the default training provider's first."""
+        names: list[str] = []
+        for provider in self.training_provider_names():
+            names += self._providers.training_table(provider).names()
+        return list(dict.fromkeys(names))
+
+    def training_provider_names(self) -> list[str]:
+        """Providers `start provider=` takes, the default first."""
+        able = [n for n in self._providers.names if self._providers.get(n).train]
+        default = self._providers.default_train
+        return sorted(able, key=lambda name: name != default)

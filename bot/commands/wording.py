@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.commands.results import ComparisonRecord, DatasetFile, StatusSummary
+from bot.commands.results import ComparisonRecord, DatasetFile, ProviderList, StatusSummary
 from bot.progress import format_duration, progress_bar, sparkline, time_left
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
@@ -20,14 +20,14 @@ NO_TUNED_MODEL = "No fine-tuned model yet; I use the configured CHAT_MODEL."
 STATUS_LABELS = {
     "preparing": "preparing",
     "uploading": "uploading the dataset",
-    "validating": "OpenAI is checking the files",
-    "validating_files": "OpenAI is checking the files",
+    "validating": "the provider is checking the files",
+    "validating_files": "the provider is checking the files",
     "queued": "queued",
     "running": "running",
     "succeeded": "succeeded",
     "failed": "failed",
     "cancelled": "cancelled",
-    "lost": "lost (OpenAI no longer knows it)",
+    "lost": "lost (the provider no longer knows it)",
 }
 
 Facts = list[tuple[str, str]]
@@ -53,7 +53,8 @@ def dataset_line(summary: StatusSummary) -> str:
 
 
 def model_line(summary: StatusSummary) -> str:
-    return f"`{summary.model}`{' (fine-tuned)' if summary.is_fine_tuned else ''}"
+    where = f" on {summary.model_provider}" if summary.model_provider else ""
+    return f"`{summary.model}`{' (fine-tuned)' if summary.is_fine_tuned else ''}{where}"
 
 
 def file_contents(file: DatasetFile) -> str:
@@ -185,3 +186,32 @@ def record_text(record: ComparisonRecord) -> str:
         f"{plural(record.wins, 'win')}, {plural(record.losses, 'loss', 'losses')}, "
         f"{plural(record.ties, 'tie')} (picked by {people})"
     )
+
+
+MODELS_SHOWN = 8  # per provider: the dated ones first, then the bot's own
+
+
+def provider_lines(listing: ProviderList) -> list[str]:
+    """`/finetune providers` as lines of chat text, the same on every front end."""
+    lines = [f"Providers ({listing.source}):"]
+    for view in listing.providers:
+        can = [what for what, able in (("chat", view.chat), ("train", view.train)) if able]
+        defaults = f", default for {' and '.join(view.defaults)}" if view.defaults else ""
+        state = "reachable" if view.reachable else "unreachable"
+        head = f"• `{view.name}`: {view.label} ({view.kind}), {' and '.join(can) or 'nothing'}"
+        lines.append(f"{head}{defaults}; {state}")
+        if view.problem:
+            lines.append(f"    {view.problem}")
+        if view.in_use:
+            lines.append(f"    the bot's models here: {', '.join(f'`{m}`' for m in view.in_use)}")
+        dated = sorted((m for m in view.models if m[1]), key=lambda m: (m[1], m[0]))
+        shown = dated[:MODELS_SHOWN]
+        for model, day in shown:
+            lines.append(f"    `{model}`: shuts down {day.isoformat()}")
+        if view.reachable and view.listed:
+            rest = view.listed - len(shown)
+            lines.append(
+                f"    {plural(view.listed, 'model')} listed"
+                + (f", {rest:,} with no shutdown date" if rest else "")
+            )
+    return lines

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
 import openai
-from openai import AsyncOpenAI
 
 from bot.conversation.history import build_conversation
 from bot.conversation.redaction import Redactor
 from bot.errors import REDIS_DOWN
-from storage.models import ModelStore
+from bot.providers.registry import ModelRef, ProviderError, Providers
+from bot.providers.shutdown import NO_MODEL_LEFT, Fallback, is_gone
+from storage.models import ModelStore, ModelSwap
 from storage.schemas import MessageKey, Turn
 from storage.turns import TurnStore
 
@@ -68,10 +70,14 @@ class ReplyTarget(Protocol):
         """End the answer with an apology: after what was shown so far, or on its own."""
 
 
+class _Gone(Exception):
+    """The model's provider no longer serves it (nothing of the answer was shown)."""
+
+
 class ChatService:
     def __init__(
         self,
-        client: AsyncOpenAI,
+        providers: Providers,
         turns: TurnStore,
         models: ModelStore,
         *,
@@ -80,9 +86,13 @@ class ChatService:
         history_budget: int,
         max_message_chars: int,
         redactor: Redactor | None = None,
+        fallback: Fallback | None = None,
+        temperature: float | None = None,
     ) -> None:
         self._redactor = redactor
-        self._client = client
+        self._providers = providers
+        self._fallback = fallback
+        self._temperature = temperature
         self._turns = turns
         self._models = models
         self._system_prompt = system_prompt
@@ -104,7 +114,7 @@ class ChatService:
             return None
 
         # Both reads at once: with Redis hung, the reply waits for one storage timeout, not two.
-        (model, system_prompt), previous = await asyncio.gather(
+        (ref, system_prompt), previous = await asyncio.gather(
             self._current_model(), self._previous_turn(message)
         )
         history, refs = [], []
@@ -112,19 +122,24 @@ class ChatService:
             history = [*previous.messages[1:], {"role": "assistant", "content": previous.reply}]
             refs = [*previous.history_refs, previous.ref]
         conversation = build_conversation(
-            system_prompt, history, refs, text, budget=self._budget, model=model
+            system_prompt, history, refs, text, budget=self._budget, model=ref.model
         )
 
-        reply = await self._answer(model, conversation.messages, target)
+        try:
+            reply = await self._answer(ref, conversation.messages, target)
+        except _Gone:
+            reply, ref = await self._answer_instead(ref, conversation.messages, target)
         if reply is None:
-            await target.fail(MODEL_ERROR_APOLOGY)
+            await target.fail(MODEL_ERROR_APOLOGY if ref else NO_MODEL_LEFT)
             return None
         ids = await target.post(reply)
         # What is stored is redacted (the model answered the message as typed); history built
         # from it later, examples and every export are too.
         people = dict(previous.placeholders) if previous else {}
         stored, redactions = self._redacted(conversation.messages, reply, people)
-        turn = _new_turn(message, previous, model, stored, conversation.history_refs, ids, people)
+        turn = _new_turn(
+            message, previous, ref.model, stored, conversation.history_refs, ids, people
+        )
         try:
             await self._turns.record(turn, redactions=redactions)
         except REDIS_DOWN:
@@ -147,7 +162,7 @@ class ChatService:
             count += sum(redacted.counts.values())
         return [*messages[:-1], *new], count
 
-    async def _current_model(self) -> tuple[str, str]:
+    async def _current_model(self) -> tuple[ModelRef, str]:
         """The active model and its system prompt, read per request so swaps reach every process."""
         try:
             swap = await self._models.active()
@@ -155,8 +170,38 @@ class ChatService:
             logger.warning("chat: storage unavailable, using the configured model")
             swap = None
         if swap is None:
-            return self._default_model, self._system_prompt
-        return swap.model, swap.system_prompt or self._system_prompt
+            return self._providers.ref(self._default_model), self._system_prompt
+        return self._providers.ref(swap.model, swap.provider), self._prompt_of(swap)
+
+    def _prompt_of(self, swap: ModelSwap | None) -> str:
+        return (swap.system_prompt if swap else None) or self._system_prompt
+
+    async def _answer_instead(
+        self, gone: ModelRef, messages: list[dict], target: ReplyTarget
+    ) -> tuple[str | None, ModelRef | None]:
+        """The active model is gone: answer with the newest earlier model that still serves,
+        and make it the active one. (None, None) when none does."""
+        if self._fallback is None:
+            return None, None
+        try:
+            candidates = await self._fallback.candidates(gone)
+        except REDIS_DOWN:
+            logger.warning("chat: storage unavailable, can't look for a model to answer instead")
+            return None, gone
+        for ref, swap in candidates:
+            # The same conversation, under the system prompt that model is used with.
+            own = [{"role": "system", "content": self._prompt_of(swap)}, *messages[1:]]
+            try:
+                reply = await self._answer(ref, own, target)
+            except _Gone:
+                await self._fallback.mark_gone(ref)
+                continue
+            if reply is not None:
+                messages[:] = own
+                with contextlib.suppress(*REDIS_DOWN):
+                    await self._fallback.switch(gone, ref, swap)
+            return reply, ref
+        return None, None
 
     async def _previous_turn(self, message: Incoming) -> Turn | None:
         def key(message_id: str) -> MessageKey:
@@ -174,17 +219,22 @@ class ChatService:
             logger.warning("chat: storage unavailable, answering without thread history")
             return None
 
-    async def _answer(self, model: str, messages: list[dict], target: ReplyTarget) -> str | None:
-        """The model's answer (streamed into `target` if it streams); None if the call failed."""
+    async def _answer(self, ref: ModelRef, messages: list[dict], target: ReplyTarget) -> str | None:
+        """The model's answer (streamed into `target` if it streams); None if the call failed.
+        Raises _Gone when the provider no longer serves the model, before anything was shown."""
+        options = {} if self._temperature is None else {"temperature": self._temperature}
         try:
+            client = self._providers.client(ref)
             if target.streams:
-                content = await self._stream(model, messages, target)
+                content = await self._stream(client, ref.model, messages, target, options)
             else:
-                completion = await self._client.chat.completions.create(
-                    model=model, messages=messages
+                completion = await client.chat.completions.create(
+                    model=ref.model, messages=messages, **options
                 )
                 content = completion.choices[0].message.content
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, ProviderError) as exc:
+            if is_gone(exc):
+                raise _Gone from exc
             logger.warning("chat: model call failed (%s)", type(exc).__name__)
             return None
         except (IndexError, AttributeError, TypeError, ValueError):
@@ -195,11 +245,15 @@ class ChatService:
             return None
         return content
 
-    async def _stream(self, model: str, messages: list[dict], target: ReplyTarget) -> str:
+    async def _stream(
+        self, client, model: str, messages: list[dict], target: ReplyTarget, options: dict
+    ) -> str:
         text = ""
-        stream = await self._client.chat.completions.create(
-            model=model, messages=messages, stream=True
+        stream = await client.chat.completions.create(
+            model=model, messages=messages, stream=True, **options
         )
+        # A gone model is refused when the stream is created (HTTP 404), before any text; an
+        # error inside a started stream is never one a second model could make good.
         async for chunk in stream:
             delta = chunk.choices[0].delta.content if chunk.choices else None
             if delta:

@@ -10,9 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from storage.schemas import MetricPoint
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+    from redis.asyncio import Redis
+
+    from bot.providers.config import Provider
+    from storage.keys import Keys
 
 # Statuses a backend reports, in OpenAI's words; every backend maps its own onto these.
 RUNNING_STATUSES = frozenset({"validating_files", "queued", "running"})
@@ -74,7 +81,7 @@ class JobGone(TrainerError):
 
 
 class Trainer(Protocol):
-    name: str  # the TRAIN_BACKEND value
+    name: str  # the provider's name (PROVIDERS_FILE), which jobs remember
     label: str  # how people call the provider: "OpenAI", "Together AI", ...
     training_closes: date | None  # the day the provider stops taking new jobs, if announced
     supports_dpo: bool  # trains on preference pairs (`method=dpo`)
@@ -110,3 +117,37 @@ def output_model(job: JobProgress, label: str) -> str:
     if not job.output_model:
         raise TrainerError(f"{label} reported success but named no model.")
     return job.output_model
+
+
+@dataclass(frozen=True)
+class TrainerContext:
+    """What a kind may need besides its provider's settings to build a trainer."""
+
+    redis: Redis
+    keys: Keys
+    timeout_seconds: float
+
+
+class ProviderKind(Protocol):
+    """One kind of provider (`kind = ...` in PROVIDERS_FILE): how to chat with it and how to
+    train on it. Each lives in one module of bot/trainers/ and is registered in KINDS there."""
+
+    name: str
+    label: str  # the service's name for people: "OpenAI", "Fireworks AI"
+    family: str  # which models of the model table it trains (ModelInfo.provider)
+    training_closes: date | None  # the day the service stops taking new jobs, if announced
+    default_base_url: str | None  # None: PROVIDERS_FILE must give base_url
+    needs_key: bool  # the service refuses every request without one
+    requires: tuple[str, ...]  # other keys its [providers.<name>] table must give
+
+    def chat_client(self, provider: Provider, timeout_seconds: float) -> AsyncOpenAI:
+        """An OpenAI-compatible client for the provider's chat endpoint."""
+
+    def trainer(self, provider: Provider, context: TrainerContext) -> Trainer: ...
+
+
+def provider_label(kind_label: str, provider: Provider) -> str:
+    """How people call a provider: the service, and the configured name where it differs."""
+    if provider.name.lower() in kind_label.lower():
+        return kind_label
+    return f"{kind_label} ({provider.name})"

@@ -13,11 +13,22 @@ import logging
 from pathlib import Path
 
 import aiohttp
+from openai import AsyncOpenAI
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.trainers.base import JobGone, JobProgress, JobSpec, TrainerError, Unreachable
+from bot.providers.config import Provider
+from bot.trainers.base import (
+    JobGone,
+    JobProgress,
+    JobSpec,
+    TrainerContext,
+    TrainerError,
+    Unreachable,
+    provider_label,
+)
+from bot.trainers.openai_api import openai_client
 from storage.keys import Keys
 from storage.local_jobs import QUEUED, RUNNING, LocalJob, LocalJobStore, new_job_id
 from storage.schemas import utcnow
@@ -32,9 +43,33 @@ WORKER_GONE = "The worker training this job stopped answering; another worker wi
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-class LocalTrainer:
+class LocalKind:
+    """The team's own GPU: `python -m worker` trains, the provider's vLLM serves the adapters."""
+
     name = "local"
     label = "the local GPU worker"
+    family = "local"
+    training_closes = None
+    default_base_url = None  # the vLLM server's /v1
+    needs_key = False  # vLLM without --api-key takes any
+    requires = ()
+
+    def chat_client(self, provider: Provider, timeout_seconds: float) -> AsyncOpenAI:
+        return openai_client(provider, timeout_seconds)
+
+    def trainer(self, provider: Provider, context: TrainerContext) -> LocalTrainer:
+        return LocalTrainer(
+            context.redis,
+            context.keys,
+            chat_base_url=provider.base_url or "",
+            chat_api_key=provider.api_key,
+            models_dir=provider.models_dir,
+            name=provider.name,
+            label=provider_label(self.label, provider),
+        )
+
+
+class LocalTrainer:
     training_closes = None
     supports_dpo = False  # the worker trains supervised LoRA only
 
@@ -47,7 +82,11 @@ class LocalTrainer:
         chat_api_key: str = "",
         models_dir: Path | None = None,
         load_timeout_seconds: float = LOAD_TIMEOUT_SECONDS,
+        name: str = "local",
+        label: str = "the local GPU worker",
     ) -> None:
+        self.name = name
+        self.label = label
         self._store = LocalJobStore(redis, keys)
         self._bot = keys.prefix
         self._chat_base_url = chat_base_url.rstrip("/")

@@ -15,18 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI
 
+from bot.model_table import OPENAI_TRAINING_CLOSES
+from bot.providers.config import Provider
 from bot.trainers.base import (
     FileRejected,
     JobGone,
     JobProgress,
     JobSpec,
     MetricPoint,
+    TrainerContext,
     TrainerError,
     TrainingClosed,
     Unreachable,
     output_model,
+    provider_label,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,6 +39,75 @@ logger = logging.getLogger(__name__)
 FILE_NOT_READY_DELAYS = (1, 2, 4, 8, 15, 30)
 EVENTS_READ = 100  # each poll; every metrics event seen is a point of the loss chart
 EVENTS_KEPT = 3
+
+
+def openai_client(provider: Provider, timeout_seconds: float) -> AsyncOpenAI:
+    return AsyncOpenAI(
+        api_key=provider.key, base_url=provider.base_url, timeout=timeout_seconds, max_retries=2
+    )
+
+
+class OpenAIKind:
+    """OpenAI itself: its fine-tuning closes to new jobs on 2027-01-06."""
+
+    name = "openai"
+    label = "OpenAI"
+    family = "openai"
+    training_closes: date | None = OPENAI_TRAINING_CLOSES
+    default_base_url: str | None = "https://api.openai.com/v1"
+    needs_key = True
+    requires: tuple[str, ...] = ()
+
+    def chat_client(self, provider: Provider, timeout_seconds: float) -> AsyncOpenAI:
+        return openai_client(provider, timeout_seconds)
+
+    def trainer(self, provider: Provider, context: TrainerContext) -> OpenAITrainer:
+        return OpenAITrainer(
+            openai_client(provider, context.timeout_seconds),
+            name=provider.name,
+            label=provider_label(self.label, provider),
+            training_closes=self.training_closes,
+        )
+
+
+class CompatibleKind(OpenAIKind):
+    """Any other server speaking OpenAI's API (a gateway, vLLM, Ollama): OpenAI's models, or
+    its own, and none of OpenAI's wind-down."""
+
+    name = "compatible"
+    label = "the OpenAI-compatible server"
+    training_closes = None
+    default_base_url = None
+    needs_key = False
+
+
+class AzureKind(OpenAIKind):
+    """Azure OpenAI: jobs through the Azure SDK (`api-version`), chat through the resource's
+    OpenAI-compatible `/openai/v1/` endpoint. Not part of OpenAI's wind-down."""
+
+    name = "azure"
+    label = "Azure OpenAI"
+    training_closes = None
+    default_base_url = None  # the resource's endpoint
+
+    def chat_client(self, provider: Provider, timeout_seconds: float) -> AsyncOpenAI:
+        url = (provider.base_url or "").rstrip("/")
+        if not url.endswith("/openai/v1"):
+            url += "/openai/v1"
+        return AsyncOpenAI(
+            api_key=provider.key, base_url=url, timeout=timeout_seconds, max_retries=2
+        )
+
+    def trainer(self, provider: Provider, context: TrainerContext) -> OpenAITrainer:
+        endpoint = (provider.base_url or "").removesuffix("/").removesuffix("/openai/v1")
+        azure = AsyncAzureOpenAI(
+            api_key=provider.key,
+            azure_endpoint=endpoint,
+            api_version=provider.api_version,
+            timeout=context.timeout_seconds,
+            max_retries=2,
+        )
+        return OpenAITrainer(azure, name=provider.name, label=provider_label(self.label, provider))
 
 
 class OpenAITrainer:

@@ -13,16 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from openai import AsyncOpenAI
 
+from bot.providers.config import Provider
 from bot.trainers.base import (
     FileRejected,
     JobGone,
     JobProgress,
     JobSpec,
+    TrainerContext,
     TrainerError,
     Unreachable,
     output_model,
+    provider_label,
 )
+from bot.trainers.openai_api import openai_client
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +50,45 @@ _STATUSES = {
 _REJECTED_FILE_STATES = frozenset({"FAILED", "INVALID_FORMAT"})
 
 
-class TogetherTrainer:
+class TogetherKind:
+    """Together AI: trains LoRA on open models and serves them at the same `/v1`."""
+
     name = "together"
     label = "Together AI"
+    family = "together"
+    training_closes = None
+    default_base_url = DEFAULT_BASE_URL
+    needs_key = True
+    requires = ()
+
+    def chat_client(self, provider: Provider, timeout_seconds: float) -> AsyncOpenAI:
+        return openai_client(provider, timeout_seconds)
+
+    def trainer(self, provider: Provider, context: TrainerContext) -> TogetherTrainer:
+        return TogetherTrainer(
+            provider.api_key,
+            provider.base_url,
+            context.timeout_seconds,
+            name=provider.name,
+            label=provider_label(self.label, provider),
+        )
+
+
+class TogetherTrainer:
     training_closes = None
     supports_dpo = True  # same preference JSONL as OpenAI
 
-    def __init__(self, api_key: str, base_url: str | None, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None,
+        timeout_seconds: float,
+        *,
+        name: str = "together",
+        label: str = "Together AI",
+    ) -> None:
+        self.name = name
+        self.label = label
         self._base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)

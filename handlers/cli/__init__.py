@@ -116,6 +116,7 @@ def build_cli(serve: Serve) -> click.Group:
         """Fine-tuning jobs, as the slash commands run them (you are an admin here)."""
 
     @finetune.command()
+    @click.option("--provider", help="Where to train (default: the configured training provider).")
     @click.option("--model", help="Base model (default FINETUNE_BASE_MODEL).")
     @click.option("--epochs", type=click.IntRange(1, 50))
     @click.option("--suffix")
@@ -127,16 +128,35 @@ def build_cli(serve: Serve) -> click.Group:
         """Validate, upload and start a job, then follow it."""
         _run(finetune_commands.run("start", options, [], follow=not no_follow))
 
-    for name in ("status", "cancel", "models", "rollback"):
+    for name in ("status", "cancel", "models", "rollback", "providers"):
         finetune.command(name, help=f"`/finetune {name}` from the terminal.")(
             click.option("--json", "as_json", is_flag=True)(_simple(name))
         )
 
     @finetune.command()
     @click.argument("model")
-    def use(model: str) -> None:
+    @click.option("--provider", help="Where the model is served (default: as used before).")
+    def use(model: str, provider: str | None) -> None:
         """Switch the bot to a model."""
-        _run(finetune_commands.run("use", {}, [model], follow=False))
+        _run(finetune_commands.run("use", {"provider": provider}, [model], follow=False))
+
+    @finetune.command()
+    @click.option("--provider", help="Where to retrain (default: MIGRATION_TARGET's).")
+    @click.option("--model", help="Base model there (default: MIGRATION_TARGET's).")
+    @click.option("--estimate", is_flag=True, help="Show the plan and its cost; start nothing.")
+    @click.option("--no-follow", is_flag=True, help="Start and return; don't follow the job.")
+    def migrate(provider: str | None, model: str | None, estimate: bool, no_follow: bool) -> None:
+        """Retrain the dataset on MIGRATION_TARGET and switch before the model shuts down."""
+        words = ["estimate"] if estimate else []
+        options = {"provider": provider, "model": model}
+        follow = not (no_follow or estimate)
+        _run(finetune_commands.run("migrate", options, words, follow=follow))
+
+    @cli.command("providers")
+    @click.option("--json", "as_json", is_flag=True)
+    def providers(as_json: bool) -> None:
+        """Every provider: reachable or not, what it can do, its models and shutdown dates."""
+        _run(finetune_commands.run("providers", {}, [], follow=False, as_json=as_json))
 
     return cli
 

@@ -25,7 +25,8 @@ async def run(
     follow: bool,
     as_json: bool = False,
 ) -> int:
-    settings = settings_or_exit("training") if name == "start" else settings_or_exit()
+    needs = ("training",) if name in ("start", "migrate") else ()
+    settings = settings_or_exit(*needs)
     given = {key: str(value) for key, value in options.items() if value is not None}
     async with core(settings) as services:
         result = await services.commands.run(ParsedCommand(name, given, arguments), OPERATOR)
@@ -34,7 +35,7 @@ async def run(
         else:
             for line in render(result):
                 click.echo(line)
-        started = isinstance(result, Sentence) and result.text.startswith("Started")
+        started = isinstance(result, Sentence) and await services.jobs.lock_holder()
         if follow and started:
             await _follow(services)
     return 0

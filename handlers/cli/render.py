@@ -32,6 +32,8 @@ def render(result: results.CommandResult) -> list[str]:
             return [f"Model in use: {current}", *map(plain, lines)]
         case results.DatasetFile():
             return [f"{result.filename}: {wording.file_contents(result)}"]
+        case results.ProviderList():
+            return [plain(line) for line in wording.provider_lines(result)]
     return [str(result)]
 
 

@@ -58,7 +58,7 @@ class FinetuneCommands(app_commands.Group):
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = {key: str(value) for key, value in given.items() if value is not None}
         # Words Slack takes bare (`use <model>`, `export dpo`) are arguments, not options.
-        bare = {"use": "model", "export": "kind", "compare": "prompt"}.get(name)
+        bare = {"use": "model", "export": "kind", "compare": "prompt", "migrate": "words"}.get(name)
         arguments = [options.pop(bare)] if bare in options else []
         caller = results.Caller(
             "discord",
@@ -89,6 +89,7 @@ class FinetuneCommands(app_commands.Group):
 
     @app_commands.command(name="start", description=summary("start"))
     @app_commands.describe(
+        provider="where to train (default: the configured training provider)",
         model="base model to fine-tune",
         epochs="training epochs (default: chosen from the dataset size)",
         suffix="added to the fine-tuned model's name",
@@ -111,10 +112,12 @@ class FinetuneCommands(app_commands.Group):
         holdout: Holdout | None = None,
         method: str | None = None,
         beta: Beta | None = None,
+        provider: str | None = None,
     ) -> None:
         await self._run(
             interaction,
             "start",
+            provider=provider,
             model=model,
             epochs=epochs,
             suffix=suffix,
@@ -132,19 +135,54 @@ class FinetuneCommands(app_commands.Group):
         await self._run(interaction, "models")
 
     @app_commands.command(name="use", description=summary("use"))
-    @app_commands.describe(model="a model id (the ones used before are suggested)")
-    async def use(self, interaction: discord.Interaction, model: str) -> None:
-        await self._run(interaction, "use", model=model)
+    @app_commands.describe(
+        model="a model id (the ones used before are suggested)",
+        provider="where it is served (default: where it was used before)",
+    )
+    async def use(
+        self, interaction: discord.Interaction, model: str, provider: str | None = None
+    ) -> None:
+        await self._run(interaction, "use", model=model, provider=provider)
 
     @app_commands.command(name="compare", description=summary("compare"))
     @app_commands.describe(
         prompt="what to ask both models",
         model="the model to compare with (default: the newest tuned one not in use)",
+        provider="where that model is served (default: where it was used before)",
     )
     async def compare(
-        self, interaction: discord.Interaction, prompt: str, model: str | None = None
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        model: str | None = None,
+        provider: str | None = None,
     ) -> None:
-        await self._run(interaction, "compare", prompt=prompt, model=model)
+        await self._run(interaction, "compare", prompt=prompt, model=model, provider=provider)
+
+    @app_commands.command(name="providers", description=summary("providers"))
+    async def providers(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "providers")
+
+    @app_commands.command(name="migrate", description=summary("migrate"))
+    @app_commands.describe(
+        estimate="only show the plan and its cost",
+        provider="where to retrain (default: MIGRATION_TARGET's)",
+        model="the base model there (default: MIGRATION_TARGET's)",
+    )
+    async def migrate(
+        self,
+        interaction: discord.Interaction,
+        estimate: bool = False,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        await self._run(
+            interaction,
+            "migrate",
+            provider=provider,
+            model=model,
+            words="estimate" if estimate else None,
+        )
 
     @app_commands.command(name="rollback", description=summary("rollback"))
     async def rollback(self, interaction: discord.Interaction) -> None:
@@ -209,6 +247,9 @@ async def _show(interaction: discord.Interaction, result: results.CommandResult)
             await send(embed=report_embed(result), ephemeral=True)
         case results.ModelList(current, history, records):
             await send(embed=models_embed(current, history, records), ephemeral=True)
+        case results.ProviderList():
+            text = "\n".join(wording.provider_lines(result))
+            await send(text[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
         case results.DatasetFile():
             await _send_file(interaction, result)
 

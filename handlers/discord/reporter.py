@@ -24,9 +24,10 @@ class DiscordJobReporter:
     def __init__(self, client: DiscordBot) -> None:
         self._client = client
 
-    async def _channel(self, job: JobRecord) -> discord.PartialMessageable:
+    async def _channel(self, job: JobRecord | str) -> discord.PartialMessageable:
         await asyncio.wait_for(self._client.logged_in.wait(), LOGIN_WAIT_SECONDS)
-        return self._client.get_partial_messageable(int(job.channel))
+        channel = job if isinstance(job, str) else job.channel
+        return self._client.get_partial_messageable(int(channel))
 
     async def show_job(self, job: JobRecord) -> str | None:
         try:
@@ -42,8 +43,11 @@ class DiscordJobReporter:
             return job.status_message_ts
 
     async def announce(self, job: JobRecord, text: str) -> None:
+        await self.post(job.channel, text)
+
+    async def post(self, channel_id: str, text: str) -> None:
         try:
-            channel = await self._channel(job)
+            channel = await self._channel(channel_id)
             await channel.send(text, allowed_mentions=NO_MENTIONS)
         except (discord.HTTPException, TimeoutError) as error:
             logger.warning("discord: announcement not posted (%s)", type(error).__name__)

@@ -73,6 +73,8 @@ async def _show(
                 text=f"Model in use: {current}",
                 blocks=build_models_blocks(current, history, records),
             )
+        case results.ProviderList():
+            await respond(text="\n".join(wording.provider_lines(result)))
         case results.DatasetFile():
             await _send_privately(result, user, client)
             await respond(text=f"Sent you {wording.file_contents(result)} in a direct message.")

@@ -85,6 +85,7 @@ async def handle_start_pressed(
         return
     settings = services.settings
     names = services.commands.base_model_names()
+    providers = (services.commands.training_provider_names(), services.providers.default_train)
     # Open at once (the trigger lasts 3 s), then fill in the estimate, which can take longer.
     opened = await client.views_open(
         trigger_id=body["trigger_id"],
@@ -97,7 +98,7 @@ async def handle_start_pressed(
         return
     await client.views_update(
         view_id=opened["view"]["id"],
-        view=build_start_modal(report, names, settings.finetune_base_model),
+        view=build_start_modal(report, names, settings.finetune_base_model, providers=providers),
     )
 
 
@@ -139,9 +140,9 @@ async def handle_compare_submitted(
     user = body["user"]["id"]
     options, channel = start_options(view["state"]["values"])
     prompt = view["state"]["values"]["prompt"]["value"].get("value") or ""
-    model = {"model": options["model"]} if "model" in options else {}
+    chosen = {key: options[key] for key in ("model", "provider") if key in options}
     caller = Caller("slack", user, services.settings.is_admin(user), channel or "")
-    result = await services.commands.run(ParsedCommand("compare", model, [prompt]), caller)
+    result = await services.commands.run(ParsedCommand("compare", chosen, [prompt]), caller)
     await publish_home(client, services, user, _sentence(result))
 
 
@@ -160,8 +161,10 @@ def _option_errors(services: Services, options: dict[str, str]) -> dict[str, str
     for name, value in options.items():
         method = options.get("method", "supervised")  # beta is checked against the method
         alone = {"model": options.get("model", default), "method": method, name: value}
+        if "provider" in options:  # the model is checked against the provider chosen
+            alone.setdefault("provider", options["provider"])
         try:
-            parse_start_options(ParsedCommand("start", alone), default, services.table)
+            parse_start_options(ParsedCommand("start", alone), default, services.providers)
         except CommandError as problem:
             errors[name] = str(problem)
     return errors

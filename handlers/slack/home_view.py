@@ -30,7 +30,7 @@ HOME_START, HOME_CANCEL, HOME_ROLLBACK = "home_start", "home_cancel", "home_roll
 HOME_COMPARE = "home_compare"
 START_CALLBACK, COMPARE_CALLBACK = "home_start_job", "home_compare_models"
 # The start modal's inputs: block id = the `/finetune start` option it sets.
-START_OPTIONS = ("model", "method", "epochs", "suffix", "holdout", "beta")
+START_OPTIONS = ("provider", "model", "method", "epochs", "suffix", "holdout", "beta")
 REPORT_CHANNEL = "channel"
 CHANNEL_PICKER = {"type": "conversations_select", "action_id": "value"}
 ADMINS_ONLY_NOTE = "Starting, cancelling and rolling back jobs is for fine-tune admins."
@@ -98,7 +98,12 @@ def _admin_actions(overview: Overview) -> dict:
 
 
 def build_start_modal(
-    report: DatasetReport | None, models: list[str], default_model: str, *, checking: bool = False
+    report: DatasetReport | None,
+    models: list[str],
+    default_model: str,
+    *,
+    checking: bool = False,
+    providers: tuple[list[str], str | None] = ([], None),
 ) -> dict:
     """The start form: the estimate at the default options, then `/finetune start`'s options.
     While `checking`, a placeholder (the trigger to open a modal lasts 3 s; the estimate may
@@ -126,6 +131,10 @@ def build_start_modal(
             hint="Empty: our direct messages.",
         ),
     ]
+    names, default_provider = providers
+    if len(names) > 1:  # with one, there is nothing to choose
+        where = input_block("provider", "Train on", _select(names, default_provider or names[0]))
+        blocks.insert(2, where)
     return modal(START_CALLBACK, title, blocks, submit="Start")
 
 
@@ -136,6 +145,7 @@ def build_compare_modal() -> dict:
     blocks = [
         input_block("prompt", "What to ask both models", prompt),
         _optional("model", "Other model", "empty: the newest tuned one not in use"),
+        _optional("provider", "Its provider", "empty: where it was used before, or the default"),
         input_block(
             REPORT_CHANNEL,
             "Post it in",

@@ -90,8 +90,11 @@ class SlackJobReporter:
                 await self._update(job)
 
     async def announce(self, job: JobRecord, text: str) -> None:
+        await self.post(job.channel, text)
+
+    async def post(self, channel: str, text: str) -> None:
         try:
-            await self._client.chat_postMessage(channel=job.channel, text=text)
+            await self._client.chat_postMessage(channel=channel, text=text)
         except SlackApiError as error:
             logger.warning("slack: announcement not posted (%s)", error.response.get("error"))
 

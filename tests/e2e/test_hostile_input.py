@@ -156,6 +156,7 @@ ADMIN_COMMAND_LINES = {
     "cancel": "cancel",
     "use": "use gpt-4o-mini",
     "rollback": "rollback",
+    "migrate": "migrate provider=openai model=gpt-4.1-mini-2025-04-14",
 }
 
 

@@ -1,4 +1,4 @@
-"""Which models each backend trains, and whose wind-down applies to them."""
+"""Which models each provider trains, and whose wind-down applies to them."""
 
 from __future__ import annotations
 
@@ -8,19 +8,26 @@ from redis.asyncio import Redis
 
 from bot.config import load_settings
 from bot.model_table import default_model_table, lifecycle_warning
-from bot.trainers import build_trainer, training_table
+from bot.providers.config import load_providers
+from bot.providers.registry import Providers
+from bot.trainers import TrainerContext
 from storage.keys import Keys
 
 BASE = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s", "openai_api_key": "sk-1"}
 TODAY = date(2026, 11, 21)
 
 
-def table_for(**overrides):
+def table_for(model: str | None = None, **overrides):
     settings = load_settings(**BASE, **overrides)
-    # Never connected: building a trainer must not touch Redis or the network.
+    # Never connected: building providers must not touch Redis or the network.
     redis = Redis(host="127.0.0.1", port=1, decode_responses=True)
-    trainer = build_trainer(settings, redis=redis, keys=Keys("t"))
-    return training_table(default_model_table(), trainer, settings.finetune_base_model)
+    providers = Providers(
+        load_providers(settings, {}),
+        default_model_table(),
+        TrainerContext(redis, Keys("t"), 5),
+        timeout_seconds=5,
+    )
+    return providers.training_table(None, model)
 
 
 def test_openai_trains_openai_models_and_warns_of_its_closing():
@@ -43,7 +50,7 @@ def test_together_trains_its_open_models_only():
     assert table.lookup("gpt-4.1-mini") is None
 
 
-def test_local_trains_the_configured_base_model_for_free():
-    table = table_for(train_backend="local", finetune_base_model="/models/qwen2.5-0.5b")
+def test_local_trains_any_open_model_it_is_given_for_free():
+    table = table_for("/models/qwen2.5-0.5b", train_backend="local")
     info = table.lookup("/models/qwen2.5-0.5b")
     assert info.training_price_per_million == 0 and info.provider == "local"
