@@ -473,7 +473,7 @@ def _refusal(trainable: int) -> str | None:
         return None
     missing = MIN_EXAMPLES - trainable
     return (
-        f"The dataset has {_count(trainable, 'usable example')}; OpenAI needs at least "
+        f"The dataset has {_count(trainable, 'usable example')}; a fine-tuning job needs at least "
         f"{MIN_EXAMPLES}, so approve {missing} more {'reply' if missing == 1 else 'replies'} first."
     )
 

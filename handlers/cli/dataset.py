@@ -29,14 +29,15 @@ async def import_file(path: Path, skip_invalid: bool, model: str | None) -> int:
     settings = settings_or_exit()
     async with core(settings) as services:
         target = model or settings.finetune_base_model
-        _known_model(services.table, target)
+        table = _training_table(services, target)
+        _known_model(table, target)
         with _progress("Importing") as advance:
             try:
                 report = await importing.import_file(
                     path,
                     services.examples,
                     target,
-                    services.table,
+                    table,
                     skip_invalid=skip_invalid,
                     progress=advance,
                 )
@@ -61,6 +62,14 @@ async def import_file(path: Path, skip_invalid: bool, model: str | None) -> int:
     return 0
 
 
+def _training_table(services, model: str) -> ModelTable:
+    """The models the default training provider trains (the local worker: any, `model` too);
+    every model we know when nothing here trains."""
+    if services.providers.default_train is None:
+        return services.table
+    return services.providers.training_table(None, model)
+
+
 @contextlib.contextmanager
 def _progress(label: str) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr in a terminal; nothing when piped (scripts read stdout)."""
@@ -75,15 +84,14 @@ async def validate(path: Path | None, model: str | None, epochs: int | None, as_
     settings = settings_or_exit()
     async with core(settings) as services:
         target = model or settings.finetune_base_model
-        _known_model(services.table, target)
+        table = _training_table(services, target)
+        _known_model(table, target)
         if path is None:
             report = await services.finetuner.validate(target, epochs)
             item = "example"
         else:
             try:
-                report = await asyncio.to_thread(
-                    _validate_file, path, target, services.table, epochs
-                )
+                report = await asyncio.to_thread(_validate_file, path, target, table, epochs)
             except importing.ImportRefused as refused:
                 click.echo(str(refused), err=True)
                 return 1

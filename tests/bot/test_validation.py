@@ -416,7 +416,7 @@ def test_fewer_than_ten_examples_are_refused_saying_how_many_more(table):
     report = analyse_dataset([chat()] * 7, MODEL, table)
     assert not report.can_train
     assert report.refusal == (
-        "The dataset has 7 usable examples; OpenAI needs at least 10, "
+        "The dataset has 7 usable examples; a fine-tuning job needs at least 10, "
         "so approve 3 more replies first."
     )
 
