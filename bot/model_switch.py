@@ -7,6 +7,7 @@ import logging
 
 import openai
 
+from bot.providers.lifecycle import list_models
 from bot.providers.registry import ModelRef, ProviderError, Providers
 from storage.jobs import JobStore
 from storage.models import ModelStore, ModelSwap
@@ -37,6 +38,11 @@ class ModelSwitcher:
         return self._providers.ref(swap.model, swap.provider)
 
     async def use(self, model: str, user: str, provider: str | None = None) -> str:
+        try:
+            if provider is not None:
+                self._providers.get(provider)  # named by the user: say which ones exist
+        except ProviderError as error:
+            return str(error)
         earlier = await self._history_entry(model, provider)
         ref = self._providers.ref(model, provider or (earlier.provider if earlier else None))
         try:
@@ -114,10 +120,13 @@ class ModelSwitcher:
     async def _is_served(self, ref: ModelRef) -> bool:
         if ref == self._providers.ref(self._default):
             return True
+        client = self._providers.client(ref)
         try:
-            await self._providers.client(ref).models.retrieve(ref.model)
-        except openai.NotFoundError:
-            return False
+            try:
+                await client.models.retrieve(ref.model)
+            except openai.NotFoundError:
+                # Some providers (Together) have no lookup by id, only the listing.
+                return ref.model in {model for model, _ in await list_models(client)}
         except openai.OpenAIError as error:
             logger.warning("use: %s did not answer (%s)", ref.provider, type(error).__name__)
             raise ProviderError(

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from bot.finetune import StartOptions
-from bot.providers.registry import ProviderError, Providers
+from bot.providers.registry import Providers
 
 USAGE = {
     "status": "the dataset, the model in use, the active job and the last finished ones",
@@ -124,11 +124,10 @@ def parse_start_options(
         raise CommandError(f"`{unknown[0]}` is not an option of start ({', '.join(START_KEYS)}).")
     provider = command.options.get("provider") or None
     model = command.options.get("model", default_model)
-    try:
-        provider = providers.training_provider(provider)
-        table = providers.training_table(provider, model)
-    except ProviderError as error:
-        raise CommandError(str(error)) from None
+    # A provider that can't train is the configuration's answer, not a syntax error: it
+    # propagates as ProviderError and is said without the usage.
+    provider = providers.training_provider(provider)
+    table = providers.training_table(provider, model)
     if table.lookup(model) is None:
         where = providers.label(provider)
         names = ", ".join(table.names()) or "none listed (MODEL_TABLE_FILE adds them)"

@@ -41,7 +41,7 @@ from bot.finetune import FineTuner
 from bot.model_switch import ModelSwitcher
 from bot.providers.lifecycle import Lifecycle
 from bot.providers.migration import Migrations
-from bot.providers.registry import Providers
+from bot.providers.registry import ProviderError, Providers
 from bot.watcher import JobWatcher
 from storage.jobs import JobStore
 from storage.models import ModelStore
@@ -104,6 +104,8 @@ class CommandService:
             return await self._run(command, caller)
         except CommandError as error:
             return Help(problem=str(error))
+        except ProviderError as error:
+            return Sentence(str(error))
         except REDIS_DOWN:
             return Sentence(STORAGE_DOWN)
         except Exception:

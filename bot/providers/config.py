@@ -34,6 +34,17 @@ _KNOWN_KEYS = frozenset(
     }
 )
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_KEY_PREFIXES = ("sk-", "fw_", "xox", "tgp_", "hf_", "gsk_", "Bearer ")
+
+
+def _looks_like_a_key(value: str) -> bool:
+    """A key pasted where the name of its variable belongs: a known key prefix, anything that
+    can't be a variable's name, or a long run of letters and digits with no `_` (Azure's and
+    Together's keys are hex)."""
+    if value.startswith(_KEY_PREFIXES) or not _VARIABLE.match(value):
+        return True
+    return len(value) >= 24 and "_" not in value and any(c.isdigit() for c in value)
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,11 @@ def load_providers(settings: Settings, environ: Mapping[str, str]) -> ProvidersC
 def read_providers_file(
     path: Path, environ: Mapping[str, str], settings: Settings | None = None
 ) -> ProvidersConfig:
+    if str(path) in ("", "."):
+        raise SettingsError(
+            "PROVIDERS_FILE is empty; name the TOML file, or unset it to use the one-provider "
+            "variables (OPENAI_*, CHAT_*, TRAIN_*)"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -92,7 +108,11 @@ def read_providers_file(
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise SettingsError(f"PROVIDERS_FILE {path} is not valid TOML: {error}") from None
+        reason = str(error)
+        if "end of document" in reason and (start := _unclosed_from(text)) is not None:
+            # tomllib points at the end for a quote or bracket never closed: say where it opens.
+            reason += f"; what is never closed starts at line {start}"
+        raise SettingsError(f"PROVIDERS_FILE {path} is not valid TOML: {reason}") from None
     where = _Locator(path, text)
     tables = document.get("providers")
     if not isinstance(tables, dict) or not tables:
@@ -114,6 +134,22 @@ def read_providers_file(
     if chat is None:
         raise SettingsError(f"{where.file()}: no provider has chat = true; the bot needs one")
     return ProvidersConfig(providers, chat, train, str(path))
+
+
+def _unclosed_from(text: str) -> int | None:
+    """The line where the construct that runs to the end of `text` opens: the first line from
+    which every longer prefix of the file fails to parse (files are small; this runs only on
+    that error)."""
+    lines = text.splitlines(keepends=True)
+    start = None
+    for count in range(len(lines), 0, -1):
+        try:
+            tomllib.loads("".join(lines[:count]))
+        except tomllib.TOMLDecodeError:
+            start = count
+            continue
+        break
+    return start
 
 
 def _provider(
@@ -151,16 +187,20 @@ def _provider(
     if base_url is None:
         raise SettingsError(f"{where.at(section)}: base_url is required for kind = {kind!r}")
     key_env = strings["api_key_env"]
-    if key_env and key_env.startswith(("sk-", "fw_", "xox")):
+    if key_env and _looks_like_a_key(key_env):
+        # Never repeated: it may be the key itself, and this message goes to logs.
         raise SettingsError(
-            f"{where.at(section)}: api_key_env names the variable that holds the key, "
-            "not the key itself; move the key into the environment"
+            f"{where.at(section)}: api_key_env must be the name of the variable that holds the "
+            "key (letters, digits and _), not the key itself; move the key into the environment "
+            "(the value is not shown here)"
         )
     api_key = ""
     if key_env:
         api_key = environ.get(key_env, "").strip()
         if not api_key:
-            raise SettingsError(f"{key_env} is not set; {where.at(section)} reads its key from it")
+            raise SettingsError(
+                f"{key_env} is not set; [{section}] reads its key from it ({where.at(section)})"
+            )
     elif KINDS[kind].needs_key:
         raise SettingsError(f"{where.at(section)}: kind = {kind!r} needs api_key_env")
     for needed in KINDS[kind].requires:
@@ -205,7 +245,9 @@ def _default(
 
 
 class _Locator:
-    """Points at the line of a table header, so a message says where to look."""
+    """Points at the line where a table is declared, so a message says where to look: its
+    header (`[providers.gpu]`, quoted or not), or the key that makes it (`gpu = { … }` under
+    `[providers]`, or `providers.gpu.kind = …`)."""
 
     def __init__(self, path: Path, text: str) -> None:
         self._path = path
@@ -215,12 +257,27 @@ class _Locator:
         return f"PROVIDERS_FILE {self._path}"
 
     def at(self, section: str) -> str:
-        dotted = r"\s*\.\s*".join(re.escape(part) for part in section.split("."))
-        header = re.compile(rf"^\s*\[\s*{dotted}\s*\]")
+        wanted = tuple(section.split("."))
+        table: tuple[str, ...] = ()
         for number, line in enumerate(self._lines, start=1):
-            if header.match(line):
+            if header := _HEADER.match(line):
+                table = declared = _parts(header.group(1))
+            elif key := _KEY.match(line):
+                declared = table + _parts(key.group(1))
+            else:
+                continue
+            if declared[: len(wanted)] == wanted:
                 return f"{self.file()} line {number}"
         return self.file()
+
+
+_HEADER = re.compile(r"^\s*\[\[?([^\[\]]+)\]\]?")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"' .]+?)\s*=")
+
+
+def _parts(dotted: str) -> tuple[str, ...]:
+    """`providers . "gpu"` as ("providers", "gpu"); names here hold no dots."""
+    return tuple(part.strip().strip("\"'") for part in dotted.split("."))
 
 
 # The variables of a one-provider setup ----------------------------------------------------------

@@ -12,7 +12,7 @@ import logging
 import time
 from datetime import date
 
-from openai import OpenAIError
+from openai import AsyncOpenAI, OpenAIError
 
 from bot.clock import Clock
 from bot.providers.registry import ModelRef, ProviderError, Providers
@@ -67,17 +67,13 @@ class Lifecycle:
             client = self._providers.client(provider).with_options(
                 timeout=LISTING_TIMEOUT_SECONDS, max_retries=0
             )
-            page = await client.models.list()
+            listed = await list_models(client)
         except (OpenAIError, ProviderError) as error:
             logger.info(
                 "lifecycle: %s did not list its models (%s)", provider, type(error).__name__
             )
             return None
-        return {
-            model.id: day
-            for model in page.data
-            if (day := _date(getattr(model, "shutdown_date", None))) is not None
-        }
+        return {model: day for model, day in listed if day is not None}
 
     async def models_of(self, provider: str) -> list[tuple[str, date | None]]:
         """Every model the provider lists, with its shutdown date; raises ProviderError or
@@ -85,11 +81,24 @@ class Lifecycle:
         client = self._providers.client(provider).with_options(
             timeout=LISTING_TIMEOUT_SECONDS, max_retries=0
         )
-        page = await client.models.list()
-        models = [(m.id, _date(getattr(m, "shutdown_date", None))) for m in page.data]
+        models = await list_models(client)
         dates = {model: day for model, day in models if day}
         self._listings[provider] = (time.monotonic() + LISTING_FRESH_SECONDS, dates)
         return models
+
+
+async def list_models(client: AsyncOpenAI) -> list[tuple[str, date | None]]:
+    """`GET /models` as (id, shutdown date) pairs. Read raw: OpenAI and vLLM answer a page
+    (`{"data": [...]}`), Together a bare list, which the SDK's page type can't hold."""
+    body = await client.get("/models", cast_to=object)
+    cards = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(cards, list):
+        return []  # not a listing we know: no dates to read
+    return [
+        (str(card["id"]), _date(card.get("shutdown_date")))
+        for card in cards
+        if isinstance(card, dict) and card.get("id")
+    ]
 
 
 def _date(value: object) -> date | None:

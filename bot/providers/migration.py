@@ -90,7 +90,8 @@ class Migrations:
             return str(error)
         current = await self._switcher.current_ref()
         head = await self._shutdown_line(current)
-        return f"{head} {self._plan(target, report)}".strip()
+        blocked = f" It can't start yet: {report.refusal}" if report.refusal else ""
+        return f"{head} {self._plan(target, report)}{blocked}".strip()
 
     async def migrate(
         self,
@@ -160,7 +161,7 @@ class Migrations:
         queue, pace = _PACE.get(kind.family, _LOCAL_PACE)
         minutes = queue + report.billed_tokens / pace
         return (
-            f"Retraining {report.n_examples:,} examples on `{base}` at "
+            f"Retraining {report.trainable:,} examples on `{base}` at "
             f"{self._providers.label(provider)}: {report.billed_tokens:,} billed tokens, {cost}, "
             f"usually about {_duration(minutes)}."
         )

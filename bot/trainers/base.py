@@ -7,6 +7,7 @@ is configuration, and curation code never changes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -151,3 +152,23 @@ def provider_label(kind_label: str, provider: Provider) -> str:
     if provider.name.lower() in kind_label.lower():
         return kind_label
     return f"{kind_label} ({provider.name})"
+
+
+def json_object(text: str) -> dict | None:
+    """A REST answer's body as a JSON object; None when it is not one (a proxy's HTML page)."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def error_message(payload: dict | None) -> str:
+    """The reason in a REST error body: `{"error": {"message"}}` (Together, and Fireworks
+    outside its gateway) or `{"code", "message"}` (Fireworks' gateway); at most 200 characters."""
+    if not payload:
+        return "no reason given"
+    error = payload.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or "no reason given")[:200]
+    return str(payload.get("message") or error or "no reason given")[:200]

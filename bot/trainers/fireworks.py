@@ -11,7 +11,6 @@ Fireworks serves most LoRAs), else onto serverless where Fireworks offers it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import uuid
@@ -30,6 +29,8 @@ from bot.trainers.base import (
     TrainerContext,
     TrainerError,
     Unreachable,
+    error_message,
+    json_object,
     output_model,
     provider_label,
 )
@@ -234,12 +235,16 @@ class FireworksTrainer:
         except _Conflict:
             loaded = await self._loaded_copy(model)
         except TrainerError as error:
-            if self._deployment:
+            if self._deployment or isinstance(error, Unreachable):
                 raise
+            # Nothing here loads a finished job's LoRA later (`use` only switches), so the
+            # person loads it themselves; the setting serves the next jobs.
             raise TrainerError(
-                f"{error} Fireworks serves most tuned LoRAs only on a dedicated deployment: "
-                f'set `deployment = "{self._account}/deployments/<id>"` for this provider, '
-                f"then `/finetune use {model} provider={self.name}`."
+                f"{str(error).rstrip('.')}. Fireworks serves most tuned LoRAs only on a "
+                f"dedicated deployment: load it onto one (`firectl load-lora {model} "
+                f"--deployment <id>`), then `/finetune use {model} provider={self.name}`; "
+                f'set `deployment = "{self._account}/deployments/<id>"` for this provider '
+                "and the next jobs are loaded there by themselves."
             ) from None
         await self._wait_until_deployed(loaded)
         return f"{model}#{self._deployment}" if self._deployment else model
@@ -282,9 +287,9 @@ class FireworksTrainer:
         if status >= 500 or status == 429:
             logger.warning("trainer: %s could not %s (HTTP %s)", self.label, action, status)
             raise Unreachable(f"{self.label} could not {action} (HTTP {status}); try again later.")
-        payload = _json(text)
+        payload = json_object(text)
         if status >= 400 or payload is None:
-            reason = _message(payload) if status >= 400 else "its answer was not JSON"
+            reason = error_message(payload) if status >= 400 else "its answer was not JSON"
             raise TrainerError(f"{self.label} refused to {action}: {reason}")
         return payload
 
@@ -364,21 +369,3 @@ def _count_lines(path: Path) -> tuple[int, int]:
     """Lines and bytes of the file."""
     with path.open("rb") as file:
         return sum(1 for line in file if line.strip()), path.stat().st_size
-
-
-def _json(text: str) -> dict | None:
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
-
-
-def _message(payload: dict | None) -> str:
-    """Fireworks answers `{"code", "message"}` from its gateway, `{"error": {...}}` elsewhere."""
-    if not payload:
-        return "no reason given"
-    error = payload.get("error")
-    if isinstance(error, dict):
-        return str(error.get("message") or "no reason given")[:200]
-    return str(payload.get("message") or error or "no reason given")[:200]

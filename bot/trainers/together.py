@@ -7,7 +7,6 @@ OpenAI-compatible `/v1/chat/completions`, so the chat side only changes its base
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ from bot.trainers.base import (
     TrainerContext,
     TrainerError,
     Unreachable,
+    error_message,
+    json_object,
     output_model,
     provider_label,
 )
@@ -172,9 +173,9 @@ class TogetherTrainer:
         if status >= 500 or status == 429:
             logger.warning("trainer: %s could not %s (HTTP %s)", self.label, action, status)
             raise Unreachable(f"{self.label} could not {action} (HTTP {status}); try again later.")
-        payload = _json(text)
+        payload = json_object(text)
         if status >= 400 or payload is None:
-            reason = _message(payload) if status >= 400 else "its answer was not JSON"
+            reason = error_message(payload) if status >= 400 else "its answer was not JSON"
             raise TrainerError(f"{self.label} refused to {action}: {reason}")
         return payload
 
@@ -190,23 +191,6 @@ def _training_method(spec: JobSpec) -> dict[str, Any]:
 
 class _NotFound(TrainerError):
     pass
-
-
-def _json(text: str) -> dict | None:
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
-
-
-def _message(payload: dict | None) -> str:
-    if not payload:
-        return "no reason given"
-    error = payload.get("error")
-    if isinstance(error, dict):
-        return str(error.get("message") or "no reason given")[:200]
-    return str(payload.get("message") or error or "no reason given")[:200]
 
 
 def _progress(job: dict[str, Any]) -> JobProgress:

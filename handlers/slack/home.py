@@ -15,6 +15,7 @@ from bot.commands.language import CommandError, ParsedCommand, parse_start_optio
 from bot.commands.results import Caller, CommandResult, Help, Sentence
 from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
 from bot.errors import REDIS_DOWN
+from bot.providers.registry import ProviderError
 from handlers.slack.home_view import (
     COMPARE_CALLBACK,
     HOME_CANCEL,
@@ -165,7 +166,7 @@ def _option_errors(services: Services, options: dict[str, str]) -> dict[str, str
             alone.setdefault("provider", options["provider"])
         try:
             parse_start_options(ParsedCommand("start", alone), default, services.providers)
-        except CommandError as problem:
+        except (CommandError, ProviderError) as problem:
             errors[name] = str(problem)
     return errors
 

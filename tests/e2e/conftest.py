@@ -11,6 +11,7 @@ from tests.e2e.harness import RunningBot, make_settings
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.together_api import FakeTogether
 
 
 @pytest.fixture
@@ -24,6 +25,14 @@ async def slack() -> AsyncIterator[FakeSlack]:
 @pytest.fixture
 async def openai_fake() -> AsyncIterator[FakeOpenAI]:
     fake = FakeOpenAI()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def together() -> AsyncIterator[FakeTogether]:
+    fake = FakeTogether()
     await fake.start()
     yield fake
     await fake.stop()

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-
-import pytest
 
 from tests.e2e.test_finetune import FAST, announcements, command, eventually, seed_examples
 from tests.fakes.together_api import FakeTogether
 
 LLAMA = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
-
-
-@pytest.fixture
-async def together() -> AsyncIterator[FakeTogether]:
-    fake = FakeTogether()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def on_together(together: FakeTogether) -> dict:

@@ -123,6 +123,8 @@ class FakeOpenAI(FakeServer):
         self.refuse_training = False
         # Models that GET /v1/models/{id} knows, besides the ft: models of succeeded jobs.
         self.models: set[str] = {"gpt-4.1-mini", "gpt-4.1-mini-2025-04-14", "gpt-4o-mini"}
+        # `shutdown_date` per model in GET /v1/models (YYYY-MM-DD), as OpenAI announces them.
+        self.shutdown_dates: dict[str, str] = {}
         self.file_not_ready_times = 0
 
         self._serial = 0
@@ -142,6 +144,7 @@ class FakeOpenAI(FakeServer):
         route.add_get("/v1/fine_tuning/jobs/{job_id}", self._retrieve_job)
         route.add_post("/v1/fine_tuning/jobs/{job_id}/cancel", self._cancel_job)
         route.add_get("/v1/fine_tuning/jobs/{job_id}/events", self._list_job_events)
+        route.add_get("/v1/models", self._list_models)
         route.add_get("/v1/models/{model}", self._retrieve_model)
         route.add_route("*", "/v1/{tail:.*}", self._unknown_url)
 
@@ -231,6 +234,11 @@ class FakeOpenAI(FakeServer):
         del self.jobs[job_id]
         del self.job_events[job_id]
 
+    def shut_down(self, model: str) -> None:
+        """The provider switched `model` off: chat with it answers 404 model_not_found."""
+        self.missing_models.add(model)
+        self.models.discard(model)
+
     def latest_job(self) -> dict[str, Any]:
         """A copy of the most recently created (and not forgotten) job."""
         if not self.jobs:
@@ -300,7 +308,11 @@ class FakeOpenAI(FakeServer):
             if not body.get(param):
                 return _error(400, f"Missing required parameter: '{param}'.", param=param)
         if body["model"] in self.missing_models:
-            return _error(404, f"The model `{body['model']}` does not exist.", param="model")
+            return _error(
+                404,
+                f"The model `{body['model']}` does not exist or you do not have access to it.",
+                code="model_not_found",
+            )
         if self.reply_delay:
             await asyncio.sleep(self.reply_delay)
 
@@ -524,14 +536,26 @@ class FakeOpenAI(FakeServer):
             return _missing_job(job_id)
         return _paginated(list(reversed(self.job_events[job_id])), request)
 
+    def _served_models(self) -> list[str]:
+        tuned = {job.get("fine_tuned_model") for job in self.jobs.values()}
+        return sorted((self.models | tuned) - self.missing_models - {None})
+
+    def _model_card(self, model: str) -> dict[str, Any]:
+        card = {"id": model, "object": "model", "created": 0, "owned_by": "fake-org"}
+        # Fine-tunes shut down with their base (ft:<base>:org::id).
+        base = model.split(":")[1] if model.startswith("ft:") else model
+        card["shutdown_date"] = self.shutdown_dates.get(model, self.shutdown_dates.get(base))
+        return card
+
+    async def _list_models(self, request: web.Request) -> web.Response:
+        cards = [self._model_card(model) for model in self._served_models()]
+        return web.json_response({"object": "list", "data": cards})
+
     async def _retrieve_model(self, request: web.Request) -> web.Response:
         model = request.match_info["model"]
-        tuned = {job.get("fine_tuned_model") for job in self.jobs.values()}
-        if model not in self.models and model not in tuned:
+        if model not in self._served_models():
             return _error(404, f"The model '{model}' does not exist", code="model_not_found")
-        return web.json_response(
-            {"id": model, "object": "model", "created": 0, "owned_by": "fake-org"}
-        )
+        return web.json_response(self._model_card(model))
 
     async def _unknown_url(self, request: web.Request) -> web.Response:
         return _error(404, f"Invalid URL ({request.method} {request.path})")

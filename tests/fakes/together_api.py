@@ -1,7 +1,8 @@
 """A local fake of the Together AI endpoints the Together backend uses.
 
 Files (`POST /v1/files/upload`, multipart), fine-tunes (create, list, retrieve, events,
-cancel) and OpenAI-compatible chat completions that answer with the model they were asked
+cancel), the model list (`GET /v1/models`, a bare JSON array as Together answers, not OpenAI's
+page) and OpenAI-compatible chat completions that answer with the model they were asked
 for, so a test can see the tuned model serving. Statuses and fields follow Together's API
 reference: jobs start "pending" and end "completed", "error" or "cancelled".
 """
@@ -38,6 +39,7 @@ class FakeTogether(FakeServer):
         route.add_get("/v1/fine-tunes/{job_id}/events", self._list_events)
         route.add_post("/v1/fine-tunes/{job_id}/cancel", self._cancel)
         route.add_post("/v1/chat/completions", self._chat)
+        route.add_get("/v1/models", self._models)
 
     @property
     def base_url(self) -> str:
@@ -135,6 +137,13 @@ class FakeTogether(FakeServer):
             return _error(404, "Fine-tune job not found")
         self.set_job(job_id, "cancelled")
         return web.json_response(self.jobs[job_id])
+
+    async def _models(self, request: web.Request) -> web.Response:
+        cards = [
+            {"id": model, "object": "model", "type": "chat", "created": _now()}
+            for model in sorted(self.served_models)
+        ]
+        return web.json_response(cards)
 
     async def _chat(self, request: web.Request) -> web.Response:
         body = await request.json()
