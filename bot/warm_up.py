@@ -18,7 +18,6 @@ from openai import AsyncOpenAI, OpenAIError
 
 from bot.config import Settings
 from bot.errors import REDIS_DOWN
-from bot.providers.registry import ModelRef
 from bot.tokens import warm_up as load_encodings
 from storage import scripts
 from storage.schemas import Example, Turn
@@ -50,35 +49,17 @@ async def warm_up(services: Services) -> None:
     logger.info("warm-up: ready in %.0f ms", (time.monotonic() - started) * 1000)
 
 
-# A configured model shutting down sooner than this is named at start, in one log line.
-SHUTDOWN_NOTICE_DAYS = 60
-
-
 async def _say_what_shuts_down(services: Services) -> None:
     """One log line at start naming each configured model that shuts down within 60 days:
     deployments that kept the defaults learn it before their users do."""
-    settings, providers = services.settings, services.providers
-    configured = [("CHAT_MODEL", providers.ref(settings.chat_model))]
-    if providers.default_train:
-        base = ModelRef(settings.finetune_base_model, providers.default_train)
-        configured.append(("FINETUNE_BASE_MODEL", base))
-    if settings.compare_judge_model:
-        judge = providers.ref(settings.compare_judge_model, settings.compare_judge_provider)
-        configured.append(("COMPARE_JUDGE_MODEL", judge))
-    if settings.migration:
-        configured.append(
-            ("MIGRATION_TARGET", ModelRef(settings.migration[1], settings.migration[0]))
-        )
-    found = []
-    for variable, ref in configured:
-        day = await services.lifecycle.shutdown_of(ref)
-        if day is not None and services.lifecycle.days_left(day) <= SHUTDOWN_NOTICE_DAYS:
-            found.append(f"{variable} {ref.model} on {day.isoformat()}")
-    if found:
+    soon = await services.migrations.configured_shutdowns()
+    if soon:
         logger.warning(
             "configuration: these models shut down soon: %s; see the README's "
             '"After 2027-01-14" and `/finetune providers`',
-            "; ".join(found),
+            "; ".join(
+                f"{variable} {ref.model} on {day.isoformat()}" for variable, ref, day in soon
+            ),
         )
 
 

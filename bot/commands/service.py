@@ -218,6 +218,7 @@ class CommandService:
         active_id = await self._jobs.active_job_id()
         warnings = [
             await self._migrations.warning(),
+            await self._migrations.configured_warning(),
             self._finetuner.lifecycle_warning(self._settings.finetune_base_model),
         ]
         return StatusSummary(

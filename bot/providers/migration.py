@@ -10,7 +10,7 @@ step is reported in the job channel; the lease holder's watcher runs the date-dr
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 from bot.clock import Clock
 from bot.comparison import Comparer
@@ -38,6 +38,8 @@ NO_TARGET = (
 # on a CPU); the figure is only a first idea.
 _PACE = {"openai": (15, 40_000), "together": (10, 60_000), "fireworks": (10, 60_000)}
 _LOCAL_PACE = (1, 20_000)
+# A configured model shutting down sooner than this is named at start and in the status.
+SHUTDOWN_NOTICE_DAYS = 60
 
 
 class Migrations:
@@ -206,6 +208,40 @@ class Migrations:
                 move += f" (it starts by itself on {max(starts, self._clock.today()).isoformat()})"
             return f"{text}. {move}."
         return f"{text}. Set MIGRATION_TARGET and run `/finetune migrate` to keep a tuned model."
+
+    async def configured_shutdowns(self) -> list[tuple[str, ModelRef, date]]:
+        """Each model the configuration names (by its variable) that shuts down within
+        SHUTDOWN_NOTICE_DAYS: said at start and in the status, whatever is in use."""
+        settings, providers = self._settings, self._providers
+        configured = [("CHAT_MODEL", providers.ref(settings.chat_model))]
+        if providers.default_train:
+            base = ModelRef(settings.finetune_base_model, providers.default_train)
+            configured.append(("FINETUNE_BASE_MODEL", base))
+        if settings.compare_judge_model:
+            judge = providers.ref(settings.compare_judge_model, settings.compare_judge_provider)
+            configured.append(("COMPARE_JUDGE_MODEL", judge))
+        if settings.migration:
+            configured.append(
+                ("MIGRATION_TARGET", ModelRef(settings.migration[1], settings.migration[0]))
+            )
+        soon = []
+        for variable, ref in configured:
+            day = await self._lifecycle.shutdown_of(ref)
+            if day is not None and self._lifecycle.days_left(day) <= SHUTDOWN_NOTICE_DAYS:
+                soon.append((variable, ref, day))
+        return soon
+
+    async def configured_warning(self) -> str | None:
+        """The status's line about configured models shutting down within 60 days."""
+        soon = await self.configured_shutdowns()
+        if not soon:
+            return None
+        named = "; ".join(
+            f"{variable} `{ref.model}` on {day.isoformat()} "
+            f"({self._lifecycle.days_left(day)} days from now)"
+            for variable, ref, day in soon
+        )
+        return f"Configured models that shut down soon: {named}."
 
     async def tick(self) -> None:
         await self._warn_daily()

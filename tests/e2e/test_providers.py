@@ -143,6 +143,12 @@ async def test_the_status_warns_of_the_active_models_shutdown_with_the_days_left
     status = await command(bot, slack, "status", user="UALICE")
     assert f"`{BASE}` on OpenAI shuts down on 2027-01-14 (in 20 days)" in status, status
 
+    # Further off than MIGRATION_WARNING_DAYS, a configured model within 60 days is still named.
+    bot.services.clock.set_today(date(2026, 12, 7))
+    status = await command(bot, slack, "status", user="UALICE")
+    assert "shuts down on" not in status
+    assert f"CHAT_MODEL `{BASE}` on 2027-01-14 (38 days from now)" in status, status
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
