@@ -4,6 +4,7 @@ list; a model its provider switched off; and the errors a wrong provider gets.""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from tests.e2e.test_backends import LLAMA
 from tests.e2e.test_compare import answers_by_model, pair_messages, shown
 from tests.e2e.test_core_loop import bot_replies, replies
-from tests.e2e.test_finetune import FAST, announcements, command, eventually, seed_examples
+from tests.e2e.test_finetune import ADMIN, FAST, announcements, command, eventually, seed_examples
 
 BASE = "gpt-4.1-mini-2025-04-14"
 TUNED = f"ft:{BASE}:acme::tuned"
@@ -256,3 +257,24 @@ async def test_a_model_whose_provider_left_the_configuration_is_not_lost(
     assert answer.startswith("`together` is not a configured provider"), answer
     history = [swap.model for swap in await bot.services.models.history(limit=10)]
     assert "acme/llama-tuned" in history
+
+
+async def test_an_admin_picks_the_provider_in_the_home_start_form(
+    start_bot, slack, openai_fake, together, two_providers
+):
+    bot = await start_bot(providers_file=two_providers, chat_model=BASE, **FAST)
+    await seed_examples(bot, slack, 10)
+    await bot.press_home_button("home_start", user=ADMIN)
+    form = (await slack.wait_for("views.update")).params["view"]
+    assert "Train on" in json.dumps(form)
+
+    # A model the chosen provider does not train is shown at its field; nothing starts.
+    mismatch = {"provider": "together", "model": BASE, "method": "supervised"}
+    answer = await bot.submit_view(form, {}, user=ADMIN, selected=mismatch)
+    assert answer["response_action"] == "errors" and BASE in answer["errors"]["model"]
+    assert not together.job_requests and not openai_fake.job_requests
+
+    chosen = {"provider": "together", "model": LLAMA, "method": "supervised"}
+    assert await bot.submit_view(form, {}, user=ADMIN, selected=chosen) is None
+    await eventually(lambda: together.job_requests)
+    assert together.job_requests[0]["model"] == LLAMA and not openai_fake.job_requests
