@@ -20,7 +20,9 @@ from bot.loss_chart import charts_available
 from storage.schemas import MessageKey
 from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import RunningBot
+from tests.e2e.test_backends import LLAMA
 from tests.e2e.test_core_loop import replies
+from tests.e2e.test_providers import providers_file
 from tests.fakes.discord_api import FakeDiscord
 
 ALICE, BOB, ADMIN = 4242, 4343, 4444
@@ -545,3 +547,32 @@ async def test_compare_posts_both_answers_with_buttons_and_a_press_is_a_pick(
     assert "Your pick (B is better) is saved" in answer.data["content"]
     records = await on_discord.services.comparer.records()
     assert sum(record.wins for record in records.values()) == 1
+
+
+async def test_providers_a_start_on_another_provider_and_a_migration_estimate_from_discord(
+    start_bot, discord_fake, openai_fake, together, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", openai_fake.api_key)
+    monkeypatch.setenv("TOGETHER_API_KEY", together.api_key)
+    bot = await start_bot(
+        **discord_settings(discord_fake),
+        discord_finetune_admins=str(ADMIN),
+        providers_file=providers_file(tmp_path, openai_fake, together),
+        migration_target=f"together:{LLAMA}",
+    )
+    await discord_fake.wait_connected()
+    for n in range(10):
+        await approved_reply(bot, discord_fake, f"question {n}")
+
+    listing = embed_text(await command(discord_fake, "providers"))
+    assert "`openai`" in listing and "`together`" in listing and "reachable" in listing
+
+    estimate = embed_text(await command(discord_fake, "migrate", {"estimate": True}, user_id=ADMIN))
+    assert f"Retraining 10 examples on `{LLAMA}` at Together AI" in estimate, estimate
+    assert not together.job_requests
+
+    started = await command(
+        discord_fake, "start", {"provider": "together", "model": LLAMA}, user_id=ADMIN
+    )
+    assert "with Together AI" in embed_text(started)
+    assert together.job_requests[0]["model"] == LLAMA and not openai_fake.job_requests
