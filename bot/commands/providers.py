@@ -4,7 +4,6 @@ the models it lists with their shutdown dates."""
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
 
 import openai
 
@@ -59,15 +58,10 @@ async def _view(
             problem += f"; check the key in {provider.api_key_env or 'its key variable'}"
         return ProviderView(**view, reachable=True, problem=problem + ".")
     except openai.OpenAIError as error:
-        address = _without_password(provider.base_url or providers.kind(name).default_base_url)
-        problem = f"It did not answer at {address} ({type(error).__name__})."
+        # Not the address: anyone in the chat may ask, and it can name an internal host.
+        problem = (
+            f"It did not answer ({type(error).__name__}); check its base_url in "
+            f"{providers.config.source}."
+        )
         return ProviderView(**view, reachable=False, problem=problem)
     return ProviderView(**view, reachable=True, models=listed, listed=len(listed))
-
-
-def _without_password(url: str | None) -> str:
-    """The address as shown to people: `https://user:secret@host` loses its `user:secret@`."""
-    parts = urlsplit(url or "")
-    if parts.username is None and parts.password is None:
-        return url or "its default address"
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()

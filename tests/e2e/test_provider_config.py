@@ -289,7 +289,7 @@ async def test_a_key_is_never_printed(env, tmp_path, openai_fake):
     assert "; reachable" in outputs["reachable", ("providers",)]
     assert "gpt-4o-mini" in outputs["reachable", ("providers", "--json")]
     assert "; unreachable" in outputs["unreachable", ("providers",)]
-    assert "did not answer at" in outputs["unreachable", ("finetune", "providers")]
+    assert "did not answer" in outputs["unreachable", ("finetune", "providers")]
 
     # A wrong key: the provider refuses, and the variable is named, never its value.
     openai_fake.api_key = "sk-the-right-one"
@@ -367,7 +367,8 @@ train = "openai"
     # The reachable one's models, with the dates they shut down; where the other did not answer.
     assert "    gpt-4o-mini: shuts down 2026-09-30" in lines
     assert "2 models listed, 1 with no shutdown date" in out
-    assert f"did not answer at {gone.rstrip('/')}" in out
+    assert "did not answer (APIConnectionError); check its base_url in" in out
+    assert gone.rstrip("/") not in out  # anyone may ask; the address can be an internal host
 
     listing = json.loads(as_json[1])
     assert listing["source"] == str(path)
