@@ -122,6 +122,7 @@ async def _measure(n: int, n_streamed: int, redis_url: str) -> dict[str, Any]:
             redis_url=redis_url,
             system_prompt="You are Captain Byte, a pirate. Answer like a pirate.",
             openai_timeout_seconds=5,
+            chat_rate_per_minute=0,  # the whole load comes from one simulated person
         )
         started = time.monotonic()
         bot = await RunningBot.start(settings, watch=False, warm=True)

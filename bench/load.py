@@ -50,6 +50,7 @@ SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-test-token"  # what the Slack stand-in accepts
 OPENAI_KEY = "sk-test"
 PREFIX = "bench"
+HEALTHZ_TOKEN = "bench-healthz-token"  # /healthz shows pid and loop lag only with it
 REPO = Path(__file__).resolve().parent.parent
 FIRST = 20  # the first requests of each kind after start, reported on their own
 SLACK_ACK_LIMIT = 3.0  # Slack counts a delivery not answered within 3 s as failed
@@ -171,6 +172,7 @@ def _start_bot(redis_url: str, slack_port: int, openai_port: int, workdir: str, 
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_"))},
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
+        "HEALTHZ_TOKEN": HEALTHZ_TOKEN,
         "SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
         "OPENAI_API_KEY": OPENAI_KEY,
         "OPENAI_BASE_URL": f"http://127.0.0.1:{openai_port}/v1",
@@ -180,6 +182,7 @@ def _start_bot(redis_url: str, slack_port: int, openai_port: int, workdir: str, 
         "WEB_CONCURRENCY": str(processes),
         "CURATE_REACTIONS": "+1",
         "FINETUNE_ADMINS": "UADMIN",
+        "CHAT_RATE_PER_MINUTE": "0",  # the whole load comes from one simulated person
         "DATA_DIR": workdir,
         "PYTHONPATH": str(REPO),
     }
@@ -195,7 +198,8 @@ async def _healthz_by_pid(url: str, want: int, timeout: float = 60) -> dict[int,
     """/healthz of each serving process (asked on fresh connections until `want` answered)."""
     seen: dict[int, dict] = {}
     connector = aiohttp.TCPConnector(force_close=True)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    headers = {"Authorization": f"Bearer {HEALTHZ_TOKEN}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         deadline = time.monotonic() + timeout
         while len(seen) < want and time.monotonic() < deadline:
             try:

@@ -156,6 +156,7 @@ async def _run_case(case: str, redis_url: str, slack_api: str, openai_url: str) 
         redis_url=redis_url,
         redis_prefix=PREFIX,
         finetune_admins=ADMIN,
+        chat_rate_per_minute=0,  # the whole load comes from one simulated person
         job_status_update_seconds=0,
         openai_timeout_seconds=600,
     )

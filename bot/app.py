@@ -29,6 +29,7 @@ from bot.providers.lifecycle import Lifecycle
 from bot.providers.migration import Migrations
 from bot.providers.registry import ProviderError, Providers
 from bot.providers.shutdown import Fallback
+from bot.spending import Spending
 from bot.trainers import TrainerContext
 from bot.vote_applier import VoteApplier
 from bot.watcher import JobWatcher
@@ -44,6 +45,7 @@ from storage.models import ModelStore
 from storage.notices import NoticeStore
 from storage.pairs import PairStore
 from storage.provenance import Provenance
+from storage.spending import SpendStore
 from storage.turns import TurnStore
 from storage.vetoes import VetoStore
 from storage.vote_journal import VoteJournal
@@ -76,6 +78,7 @@ class Services:
     comparer: Comparer  # its `reporters`, too
     migrations: Migrations
     lifecycle: Lifecycle
+    spending: Spending  # rate per person, daily budget
     commands: CommandService
     lag: LoopLag  # the serving process runs it
     answers: AnswerQueue
@@ -111,6 +114,8 @@ def open_core(settings: Settings) -> tuple[RedisHandle, Services]:
         table,
         TrainerContext(redis.client, keys, settings.openai_timeout_seconds),
         timeout_seconds=settings.openai_timeout_seconds,
+        temperature=settings.chat_temperature,
+        reply_max_tokens=settings.reply_max_tokens,
     )
     check_named_providers(settings, registry)
     return redis, build_services(settings, redis.client, registry, Clock())
@@ -134,6 +139,9 @@ def build_services(
     redactor = build_redactor(settings)
     reporters = JobReporters()
     notices = Notices(settings, reporters, jobs, NoticeStore(redis, keys))
+    spending = Spending(
+        settings, SpendStore(redis, keys), NoticeStore(redis, keys), providers.table, clock
+    )
     chat = ChatService(
         providers,
         turns,
@@ -144,7 +152,7 @@ def build_services(
         max_message_chars=settings.max_message_chars,
         redactor=redactor,
         fallback=Fallback(providers, models, notices, clock, settings.chat_model),
-        temperature=settings.chat_temperature,
+        spending=spending,
     )
     finetuner = FineTuner(settings, providers, dataset, jobs, reporters, clock)
     switcher = ModelSwitcher(providers, models, jobs, settings.chat_model)
@@ -159,6 +167,7 @@ def build_services(
         table,
         ComparisonReporters(),
         reporters,
+        spending,
     )
     lifecycle = Lifecycle(providers, clock)
     migrations = Migrations(
@@ -218,6 +227,7 @@ def build_services(
         notices=notices,
         comparer=comparer,
         migrations=migrations,
+        spending=spending,
         lifecycle=lifecycle,
         commands=CommandService(
             settings,
@@ -232,6 +242,7 @@ def build_services(
             comparer,
             migrations,
             lifecycle,
+            spending,
         ),
         lag=lag,
         answers=AnswerQueue(settings.answer_workers, lag),

@@ -28,6 +28,7 @@ from bot.dataset import Dataset
 from bot.finetune import JobReporters
 from bot.model_table import ModelTable
 from bot.providers.registry import ModelRef, ProviderError, Providers
+from bot.spending import Spending
 from bot.tokens import count_messages
 from storage.comparisons import (
     FAILED,
@@ -122,7 +123,9 @@ class Comparer:
         table: ModelTable,
         reporters: ComparisonReporters,
         job_reporter: JobReporters,  # shows the gate's tally on the job's message
+        spending: Spending | None = None,
     ) -> None:
+        self._spending = spending
         self._settings = settings
         self._providers = providers
         self._store = store
@@ -144,8 +147,11 @@ class Comparer:
         channel: str,
         model: str | None = None,
         provider: str | None = None,
+        *,
+        is_admin: bool = False,
     ) -> Comparison | str:
-        """Both models answer `prompt`; the comparison when posted, else why not."""
+        """Both models answer `prompt`; the comparison when posted, else why not. Anyone may
+        compare the models the bot knows; only admins make it pay for any other."""
         current, current_prompt = await self._current()
         if model is None and provider is not None:
             return "`provider=` goes with `model=<id>`: name the model to compare on it."
@@ -156,6 +162,15 @@ class Comparer:
         )
         if candidate is None:
             return "There is no other model to compare with yet; `model=<id>` names one."
+        if model and not is_admin and not await self._is_known(candidate):
+            return (
+                f"I only compare models I have used or trained, and `{model}` is not one of "
+                "them; `/finetune models` lists them. An admin can compare any model."
+            )
+        if self._spending is not None:
+            refusal = await self._spending.admit(platform, user)
+            if refusal is not None:
+                return refusal or "Not now: you've reached the limit on model calls."
         if candidate == current:
             return f"`{candidate.model}` is the model in use; name another with `model=<id>`."
         try:
@@ -312,14 +327,13 @@ class Comparer:
     async def _ask(self, ref: ModelRef, prompt: str, conversation: Conversation) -> Answer:
         model = ref.model
         messages = with_system_prompt(conversation.messages, prompt)
-        temperature = self._settings.chat_temperature
-        options = {} if temperature is None else {"temperature": temperature}
         started = time.monotonic()
         try:
             completion = await self._providers.client(ref).chat.completions.create(
-                model=model, messages=messages, **options
+                model=model, messages=messages, **self._providers.answer_options(ref)
             )
             text = completion.choices[0].message.content
+            await self._paid(model, messages, text)
         except (openai.OpenAIError, ProviderError) as error:
             logger.warning("compare: %s failed (%s)", ref, type(error).__name__)
             return Answer(model=model, error=_failure(error))
@@ -349,15 +363,16 @@ class Comparer:
         judge = self._providers.ref(
             self._settings.compare_judge_model or "", self._settings.compare_judge_provider
         )
+        messages = [
+            {"role": "system", "content": JUDGE_INSTRUCTIONS},
+            {"role": "user", "content": question},
+        ]
         try:
             completion = await self._providers.client(judge).chat.completions.create(
-                model=judge.model,
-                messages=[
-                    {"role": "system", "content": JUDGE_INSTRUCTIONS},
-                    {"role": "user", "content": question},
-                ],
+                model=judge.model, messages=messages, **self._providers.answer_options(judge)
             )
             verdict = (completion.choices[0].message.content or "").strip().lower()
+            await self._paid(judge.model, messages, verdict)
         except (openai.OpenAIError, ProviderError, IndexError, AttributeError):
             logger.warning("compare: the judge model failed")
             return None
@@ -583,6 +598,23 @@ class Comparer:
                     return ModelRef(model, self._providers.serving(job.provider))
         return self._providers.ref(model, provider)
 
+    async def _paid(self, model: str, messages: list[dict], answer: str | None) -> None:
+        if self._spending is not None:
+            await self._spending.record(model, messages, answer)
+
+    async def _is_known(self, ref: ModelRef) -> bool:
+        """The configured model, or one used before or trained by a job, where it is served."""
+        if ref == self._providers.ref(self._settings.chat_model):
+            return True
+        for swap in await self._models.history(limit=100):
+            if self._providers.ref(swap.model, swap.provider) == ref:
+                return True
+        for job in await self._jobs.finished(limit=50):
+            served = ModelRef(job.fine_tuned_model or "", self._providers.serving(job.provider))
+            if served == ref:
+                return True
+        return False
+
     async def _prompt_of(self, model: str) -> str:
         """The system prompt `model` is used with: the one its job trained with, if any."""
         for swap in await self._models.history(limit=100):
@@ -632,16 +664,8 @@ class Comparer:
     ) -> float | None:
         total = 0.0
         for model in (current, candidate):
-            info = self._table.lookup(model)
-            tuned = model.startswith("ft:")
-            prices = (
-                (info.tuned_input_price_per_million, info.tuned_output_price_per_million)
-                if info and tuned
-                else (info.input_price_per_million, info.output_price_per_million)
-                if info
-                else (None, None)
-            )
-            if None in prices:
+            prices = self._table.call_prices(model)
+            if prices is None:
                 return None
             for conversation in conversations:
                 tokens_in = count_messages(conversation.messages, model)

@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     chat_model: str = "gpt-4.1-mini"
     # Sampling temperature of chat and comparison answers; unset: the provider's default.
     chat_temperature: float | None = Field(default=None, ge=0, le=2)
+    # The cap on every answer's tokens (chat, comparisons, the judge): what one call can cost.
+    reply_max_tokens: int = Field(default=2048, ge=16, le=200_000)
+    # Model calls one person may cause in a minute (mentions, DMs, comparisons); 0: no limit.
+    chat_rate_per_minute: int = Field(default=20, ge=0)
+    # What model calls may cost a day (UTC): "5" or "$5" in dollars at the model table's prices
+    # (models without a price add nothing), or "2000000 tokens"; unset: no cap.
+    chat_budget_daily: str | None = Field(
+        default=None, pattern=r"^\s*\$?\s*\d+(\.\d+)?\s*(tokens)?\s*$"
+    )
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     system_prompt_file: Path | None = None
     curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"+1", "white_check_mark"})
@@ -135,6 +144,9 @@ class Settings(BaseSettings):
     finetune_base_model: str = "gpt-4.1-mini-2025-04-14"
     training_system_prompt: str | None = None
     openai_webhook_secret: str | None = None
+    # /healthz shows its details (pid, loop lag, queue) only to a request carrying this token
+    # (`Authorization: Bearer …` or `?token=…`); unset: it says only whether the bot is ready.
+    healthz_token: str | None = None
     model_table_file: Path | None = None
     openai_timeout_seconds: float = Field(default=60, gt=0)
 
@@ -249,6 +261,16 @@ class Settings(BaseSettings):
             )
 
     @property
+    def budget(self) -> tuple[float, str] | None:
+        """CHAT_BUDGET_DAILY as (amount, "usd" or "tokens")."""
+        if not self.chat_budget_daily:
+            return None
+        text = self.chat_budget_daily.replace("$", "").strip()
+        if text.endswith("tokens"):
+            return float(text.removesuffix("tokens").strip()), "tokens"
+        return float(text), "usd"
+
+    @property
     def secrets(self) -> list[str]:
         """Every configured credential, to keep out of logs."""
         return list(self._credentials().values())
@@ -263,6 +285,7 @@ class Settings(BaseSettings):
             "CHAT_API_KEY": self.chat_api_key,
             "TRAIN_API_KEY": self.train_api_key,
             "OPENAI_WEBHOOK_SECRET": self.openai_webhook_secret or "",
+            "HEALTHZ_TOKEN": self.healthz_token or "",
         }
 
     @property

@@ -194,6 +194,19 @@ class ModelTable:
                 by_alias[alias] = self._by_name[key]
         return by_alias
 
+    def call_prices(self, model: str) -> tuple[float, float] | None:
+        """Dollars per million prompt and reply tokens of a chat call to `model` (a tuned `ft:`
+        model at its tuned prices); None where the table has no price."""
+        info = self.lookup(model)
+        if info is None:
+            return None
+        prices = (
+            (info.tuned_input_price_per_million, info.tuned_output_price_per_million)
+            if model.startswith("ft:")
+            else (info.input_price_per_million, info.output_price_per_million)
+        )
+        return None if None in prices else prices
+
     def lookup(self, model: str) -> ModelInfo | None:
         base = _key(base_model_of(model.strip()))
         # Exact names first, so an entry literally named like an alias is never shadowed.

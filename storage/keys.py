@@ -217,6 +217,16 @@ class Keys:
         """Held while a notice said once (a day, or for good) must not be said again."""
         return f"{self._base}:notice:{notice}"
 
+    # Spending (storage/spending.py) ---------------------------------------------------------
+
+    def calls_this_minute(self, person: str, minute: int) -> str:
+        """Counter of the model calls `person` (`platform:user`) caused in one minute."""
+        return f"{self._base}:spend:calls:{person}:{minute}"
+
+    def spend(self, day: str) -> str:
+        """Hash: `usd` and `tokens` spent on model calls on `day` (UTC, YYYY-MM-DD)."""
+        return f"{self._base}:spend:day:{day}"
+
     # The local GPU worker (storage/local_jobs.py) --------------------------------------------
 
     def local_file(self, file_id: str) -> str:

@@ -46,6 +46,7 @@ class StatusSummary:
     active_job: JobRecord | None = None
     finished_jobs: list[JobRecord] = field(default_factory=list)
     warning: str | None = None
+    spend: str | None = None  # today's spend on model calls, and the budget
     waiting: int = 0  # approved by fewer than `min_votes` people
     vetoed: int = 0
     pairs: int = 0

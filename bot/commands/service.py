@@ -42,6 +42,7 @@ from bot.model_switch import ModelSwitcher
 from bot.providers.lifecycle import Lifecycle
 from bot.providers.migration import Migrations
 from bot.providers.registry import ProviderError, Providers
+from bot.spending import Spending
 from bot.watcher import JobWatcher
 from storage.jobs import JobStore
 from storage.models import ModelStore
@@ -75,7 +76,9 @@ class CommandService:
         comparer: Comparer,
         migrations: Migrations,
         lifecycle: Lifecycle,
+        spending: Spending,
     ) -> None:
+        self._spending = spending
         self._comparer = comparer
         self._providers = providers
         self._migrations = migrations
@@ -203,6 +206,7 @@ class CommandService:
             caller.channel,
             command.options.get("model"),
             command.options.get("provider"),
+            is_admin=caller.is_admin,
         )
         if isinstance(compared, str):
             return Sentence(compared)
@@ -230,6 +234,7 @@ class CommandService:
             active_job=await self._jobs.get(active_id) if active_id else None,
             finished_jobs=await self._jobs.finished(limit=3),
             warning=" ".join(w for w in warnings if w) or None,
+            spend=await self._spending.line(),
             waiting=counts.waiting,
             vetoed=counts.vetoed,
             pairs=counts.pairs,

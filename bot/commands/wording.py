@@ -54,7 +54,8 @@ def dataset_line(summary: StatusSummary) -> str:
 
 def model_line(summary: StatusSummary) -> str:
     where = f" on {summary.model_provider}" if summary.model_provider else ""
-    return f"`{summary.model}`{' (fine-tuned)' if summary.is_fine_tuned else ''}{where}"
+    spend = f"; {summary.spend}" if summary.spend else ""
+    return f"`{summary.model}`{' (fine-tuned)' if summary.is_fine_tuned else ''}{where}{spend}"
 
 
 def file_contents(file: DatasetFile) -> str:

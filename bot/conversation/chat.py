@@ -16,6 +16,7 @@ from bot.conversation.redaction import Redactor
 from bot.errors import REDIS_DOWN
 from bot.providers.registry import ModelRef, ProviderError, Providers
 from bot.providers.shutdown import NO_MODEL_LEFT, Fallback, is_gone
+from bot.spending import Spending
 from storage.models import ModelStore, ModelSwap
 from storage.schemas import MessageKey, Turn
 from storage.turns import TurnStore
@@ -87,12 +88,12 @@ class ChatService:
         max_message_chars: int,
         redactor: Redactor | None = None,
         fallback: Fallback | None = None,
-        temperature: float | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self._redactor = redactor
         self._providers = providers
         self._fallback = fallback
-        self._temperature = temperature
+        self._spending = spending
         self._turns = turns
         self._models = models
         self._system_prompt = system_prompt
@@ -112,6 +113,13 @@ class ChatService:
                 f"{self._max_chars:,}. Please shorten it or split it up."
             )
             return None
+
+        if self._spending is not None:
+            refusal = await self._spending.admit(message.platform, message.user)
+            if refusal is not None:
+                if refusal:
+                    await target.say(refusal)
+                return None
 
         # Both reads at once: with Redis hung, the reply waits for one storage timeout, not two.
         (ref, system_prompt), previous = await asyncio.gather(
@@ -222,7 +230,7 @@ class ChatService:
     async def _answer(self, ref: ModelRef, messages: list[dict], target: ReplyTarget) -> str | None:
         """The model's answer (streamed into `target` if it streams); None if the call failed.
         Raises _Gone when the provider no longer serves the model, before anything was shown."""
-        options = {} if self._temperature is None else {"temperature": self._temperature}
+        options = self._providers.answer_options(ref)
         try:
             client = self._providers.client(ref)
             if target.streams:
@@ -240,6 +248,8 @@ class ChatService:
         except (IndexError, AttributeError, TypeError, ValueError):
             logger.warning("chat: model returned a malformed response")
             return None
+        if self._spending is not None:
+            await self._spending.record(ref.model, messages, content)
         if not content or not content.strip():
             logger.warning("chat: model returned an empty reply")
             return None

@@ -8,6 +8,7 @@ provider it was started on, and is followed there even after the defaults change
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from openai import AsyncOpenAI
 
@@ -39,8 +40,12 @@ class Providers:
         context: TrainerContext,
         *,
         timeout_seconds: float,
+        temperature: float | None = None,
+        reply_max_tokens: int | None = None,
     ) -> None:
         self.config = config
+        self._temperature = temperature
+        self._reply_max_tokens = reply_max_tokens
         self.table = table  # every model we know, whoever trains it
         self._context = context
         self._timeout = timeout_seconds
@@ -110,6 +115,18 @@ class Providers:
                 )
             self._clients[name] = KINDS[provider.kind].chat_client(provider, self._timeout)
         return self._clients[name]
+
+    def answer_options(self, ref: ModelRef) -> dict[str, Any]:
+        """What every chat call to `ref` carries besides the messages: CHAT_TEMPERATURE, and
+        REPLY_MAX_TOKENS under the name its provider's kind takes."""
+        options: dict[str, Any] = {}
+        if self._temperature is not None:
+            options["temperature"] = self._temperature
+        if self._reply_max_tokens:
+            provider = self.config.providers.get(ref.provider)
+            limit = KINDS[provider.kind].reply_limit if provider else "max_tokens"
+            options[limit] = self._reply_max_tokens
+        return options
 
     def check_chat(self, ref: ModelRef) -> None:
         """Raise ProviderError when `ref` can't be chatted with as configured now."""

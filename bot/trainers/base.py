@@ -140,6 +140,10 @@ class ProviderKind(Protocol):
     default_base_url: str | None  # None: PROVIDERS_FILE must give base_url
     needs_key: bool  # the service refuses every request without one
     requires: tuple[str, ...]  # other keys its [providers.<name>] table must give
+    # The chat request's cap on a reply's tokens: OpenAI deprecated `max_tokens` for
+    # `max_completion_tokens` (its reasoning models refuse the old one); the others take
+    # `max_tokens`.
+    reply_limit: str
 
     def chat_client(self, provider: Provider, timeout_seconds: float) -> AsyncOpenAI:
         """An OpenAI-compatible client for the provider's chat endpoint."""

@@ -63,6 +63,7 @@ class FireworksKind:
     family = "fireworks"
     training_closes = None
     default_base_url = DEFAULT_ROOT
+    reply_limit = "max_tokens"
     needs_key = True
     requires = ("account_id",)
 

@@ -51,6 +51,7 @@ class LocalKind:
     family = "local"
     training_closes = None
     default_base_url = None  # the vLLM server's /v1
+    reply_limit = "max_tokens"
     needs_key = False  # vLLM without --api-key takes any
     requires = ()
 

@@ -56,6 +56,7 @@ class OpenAIKind:
     training_closes: date | None = OPENAI_TRAINING_CLOSES
     default_base_url: str | None = "https://api.openai.com/v1"
     needs_key = True
+    reply_limit = "max_completion_tokens"
     requires: tuple[str, ...] = ()
 
     def chat_client(self, provider: Provider, timeout_seconds: float) -> AsyncOpenAI:
@@ -79,6 +80,7 @@ class CompatibleKind(OpenAIKind):
     training_closes = None
     default_base_url = None
     needs_key = False
+    reply_limit = "max_tokens"  # what vLLM, Ollama and most gateways take
 
 
 class AzureKind(OpenAIKind):

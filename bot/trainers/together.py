@@ -59,6 +59,7 @@ class TogetherKind:
     family = "together"
     training_closes = None
     default_base_url = DEFAULT_BASE_URL
+    reply_limit = "max_tokens"
     needs_key = True
     requires = ()
 

@@ -42,6 +42,8 @@ def make_settings(slack, openai_fake, **overrides: Any) -> Settings:
         "openai_timeout_seconds": 5,
         # Every change of a job shows at once; the throttle has its own test.
         "job_status_update_seconds": 0,
+        # Tests talk faster than people; the rate limit has its own test.
+        "chat_rate_per_minute": 0,
     }
     values.update(overrides)
     return load_settings(**values)

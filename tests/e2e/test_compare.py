@@ -65,7 +65,7 @@ async def test_compare_posts_two_labelled_answers_and_a_second_pick_replaces_the
 ):
     openai_fake.reply = answers_by_model
     answer = await command(
-        bot, slack, f"compare model={TUNED} what's the tide today?", user="UALICE"
+        bot, slack, f"compare model={TUNED} what's the tide today?"  # an admin: any model
     )
     assert "Both answers are posted" in answer
     [posted] = await eventually(lambda: pair_messages(slack))
@@ -97,7 +97,7 @@ async def test_compare_posts_two_labelled_answers_and_a_second_pick_replaces_the
 async def test_one_side_failing_shows_its_error_and_the_other_answer(bot, slack, openai_fake):
     openai_fake.reply = answers_by_model
     openai_fake.missing_models.add(TUNED)
-    await command(bot, slack, f"compare model={TUNED} hello", user="UALICE")
+    await command(bot, slack, f"compare model={TUNED} hello")
     [posted] = await eventually(lambda: pair_messages(slack))
     assert f"Answer from {bot.settings.chat_model}" in shown(posted).values()
     assert "No answer: The model was not found." in json.dumps(posted.blocks)

@@ -525,8 +525,8 @@ async def test_compare_posts_both_answers_with_buttons_and_a_press_is_a_pick(
 ):
     tuned = "ft:gpt-4.1-mini-2025-04-14:acme::tuned"
     openai_fake.reply = lambda body: f"Answer from {body['model']}"
-    followup = await command(
-        discord_fake, "compare", {"prompt": "what's the tide?", "model": tuned}
+    followup = await command(  # an admin: any model; others only models the bot knows
+        discord_fake, "compare", {"prompt": "what's the tide?", "model": tuned}, user_id=ADMIN
     )
     assert "Both answers are posted" in followup.content
     posted = await discord_fake.wait_for_bot_message(
