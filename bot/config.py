@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     discord_token: str = ""
     discord_finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     discord_curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"👍", "✅"})
-    discord_guild_id: int | None = None
+    discord_guild_id: int | None = None  # one server: an alias of DISCORD_GUILD_IDS
+    # The servers this bot serves; in any other it says so and does nothing (bots are public).
+    discord_guild_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"
     openai_api_key: str = ""
@@ -122,6 +124,8 @@ class Settings(BaseSettings):
     suggested_prompts: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUGGESTED_PROMPTS
     history_token_budget: int = Field(default=3000, ge=100)
     max_message_chars: int = Field(default=20000, ge=1)
+    # `dataset import` and `dataset validate` refuse a longer line (read past, never held whole).
+    max_import_line_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     turn_ttl_days: int = Field(default=30, ge=1)
     job_poll_seconds: float = Field(default=30, gt=0)
     # What happens when a job succeeds: auto (swap at once), compare (the team compares the
@@ -168,6 +172,13 @@ class Settings(BaseSettings):
             return frozenset(part.strip().strip(":") for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @field_validator("suggested_prompts", mode="before")
     @classmethod
     def _split_bars(cls, value: object) -> object:
@@ -183,6 +194,12 @@ class Settings(BaseSettings):
         if self.slack_enabled and not self.slack_app_token and not self.slack_signing_secret:
             raise ValueError(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset)"
+            )
+        if self.discord_token and not self.discord_guilds:
+            raise ValueError(
+                "DISCORD_GUILD_IDS must name the servers this bot serves (DISCORD_GUILD_ID for "
+                "one): Discord bots are public by default, and the owner of any server that "
+                "adds it would be a fine-tune admin there"
             )
         if not self.curate_reactions:
             raise ValueError("CURATE_REACTIONS needs at least one emoji name")
@@ -259,6 +276,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TRAIN_BASE_URL (your Azure OpenAI endpoint) is required for TRAIN_BACKEND=azure"
             )
+
+    @property
+    def discord_guilds(self) -> frozenset[int]:
+        """Every server the Discord front end serves: DISCORD_GUILD_IDS and DISCORD_GUILD_ID."""
+        alias = {self.discord_guild_id} if self.discord_guild_id else set()
+        return self.discord_guild_ids | alias
 
     @property
     def budget(self) -> tuple[float, str] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 # Events whose redelivery would answer or vote twice (interactions: FinetuneTree).
 _ONCE_ONLY = frozenset({"message", "raw_reaction_add", "raw_reaction_remove"})
 _REMEMBERED_DELIVERIES = 10_000
+MEMBERSHIP_SECONDS = 600  # how long "shares a configured server" is remembered for DMs
 
 
 def intents() -> discord.Intents:
@@ -40,9 +42,8 @@ class DiscordBot(discord.Client):
         self._judgements |= {
             events.emoji_name(e): "vote" for e in settings.discord_curate_reactions
         }
-        self._guild = (
-            discord.Object(settings.discord_guild_id) if settings.discord_guild_id else None
-        )
+        self._guilds = settings.discord_guilds
+        self._sharing: dict[int, tuple[float, bool]] = {}  # user -> (until, shares a server)
         self.tree = commands.FinetuneTree(self, services)
         self.tree.add_command(commands.FinetuneCommands(services, self.is_admin))
         self.tree.add_command(corrections.improve_reply_command(services))
@@ -56,12 +57,12 @@ class DiscordBot(discord.Client):
         # Comparison buttons name their pair in the custom id, so any process answers them.
         self.add_dynamic_items(comparison.PickButton, comparison.PromoteButton)
         try:
-            if self._guild is not None:
-                # A guild's commands appear at once; global ones can take a while to spread.
-                self.tree.copy_global_to(guild=self._guild)
-                await self.tree.sync(guild=self._guild)
-            else:
-                await self.tree.sync()
+            # Only the configured servers get /finetune (a server's commands appear at once;
+            # global ones would also show in every other server that added the bot).
+            for guild_id in sorted(self._guilds):
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
         except discord.HTTPException as error:
             logger.error(
                 "discord: could not register /finetune (%s); was the bot invited with the "
@@ -120,12 +121,38 @@ class DiscordBot(discord.Client):
     # What the handlers ask -----------------------------------------------------------------
 
     def is_admin(self, interaction: discord.Interaction) -> bool:
-        """DISCORD_FINETUNE_ADMINS, or Manage Server on the server the command came from."""
+        """DISCORD_FINETUNE_ADMINS, or Manage Server on a configured server the command came
+        from (the owner of any other server that added the bot has it there too)."""
         if str(interaction.user.id) in self._admins:
             return True
         # The interaction carries the member's resolved permissions, so no member cache (and
         # no members intent) is needed; channel overwrites can't grant Manage Server.
-        return interaction.guild_id is not None and interaction.permissions.manage_guild
+        return self.serves(interaction.guild_id) and interaction.permissions.manage_guild
+
+    def serves(self, guild_id: int | None) -> bool:
+        """A configured server (DISCORD_GUILD_IDS); False for DMs and any other server."""
+        return guild_id is not None and guild_id in self._guilds
+
+    async def may_talk(self, guild_id: int | None, user_id: int) -> bool:
+        """Served here: in a configured server, or in a DM with someone who is a member of
+        one (asked of Discord's REST API, which needs no members intent, and remembered)."""
+        if guild_id is not None:
+            return self.serves(guild_id)
+        until, shares = self._sharing.get(user_id, (0.0, False))
+        if time.monotonic() < until:
+            return shares
+        shares = False
+        for guild in sorted(self._guilds):
+            try:
+                await self.http.get_member(guild, user_id)
+            except discord.NotFound:
+                continue
+            except discord.HTTPException:
+                return False  # not known now; asked again next time
+            shares = True
+            break
+        self._sharing[user_id] = (time.monotonic() + MEMBERSHIP_SECONDS, shares)
+        return shares
 
     def is_addressed(self, message: discord.Message) -> bool:
         """DMs always; elsewhere a mention of the bot or a reply to one of its messages."""

@@ -17,6 +17,7 @@ from bot.commands.service import SOMETHING_FAILED
 from bot.errors import REDIS_DOWN
 from bot.tempfiles import TempFile
 from bot.validation import DatasetReport
+from handlers.discord import events
 from handlers.discord.embeds import help_embed, models_embed, report_embed, status_embed
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,12 @@ class FinetuneTree(app_commands.CommandTree):
         self._services = services
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        served = await self.client.may_talk(interaction.guild_id, interaction.user.id)
+        if not served:
+            # Another server that added the bot (its owner has Manage Server there), or a DM
+            # from someone in none of ours: refused before anything runs or is spent.
+            await interaction.response.send_message(events.NOT_SERVED, ephemeral=True)
+            return False
         try:
             return await self._services.seen.first_time(f"discord-interaction-{interaction.id}")
         except REDIS_DOWN:

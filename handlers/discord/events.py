@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+NOT_SERVED = (
+    "I only work in the servers my operator set me up for, and this is not one of them, so I "
+    "don't answer or record anything here."
+)
 # What people write to a bot: plain messages and replies. Joins, pins, boosts and the other
 # system messages are not.
 CONVERSATION_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
@@ -39,6 +43,12 @@ async def handle_message(bot: DiscordBot, message: discord.Message) -> None:
     if message.author.bot or message.webhook_id is not None:
         return
     if message.type not in CONVERSATION_TYPES or not bot.is_addressed(message):
+        return
+    if not await bot.may_talk(message.guild.id if message.guild else None, message.author.id):
+        # Another server that added the bot, or a DM from someone in none of ours: said once
+        # per message, and nothing recorded or spent.
+        with contextlib.suppress(discord.HTTPException):
+            await message.reply(NOT_SERVED, mention_author=False)
         return
     # A gateway RESUME can deliver a message again; answer it once, whichever process saw it.
     # The claim lasts while the answer is written, so a crash mid-answer lets a redelivery in.
@@ -99,7 +109,7 @@ async def handle_reaction(bot: DiscordBot, payload: discord.RawReactionActionEve
     no message author: the turn lookup by message id decides whether it was the bot's reply.
     """
     judgement = bot.judgement(payload)
-    if judgement is None:
+    if judgement is None or (payload.guild_id is not None and not bot.serves(payload.guild_id)):
         return
     reply = MessageKey("discord", str(payload.channel_id), str(payload.message_id))
     added = payload.event_type == "REACTION_ADD"

@@ -38,16 +38,23 @@ def test_without_any_front_end_token_both_are_named_in_one_line():
 
 
 def test_discord_alone_needs_no_slack_settings():
-    settings = load_settings(discord_token="d", openai_api_key="k")
+    settings = load_settings(discord_token="d", openai_api_key="k", discord_guild_id=7)
     assert settings.discord_enabled and not settings.slack_enabled and not settings.socket_mode
 
 
 def test_discord_lists_are_comma_separated(monkeypatch):
     monkeypatch.setenv("DISCORD_CURATE_REACTIONS", "🔥, :goodbot:")
     monkeypatch.setenv("DISCORD_FINETUNE_ADMINS", "111, 222")
-    settings = load_settings(discord_token="d", openai_api_key="k")
+    monkeypatch.setenv("DISCORD_GUILD_IDS", "7, 8")
+    settings = load_settings(discord_token="d", openai_api_key="k", discord_guild_id=9)
     assert settings.discord_curate_reactions == {"🔥", "goodbot"}
     assert settings.discord_finetune_admins == {"111", "222"}
+    assert settings.discord_guilds == {7, 8, 9}  # DISCORD_GUILD_ID is one more
+
+
+def test_discord_needs_the_servers_it_serves():
+    with pytest.raises(SettingsError, match="DISCORD_GUILD_IDS must name the servers"):
+        load_settings(discord_token="d", openai_api_key="k")
 
 
 def test_http_mode_needs_a_signing_secret():

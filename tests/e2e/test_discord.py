@@ -576,3 +576,37 @@ async def test_providers_a_start_on_another_provider_and_a_migration_estimate_fr
     )
     assert "with Together AI" in embed_text(started)
     assert together.job_requests[0]["model"] == LLAMA and not openai_fake.job_requests
+
+
+async def test_a_server_that_is_not_configured_gets_one_sentence_and_nothing_else(
+    start_bot, discord_fake, openai_fake
+):
+    # Configured for another server: the stand-in's server is one that merely added the bot.
+    bot = await start_bot(
+        **{**discord_settings(discord_fake), "discord_guild_id": None},
+        discord_guild_ids="999",
+    )
+    await discord_fake.wait_connected()
+    assert discord_fake.commands(discord_fake.guild_id) == []  # no /finetune offered there
+
+    asked = await mention(discord_fake, "train on me")
+    answer = await answer_to(discord_fake, asked)
+    assert "this is not one of them" in answer.content
+    assert openai_fake.chat_requests == []
+    assert await turn_of(bot, answer, timeout=0.5) is None
+    await discord_fake.add_reaction(answer.id, "👍", user_id=BOB)
+
+    # Its owner has Manage Server there, which makes nobody an admin here.
+    invocation = await discord_fake.invoke_command(
+        "finetune", "start", {}, user_id=BOB, permissions=MANAGE_SERVER
+    )
+    [callback] = await _callbacks(discord_fake, invocation)
+    assert "this is not one of them" in callback.data["content"]
+    assert callback.data.get("flags") == 64  # only to them
+    assert openai_fake.files == {} and openai_fake.job_requests == []
+    assert (await bot.services.examples.stats()).examples == 0
+
+    # A DM from someone in none of the configured servers: the same sentence.
+    dm = await discord_fake.send_message("hello?", author_id=ALICE, in_dm=True)
+    assert "this is not one of them" in (await answer_to(discord_fake, dm)).content
+    assert openai_fake.chat_requests == []
