@@ -333,7 +333,7 @@ class Comparer:
                 model=model, messages=messages, **self._providers.answer_options(ref)
             )
             text = completion.choices[0].message.content
-            await self._paid(model, messages, text)
+            self._paid(model, messages, text)
         except (openai.OpenAIError, ProviderError) as error:
             logger.warning("compare: %s failed (%s)", ref, type(error).__name__)
             return Answer(model=model, error=_failure(error))
@@ -372,7 +372,7 @@ class Comparer:
                 model=judge.model, messages=messages, **self._providers.answer_options(judge)
             )
             verdict = (completion.choices[0].message.content or "").strip().lower()
-            await self._paid(judge.model, messages, verdict)
+            self._paid(judge.model, messages, verdict)
         except (openai.OpenAIError, ProviderError, IndexError, AttributeError):
             logger.warning("compare: the judge model failed")
             return None
@@ -598,9 +598,9 @@ class Comparer:
                     return ModelRef(model, self._providers.serving(job.provider))
         return self._providers.ref(model, provider)
 
-    async def _paid(self, model: str, messages: list[dict], answer: str | None) -> None:
+    def _paid(self, model: str, messages: list[dict], answer: str | None) -> None:
         if self._spending is not None:
-            await self._spending.record(model, messages, answer)
+            self._spending.record_later(model, messages, answer)
 
     async def _is_known(self, ref: ModelRef) -> bool:
         """The configured model, or one used before or trained by a job, where it is served."""

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     # Channels (Slack or Discord ids) where reactions curate; empty: everywhere.
     curate_channels: Annotated[frozenset[str], NoDecode] = frozenset()
     finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
+    # Who may take the dataset out of the chat (`export`); the CLI, on the operator's machine,
+    # always may.
+    export_access: Literal["admins", "everyone"] = "admins"
     # Offered in the bot's DM (Slack's agent view); "|" between prompts, at most 4.
     suggested_prompts: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUGGESTED_PROMPTS
     history_token_budget: int = Field(default=3000, ge=100)

@@ -8,6 +8,7 @@ limits can't be counted, so calls go ahead (chat keeps answering without storage
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -40,6 +41,7 @@ class Spending:
         self._notices = notices
         self._table = table
         self._clock = clock
+        self._recording: set[asyncio.Task] = set()
 
     async def admit(self, platform: str, user: str) -> str | None:
         """None: `user` may cause one more model call now. Else why not, as the sentence to
@@ -65,6 +67,13 @@ class Spending:
                 "answer one person; give me a moment and ask again."
             )
         return ""
+
+    def record_later(self, model: str, messages: list[dict], reply: str | None) -> None:
+        """`record`, without making the answer wait for storage (a hung Redis would hold it
+        for a whole timeout)."""
+        task = asyncio.get_running_loop().create_task(self.record(model, messages, reply))
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
 
     async def record(self, model: str, messages: list[dict], reply: str | None) -> None:
         """Add one call's cost: tokens counted with tiktoken (streamed answers carry no

@@ -59,6 +59,10 @@ NO_PAIRS = (
     'reply" action) to make one.'
 )
 ADMINS_ONLY = "Only fine-tune admins can do that; ask one of them, or see `/finetune help`."
+EXPORT_ADMINS_ONLY = (
+    "Only fine-tune admins can export the dataset here (EXPORT_ACCESS=admins): it holds every "
+    "approved conversation, direct messages with me included."
+)
 
 
 class CommandService:
@@ -103,6 +107,8 @@ class CommandService:
     async def run(self, command: ParsedCommand, caller: Caller) -> CommandResult:
         if command.name in ADMIN_COMMANDS and not caller.is_admin:
             return Sentence(ADMINS_ONLY)
+        if command.name == "export" and not self._may_read_dataset(caller):
+            return Sentence(EXPORT_ADMINS_ONLY)
         try:
             return await self._run(command, caller)
         except CommandError as error:
@@ -114,6 +120,12 @@ class CommandService:
         except Exception:
             logger.exception("commands: /finetune %s failed", command.name)
             return Sentence(SOMETHING_FAILED)
+
+    def _may_read_dataset(self, caller: Caller) -> bool:
+        """EXPORT_ACCESS: the dataset holds every approved conversation, DMs with the bot and
+        other front ends' included, so by default only admins take it out of the chat (the
+        operator's terminal always may)."""
+        return self._settings.export_access == "everyone" or caller.is_admin
 
     async def _run(self, command: ParsedCommand, caller: Caller) -> CommandResult:
         default_model = self._settings.finetune_base_model

@@ -249,7 +249,7 @@ class ChatService:
             logger.warning("chat: model returned a malformed response")
             return None
         if self._spending is not None:
-            await self._spending.record(ref.model, messages, content)
+            self._spending.record_later(ref.model, messages, content)
         if not content or not content.strip():
             logger.warning("chat: model returned an empty reply")
             return None

@@ -258,7 +258,7 @@ async def test_an_unknown_subcommand_gets_the_usage(bot, slack):
 
 
 async def test_export_of_an_empty_dataset_says_how_to_add_examples(bot, slack):
-    await bot.command("export", slack.response_url("ex"))
+    await bot.command("export", slack.response_url("ex"), user="UADMIN")
     call = await slack.wait_for("response_url")
     assert "empty" in call.params["text"]
     assert slack.uploads == []
@@ -269,10 +269,10 @@ async def test_export_sends_the_file_in_a_direct_message(bot, slack):
     [reply] = await replies(slack, 1)
     await bot.react(reply.ts)
     await settle()
-    await bot.command("export", slack.response_url("ex"), user="UCAROL")
+    await bot.command("export", slack.response_url("ex"), user="UADMIN")
     await slack.wait_for("response_url")
     [upload] = slack.uploads
-    assert upload.channel_id == "DUCAROL"
+    assert upload.channel_id == "DUADMIN"
     assert upload.filename.endswith(".jsonl")
 
 
@@ -331,7 +331,7 @@ def signed_headers(body: str) -> dict:
 
 async def export_lines(bot, slack, response: str = "r1") -> list[dict]:
     before = len(slack.uploads)
-    await bot.command("export", slack.response_url(response))
+    await bot.command("export", slack.response_url(response), user="UADMIN")
     for _ in range(250):
         if len(slack.uploads) > before:
             break
@@ -344,3 +344,21 @@ async def status_text(bot, slack, name: str) -> str:
     await bot.command("status", slack.response_url(name))
     call = await slack.wait_for("response_url", lambda c: c.params.get("_name") == name)
     return call.params["blocks"][0]["text"]["text"]
+
+
+async def test_only_admins_export_unless_export_access_is_everyone(start_bot, slack):
+    bot = await start_bot()
+    await bot.mention("a question in a DM-like place")
+    [reply] = await replies(slack, 1)
+    await bot.react(reply.ts)
+    await settle()
+    await bot.command("export", slack.response_url("refused"), user="UCAROL")
+    call = await slack.wait_for("response_url", lambda c: c.params["_name"] == "refused")
+    assert "Only fine-tune admins can export the dataset" in call.params["text"]
+    assert slack.uploads == []
+
+    open_bot = await start_bot(export_access="everyone")
+    await open_bot.command("export", slack.response_url("open"), user="UCAROL")
+    await slack.wait_for("response_url", lambda c: c.params["_name"] == "open")
+    [upload] = slack.uploads
+    assert upload.channel_id == "DUCAROL"

@@ -343,7 +343,7 @@ async def test_status_is_answered_ephemerally_with_the_dataset(on_discord, disco
 
 async def test_export_sends_the_file_to_the_person_who_asked(on_discord, discord_fake):
     await approved_reply(on_discord, discord_fake, "export me")
-    followup = await command(discord_fake, "export", user_id=BOB)
+    followup = await command(discord_fake, "export", user_id=ADMIN)
     assert followup.ephemeral
     [(name, content)] = followup.files
     assert name.endswith(".jsonl")
@@ -610,3 +610,10 @@ async def test_a_server_that_is_not_configured_gets_one_sentence_and_nothing_els
     dm = await discord_fake.send_message("hello?", author_id=ALICE, in_dm=True)
     assert "this is not one of them" in (await answer_to(discord_fake, dm)).content
     assert openai_fake.chat_requests == []
+
+
+async def test_a_member_without_rights_cannot_export_what_others_said(on_discord, discord_fake):
+    await approved_reply(on_discord, discord_fake, "a private question")
+    followup = await command(discord_fake, "export", user_id=BOB)
+    assert "Only fine-tune admins can export the dataset" in followup.content
+    assert followup.files == []

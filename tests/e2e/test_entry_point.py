@@ -32,6 +32,7 @@ def bot_env(slack, openai_fake, tmp_path: Path, port: int) -> dict[str, str]:
         OPENAI_BASE_URL=openai_fake.base_url,
         DATA_DIR=str(tmp_path / "data"),
         PORT=str(port),
+        FINETUNE_ADMINS="UADMIN",
     )
     return env
 

@@ -66,10 +66,10 @@ def jsonl_lines(content: bytes) -> list[str]:
 
 async def test_the_file_sent_in_a_dm_is_the_export_byte_for_byte(bot, slack, temp_dir):
     count = await seed(bot, 40)
-    answer = await command(bot, slack, "export", user="UCAROL")
+    answer = await command(bot, slack, "export")  # an admin
     assert f"Sent you {count} examples in OpenAI chat JSONL" in answer
     [upload] = slack.uploads
-    assert upload.channel_id == "DUCAROL" and upload.filename.endswith(".jsonl")
+    assert upload.channel_id == "DUADMIN" and upload.filename.endswith(".jsonl")
     content, exported = await bot.services.dataset.export_bytes()
     assert upload.content == content and exported == count == len(jsonl_lines(content))
     weights = {

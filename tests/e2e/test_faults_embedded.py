@@ -88,7 +88,7 @@ async def test_a_crash_of_the_embedded_redis_and_the_process_loses_no_acknowledg
         redis_pid = embedded_redis_pid(data_dir)
         async with aiohttp.ClientSession() as session:
             client = SlackSender(f"http://127.0.0.1:{port}", session)
-            await client.command("export", slack.response_url("after-crash"))
+            await client.command("export", slack.response_url("after-crash"), user="UADMIN")
             await slack.wait_for("response_url", lambda c: c.params["_name"] == "after-crash")
             lines = [json.loads(line) for line in slack.uploads[-1].content.decode().splitlines()]
             # Every vote acknowledged before the crash is there; the refused ones are not.

@@ -125,7 +125,7 @@ async def test_while_redis_is_down_chat_answers_commands_say_so_and_all_recovers
     assert notice.params["user"] == "UBOB" and notice.params["text"] == VOTE_NOT_SAVED
 
     for name in ("status", "export"):
-        response = await bot.command(name, slack.response_url(f"down-{name}"))
+        response = await bot.command(name, slack.response_url(f"down-{name}"), user="UADMIN")
         assert response.status == 200
         call = await slack.wait_for(
             "response_url", lambda c, n=name: c.params["_name"] == f"down-{n}"

@@ -298,7 +298,7 @@ async def test_configured_and_pasted_secrets_stay_out_of_the_logs(
     posted = await replies(slack, 3)
     await bot.react(posted[0].ts)
     await good.react(posted[2].ts)
-    await good.command("export", slack.response_url("ex"))
+    await good.command("export", slack.response_url("ex"), user="UADMIN")
     await bot.command("status", slack.response_url("st"))
     await slack.wait_for("response_url", lambda c: c.params["_name"] == "st")
     await settle()
@@ -345,7 +345,7 @@ async def test_two_bots_on_one_redis_keep_datasets_models_and_retries_apart(
 
     assert (await status_text(acme, slack, "a")).startswith("*Dataset:* 1 example,")
     assert (await status_text(globex, slack, "g")).startswith("*Dataset:* 0 examples,")
-    await globex.command("export", slack.response_url("gx"))
+    await globex.command("export", slack.response_url("gx"), user="UADMIN")
     empty = await slack.wait_for("response_url", lambda c: c.params["_name"] == "gx")
     assert "empty" in empty.params["text"]
     [line] = await export_lines(acme, slack, "ax")
