@@ -448,7 +448,9 @@ class Comparer:
         if threshold is None or comparison.status != OPEN:
             return
         tally = await self.tally(comparison)
-        if tally.picks >= self._settings.compare_min_votes and tally.won >= threshold * tally.total:
+        # COMPARE_MIN_VOTES counts people: one person picking on every pair is one voice.
+        enough = len(tally.people) >= self._settings.compare_min_votes
+        if enough and tally.won >= threshold * tally.total:
             await self.promote(comparison, by="auto")
         elif tally.won + tally.undecided < threshold * tally.total:
             comparison.status = REJECTED

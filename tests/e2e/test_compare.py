@@ -65,7 +65,9 @@ async def test_compare_posts_two_labelled_answers_and_a_second_pick_replaces_the
 ):
     openai_fake.reply = answers_by_model
     answer = await command(
-        bot, slack, f"compare model={TUNED} what's the tide today?"  # an admin: any model
+        bot,
+        slack,
+        f"compare model={TUNED} what's the tide today?",  # an admin: any model
     )
     assert "Both answers are posted" in answer
     [posted] = await eventually(lambda: pair_messages(slack))
@@ -167,6 +169,25 @@ async def test_the_rule_promotes_once_enough_picks_say_so(start_bot, slack, open
     await eventually(lambda: said(slack, "the auto-promote rule promoted"))
     # The job's message shows the tally.
     assert "2 picks by 2 people" in json.dumps(slack.calls_to("chat.update")[-1].params["blocks"])
+
+
+async def test_the_rule_counts_people_not_picks(start_bot, slack, openai_fake):
+    bot = await start_bot(
+        swap_gate="compare", job_poll_seconds=0.1, compare_auto_promote=0.5, compare_min_votes=2
+    )
+    _, status_ts = await gated_job(bot, slack, openai_fake)
+    pairs = await eventually(lambda: two_pairs(slack, status_ts))
+    for pair in pairs:  # one person, the new model on every pair
+        tuned = next(label for label, text in shown(pair).items() if TUNED in text).lower()
+        await bot.press(pair.ts, f"compare_pick_{tuned}", pair_id(pair), thread_ts=status_ts)
+    await settle()
+    assert (await bot.services.models.active()) is None, "one person is one voice"
+    first = pairs[0]
+    tuned = next(label for label, text in shown(first).items() if TUNED in text).lower()
+    await bot.press(
+        first.ts, f"compare_pick_{tuned}", pair_id(first), user="UBOB", thread_ts=status_ts
+    )
+    await eventually(lambda: bot.services.models.active())
 
 
 async def test_the_rule_rejects_once_the_threshold_is_out_of_reach(start_bot, slack, openai_fake):
