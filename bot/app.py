@@ -44,6 +44,7 @@ from storage.migrations import MigrationStore
 from storage.models import ModelStore
 from storage.notices import NoticeStore
 from storage.pairs import PairStore
+from storage.pending_votes import PendingVotes
 from storage.provenance import Provenance
 from storage.spending import SpendStore
 from storage.turns import TurnStore
@@ -142,6 +143,15 @@ def build_services(
     spending = Spending(
         settings, SpendStore(redis, keys), NoticeStore(redis, keys), providers.table, clock
     )
+    feedback = FeedbackStore(redis, keys, settings.turn_ttl_seconds)
+    stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
+    curation = Curation(
+        stores,
+        channels=settings.curate_channels,
+        redactor=redactor,
+        token_limit=lambda model: _token_limit(table, model),
+        pending=PendingVotes(redis, keys),
+    )
     chat = ChatService(
         providers,
         turns,
@@ -153,6 +163,7 @@ def build_services(
         redactor=redactor,
         fallback=Fallback(providers, models, notices, clock, settings.chat_model),
         spending=spending,
+        on_recorded=curation.apply_pending,
     )
     finetuner = FineTuner(settings, providers, dataset, jobs, reporters, clock)
     switcher = ModelSwitcher(providers, models, jobs, settings.chat_model)
@@ -193,16 +204,8 @@ def build_services(
         comparer=comparer,
         on_tick=migrations.tick,
     )
-    feedback = FeedbackStore(redis, keys, settings.turn_ttl_seconds)
-    stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
     forgetting = Forgetting(stores)
     lag = LoopLag()
-    curation = Curation(
-        stores,
-        channels=settings.curate_channels,
-        redactor=redactor,
-        token_limit=lambda model: _token_limit(table, model),
-    )
     vote_journal = VoteJournal(redis, keys)
     return Services(
         settings=settings,

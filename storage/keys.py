@@ -217,6 +217,11 @@ class Keys:
         """Held while a notice said once (a day, or for good) must not be said again."""
         return f"{self._base}:notice:{notice}"
 
+    def pending_votes(self, reply: MessageKey) -> str:
+        """Hash: `user:judgement` -> a reaction made on a reply whose turn was not recorded yet
+        (its answer still streaming); applied when the turn is recorded."""
+        return f"{self._base}:pending-votes:{reply.path}"
+
     # Spending (storage/spending.py) ---------------------------------------------------------
 
     def calls_this_minute(self, person: str, minute: int) -> str:

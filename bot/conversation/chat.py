@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -13,7 +14,7 @@ import openai
 
 from bot.conversation.history import build_conversation
 from bot.conversation.redaction import Redactor
-from bot.errors import REDIS_DOWN
+from bot.errors import REDIS_DOWN, StorageUnavailable
 from bot.providers.registry import ModelRef, ProviderError, Providers
 from bot.providers.shutdown import NO_MODEL_LEFT, Fallback, is_gone
 from bot.spending import Spending
@@ -89,7 +90,9 @@ class ChatService:
         redactor: Redactor | None = None,
         fallback: Fallback | None = None,
         spending: Spending | None = None,
+        on_recorded: Callable[[MessageKey], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_recorded = on_recorded  # reactions made while the answer streamed
         self._redactor = redactor
         self._providers = providers
         self._fallback = fallback
@@ -150,9 +153,14 @@ class ChatService:
         )
         try:
             await self._turns.record(turn, redactions=redactions)
+            if self._on_recorded is not None:
+                for part in [turn.ts, *turn.part_ids]:
+                    await self._on_recorded(MessageKey(turn.platform, turn.channel, part))
         except REDIS_DOWN:
             logger.warning("chat: reply posted but not recorded, storage unavailable")
             return None
+        except StorageUnavailable:
+            logger.warning("chat: reactions made while the answer streamed were not applied")
         return turn
 
     def _redacted(

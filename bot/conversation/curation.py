@@ -16,6 +16,7 @@ from bot.tokens import count_messages
 from storage.examples import ExampleStore
 from storage.feedback import FeedbackStore
 from storage.pairs import PairStore
+from storage.pending_votes import HeldReaction, PendingVotes
 from storage.provenance import Provenance
 from storage.schemas import Example, MessageKey, PreferencePair, Turn, content_id
 from storage.turns import TurnStore
@@ -46,6 +47,7 @@ class Outcome(Enum):
     NOT_A_TURN = "not_a_turn"  # not a recorded bot reply (or it expired)
     NOT_CURATED = "not_curated"  # a channel outside CURATE_CHANNELS
     OPTED_OUT = "opted_out"  # someone in the conversation asked not to be recorded
+    HELD = "held"  # on a reply not recorded yet (still streaming): applied when it is
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,9 @@ class Curation:
         channels: frozenset[str] = frozenset(),
         token_limit: Callable[[str], int | None] = lambda model: None,
         redactor: Redactor | None = None,
+        pending: PendingVotes | None = None,
     ) -> None:
+        self._pending = pending
         self._turns, self._examples = stores.turns, stores.examples
         self._vetoes, self._pairs, self._provenance = stores.vetoes, stores.pairs, stores.provenance
         self._feedback = stores.feedback
@@ -111,7 +115,23 @@ class Curation:
             change = self.veto_turn if added else self.lift_veto
         else:
             change = self.approve_turn if added else self.withdraw_vote
-        return await change(reply, user, event_time)
+        result = await change(reply, user, event_time)
+        if result.outcome is not Outcome.NOT_A_TURN or self._pending is None:
+            return result
+        # Perhaps the answer is still streaming: its turn is recorded when the stream stops.
+        # Held until then; and if it was recorded in the meantime, applied now.
+        await _stored(self._pending.hold(reply, HeldReaction(user, judgement, added, event_time)))
+        if await _stored(self._turns.get(reply)) is not None:
+            await self.apply_pending(reply)
+        return CurationResult(Outcome.HELD)
+
+    async def apply_pending(self, reply: MessageKey) -> None:
+        """Apply the reactions held for `reply`, whose turn is recorded now."""
+        if self._pending is None:
+            return
+        for held in await _stored(self._pending.take(reply)):
+            result = await self.react(reply, held.user, held.judgement, held.added, held.event_time)
+            logger.info("curation: a reaction made while the answer streamed: %s", result.outcome)
 
     async def approve_turn(self, reply: MessageKey, user: str, event_time: str) -> CurationResult:
         """`user` approves the bot reply `reply` (any part of it); `event_time` orders their

@@ -7,9 +7,9 @@ import asyncio
 import json
 import time
 
-from tests.e2e.harness import CHANNEL, slack_message
+from tests.e2e.harness import CHANNEL, SlackSender, slack_message
 from tests.e2e.test_core_loop import bot_replies, replies, settle, status_text
-from tests.e2e.test_finetune import command
+from tests.e2e.test_finetune import command, eventually
 
 
 async def answered(bot, slack, text: str, *, user: str = "UALICE", thread_ts: str | None = None):
@@ -388,9 +388,54 @@ async def test_what_must_not_train_is_redacted_before_it_is_stored_and_the_rest_
     assert latest.messages[-1]["content"] == "and @user1 again, with @user2"
 
 
+# The same Visa test number, in fullwidth digits.
+FULLWIDTH_CARD = "４１１１ １１１１ １１１１ １１１１"
+HIDDEN_EMAIL = "ada\u200b.love\u00adlace@example.com"  # a zero-width space and a soft hyphen inside
+
+
+async def test_a_card_in_fullwidth_digits_and_an_address_with_invisible_characters_are_redacted(
+    bot, slack
+):
+    said = f"my card is {FULLWIDTH_CARD}\u200b, mail {HIDDEN_EMAIL} 👨\u200d👩\u200d👧 thanks"
+    # Only the matches change: the zero-width space after the card and the family emoji's
+    # joiners are kept as typed.
+    redacted = "my card is [card]\u200b, mail [email] 👨\u200d👩\u200d👧 thanks"
+    _, reply = await answered(bot, slack, said)
+    turn = await bot.services.turns.get(slack_message(CHANNEL, reply))
+    assert turn.messages[-1]["content"] == redacted
+
+    await bot.react(reply, user="UBOB")
+    await settle()
+    assert await trained(bot) == [redacted]
+    everything = await everything_stored(bot.services.redis)
+    for leaked in (FULLWIDTH_CARD, "１１１１", HIDDEN_EMAIL, "lace@example.com"):
+        assert leaked not in everything, leaked
+        assert json.dumps(leaked)[1:-1] not in everything, leaked  # as stored JSON escapes it
+
+
 async def test_with_redaction_off_the_text_is_stored_as_typed(start_bot, slack):
     bot = await start_bot(redact_pii=False)
     _, reply = await answered(bot, slack, "mail ada@example.com")
     await bot.react(reply)
     await settle()
     assert await trained(bot) == ["mail ada@example.com"]
+
+
+async def test_a_vote_while_the_reply_still_streams_counts(bot, slack, openai_fake):
+    openai_fake.reply = "Arr, the tide turns slowly. " * 8
+    openai_fake.stream_piece_delay = 0.05  # about 1.5 s of streaming
+    await bot.mention("tell it slowly")
+    streaming = await eventually(
+        lambda: [m for m in slack.messages.values() if m.thread_ts and m.streaming]
+    )
+    # Straight from Slack, without waiting for the turn: the person reacts mid-stream.
+    assert (await SlackSender.react(bot, streaming[0].ts, user="UBOB")).status == 200
+    assert (await bot.services.examples.stats()).examples == 0  # the turn is not there yet
+    await replies(slack, 1)
+    stats = await eventually(lambda: _with_examples(bot, 1), timeout=5)
+    assert stats.examples == 1
+
+
+async def _with_examples(bot, count: int):
+    stats = await bot.services.examples.stats()
+    return stats if stats.examples == count else None
