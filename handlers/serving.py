@@ -44,6 +44,8 @@ class Bot:
         return build_web_app(
             self.slack,
             is_ready,
+            signing_secret=self.services.settings.slack_signing_secret,
+            healthz_token=self.services.settings.healthz_token,
             openai_client=self.services.providers.client(),
             webhook_secret=self.services.settings.openai_webhook_secret,
             on_job_event=self.services.watcher.check,

@@ -18,12 +18,16 @@ from tests.e2e.test_core_loop import replies
 from tests.e2e.test_entry_point import bot_env, start_process
 from tests.e2e.test_start_stop import EmbeddedRedis, assert_clean, assert_stopped, stop
 
+# /healthz names the process that answered (its pid) only to whoever holds this token.
+HEALTHZ_TOKEN = "workers-healthz-token"
+
 
 async def serving_pids(port: int, want: int, timeout: float = 60) -> set[int]:
     """The pids that answer /healthz ready, asked on fresh connections until `want` have."""
     pids: set[int] = set()
     connector = aiohttp.TCPConnector(force_close=True)  # a new connection every request
-    async with aiohttp.ClientSession(connector=connector) as session:
+    headers = {"Authorization": f"Bearer {HEALTHZ_TOKEN}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         async with asyncio.timeout(timeout):
             while len(pids) < want:
                 try:
@@ -39,7 +43,11 @@ async def serving_pids(port: int, want: int, timeout: float = 60) -> set[int]:
 
 async def test_two_processes_share_one_port_and_stop_together(slack, openai_fake, tmp_path):
     port = free_port()
-    env = {**bot_env(slack, openai_fake, tmp_path, port), "WEB_CONCURRENCY": "2"}
+    env = {
+        **bot_env(slack, openai_fake, tmp_path, port),
+        "WEB_CONCURRENCY": "2",
+        "HEALTHZ_TOKEN": HEALTHZ_TOKEN,
+    }
     process = await start_process(env, tmp_path)
     pids = await serving_pids(port, 2)
     assert len(pids) == 2 and process.pid not in pids
