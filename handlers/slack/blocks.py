@@ -1,4 +1,8 @@
-"""Block Kit builders: pure functions from core results to Slack blocks."""
+"""Block Kit builders: pure functions from core results to Slack blocks.
+
+Each builder takes the core's results as they are and escapes what it lays out itself (see
+`escaping`); `section` and `context` take mrkdwn that is already safe.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from bot.commands.wording import (
     report_title,
 )
 from bot.validation import DatasetReport
+from handlers.slack.escaping import escape, escaped
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
 
@@ -100,39 +105,43 @@ def facts_text(facts: Facts) -> str:
 
 
 def build_status_blocks(summary: StatusSummary) -> list[dict]:
+    shown = escaped(summary)
     blocks = [
-        section(f"*Dataset:* {dataset_line(summary)}"),
-        section(f"*Model in use:* {model_line(summary)}"),
+        section(f"*Dataset:* {dataset_line(shown)}"),
+        section(f"*Model in use:* {model_line(shown)}"),
     ]
     return [*blocks, *jobs_blocks(summary), {"type": "divider"}, build_help_block()]
 
 
 def jobs_blocks(summary: StatusSummary) -> list[dict]:
     """The backend's warning, the active job and the last finished ones (status and Home)."""
-    blocks = [section(f"⚠️ {summary.warning}")] if summary.warning else []
+    blocks = [section(f"⚠️ {escape(summary.warning)}")] if summary.warning else []
     if summary.active_job:
         blocks += build_job_blocks(summary.active_job)
     if summary.finished_jobs:
-        lines = ["*Last jobs:*", *finished_job_lines(summary.finished_jobs)]
+        lines = ["*Last jobs:*", *finished_job_lines(escaped(summary.finished_jobs))]
         blocks.append(section("\n".join(lines)))
     return blocks
 
 
 def build_help_block() -> dict:
-    return section("\n".join([CURATION_HINT, *usage_lines()]))
+    # The usage's `<model>` and `<prompt>` are meant as written, not as Slack links.
+    return section(escape("\n".join([CURATION_HINT, *usage_lines()])))
 
 
 def status_text(summary: StatusSummary) -> str:
     """Plain-text fallback for notifications and screen readers."""
-    return f"Dataset: {summary.examples} examples. Model in use: {summary.model}."
+    return f"Dataset: {summary.examples} examples. Model in use: {escape(summary.model)}."
 
 
 def build_job_blocks(job: JobRecord) -> list[dict]:
+    job = escaped(job)  # its provider's errors and events, its model names
     lines = [f"*{job_title(job)}*  ({job_origin(job)})", facts_text(job_facts(job))]
     return [section("\n".join([*lines, *job_progress_lines(job)]))]
 
 
 def build_report_blocks(report: DatasetReport) -> list[dict]:
+    report = escaped(report)
     lines = [f"*{report_title(report)}*", facts_text(report_facts(report))]
     if spread := report_spread(report):
         lines.append(spread)
@@ -143,7 +152,8 @@ def build_report_blocks(report: DatasetReport) -> list[dict]:
 def build_models_blocks(
     current: str, history: list[ModelSwap], records: dict[str, ComparisonRecord]
 ) -> list[dict]:
-    lines = [f"*Model in use:* `{current}`", *model_history_lines(history, records)]
+    history, records = escaped(history), escaped(records)
+    lines = [f"*Model in use:* `{escape(current)}`", *model_history_lines(history, records)]
     return [section("\n".join(lines))]
 
 

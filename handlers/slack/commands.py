@@ -19,6 +19,7 @@ from handlers.slack.blocks import (
     build_status_blocks,
     status_text,
 )
+from handlers.slack.escaping import escape, escape_sentence, escaped
 from handlers.slack.uploads import upload_file
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ async def handle_finetune(
         caller = results.Caller("slack", user, is_admin, command["channel_id"])
         result = await services.commands.run_text(command.get("text", ""), caller)
         try:
-            await _show(result, user, respond, client)
+            await _show(result, caller, respond, client, services.settings.finetune_admins)
         except Exception:
             logger.exception("commands: could not show the /finetune answer")
             await respond(text=SOMETHING_FAILED)
@@ -55,28 +56,36 @@ async def handle_finetune(
 
 
 async def _show(
-    result: results.CommandResult, user: str, respond: AsyncRespond, client: AsyncWebClient
+    result: results.CommandResult,
+    caller: results.Caller,
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    admins: frozenset[str],
 ) -> None:
+    """The answer, escaped: it echoes what was typed (a model name, a prompt) and what
+    providers said. Only the bot's own mentions of the caller, the admins (who started a job)
+    and this channel stay mentions."""
     match result:
         case results.Sentence(text):
-            await respond(text=text)
+            people = {caller.user, *admins}
+            await respond(text=escape_sentence(text, people=people, channels=[caller.channel]))
         case results.Help(problem=None):
             await respond(text="/finetune commands", blocks=[build_help_block()])
         case results.Help(problem):
-            await respond(text="\n".join([problem, "Usage:", *usage_lines()]))
+            await respond(text=escape("\n".join([problem, "Usage:", *usage_lines()])))
         case results.StatusSummary():
             await respond(text=status_text(result), blocks=build_status_blocks(result))
         case DatasetReport():
             await respond(text="Dataset check", blocks=build_report_blocks(result))
         case results.ModelList(current, history, records):
             await respond(
-                text=f"Model in use: {current}",
+                text=f"Model in use: {escape(current)}",
                 blocks=build_models_blocks(current, history, records),
             )
         case results.ProviderList():
-            await respond(text="\n".join(wording.provider_lines(result)))
+            await respond(text="\n".join(wording.provider_lines(escaped(result))))
         case results.DatasetFile():
-            await _send_privately(result, user, client)
+            await _send_privately(result, caller.user, client)
             await respond(text=f"Sent you {wording.file_contents(result)} in a direct message.")
 
 

@@ -15,6 +15,7 @@ from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
 from bot.comparison import PICK_LABELS, answer_figures, pair_view
 from bot.errors import REDIS_DOWN
 from handlers.slack.blocks import button, confirmation, context, section
+from handlers.slack.escaping import acting_for, escape, escape_sentence, escape_within, escaped
 from storage.comparisons import ComparedPair, Comparison
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ class SlackComparisonReporter:
         return posted["ts"]
 
     async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
+        # It names models and may carry a provider's error; of people, it mentions only who
+        # asked for the comparison or who pressed the button that made it say this.
+        text = escape_sentence(text, people=[comparison.asked_by])
         blocks = [section(text)]
         if promote:
             blocks.append(promote_button(comparison))
@@ -56,14 +60,16 @@ class SlackComparisonReporter:
 
 
 def build_pair_blocks(comparison: Comparison, pair: ComparedPair, number: int) -> list[dict]:
-    """Both answers, labelled A and B in the pair's stored order, and the pick buttons."""
+    """Both answers, labelled A and B in the pair's stored order, and the pick buttons. The
+    prompt, the answers and the providers' errors are shown escaped, as written."""
     view = pair_view(comparison, pair, number)
-    blocks = [section(f"*{view.title}*\n> {_cut(view.asked, PROMPT_MAX_CHARS)}")]
+    asked = escape_within(view.asked, PROMPT_MAX_CHARS)
+    blocks = [section(f"*{escape(view.title)}*\n> {asked}")]
     for label, answer in view.sides:
-        text = _cut(answer.text, ANSWER_MAX_CHARS) if answer.text else "—"
-        blocks += [section(f"*{label}*\n{text}"), context(answer_figures(answer))]
+        text = escape_within(answer.text, ANSWER_MAX_CHARS) if answer.text else "—"
+        blocks += [section(f"*{label}*\n{text}"), context(answer_figures(escaped(answer)))]
     if view.judge:
-        blocks.append(context(view.judge))
+        blocks.append(context(escape(view.judge)))
     buttons = [
         button(words, f"compare_pick_{pick}", value=pair.id) for pick, words in PICK_LABELS.items()
     ]
@@ -96,7 +102,7 @@ async def handle_pick(
         text = result.text
     except REDIS_DOWN:
         text = STORAGE_DOWN
-    await _tell(client, body, user, text)
+    await _tell(client, body, user, text, services)
 
 
 async def handle_promote(
@@ -107,29 +113,29 @@ async def handle_promote(
     user = body["user"]["id"]
     # The button is only shown to a channel; anyone can press it, only admins promote.
     if not services.settings.is_admin(user):
-        await _tell(client, body, user, ADMINS_ONLY)
+        await _tell(client, body, user, ADMINS_ONLY, services)
         return
     try:
         comparison = await services.comparer.get(action["value"])
-        text = (
-            await services.comparer.promote(comparison, by=user)
-            if comparison
-            else "That comparison is no longer stored."
-        )
+        with acting_for(user):  # the thread hears "<@user> promoted …"
+            text = (
+                await services.comparer.promote(comparison, by=user)
+                if comparison
+                else "That comparison is no longer stored."
+            )
     except REDIS_DOWN:
         text = STORAGE_DOWN
-    await _tell(client, body, user, text)
+    await _tell(client, body, user, text, services)
 
 
-async def _tell(client: AsyncWebClient, body: dict, user: str, text: str) -> None:
+async def _tell(
+    client: AsyncWebClient, body: dict, user: str, text: str, services: Services
+) -> None:
     message = body.get("message") or {}
+    text = escape_sentence(text, people={user, *services.settings.finetune_admins})
     try:
         await client.chat_postEphemeral(
             channel=body["channel"]["id"], user=user, text=text, thread_ts=message.get("thread_ts")
         )
     except SlackApiError as error:
         logger.warning("compare: could not answer a click (%s)", error.response.get("error"))
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -17,6 +17,7 @@ from bot.conversation.chat import ANSWER_FAILED_APOLOGY, LATE_REPLY_NOTICE, Inco
 from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from bot.loop_lag import BUSY_LAG_SECONDS
+from handlers.slack.escaping import escape
 from handlers.slack.replies import StreamedThreadReply
 from storage.schemas import MessageKey
 from storage.vote_journal import JournaledVote
@@ -293,9 +294,10 @@ async def _forget(services: Services, message: MessageKey) -> None:
 
 
 async def _say_late(client: AsyncWebClient, message: Incoming) -> None:
+    notice = f"_{escape(LATE_REPLY_NOTICE)}_"
     try:
         await client.chat_postMessage(
-            channel=message.channel, thread_ts=message.thread_ts, text=f"_{LATE_REPLY_NOTICE}_"
+            channel=message.channel, thread_ts=message.thread_ts, text=notice
         )
     except Exception:
         logger.warning("events: could not say that the answer is late")

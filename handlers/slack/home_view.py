@@ -25,6 +25,7 @@ from handlers.slack.blocks import (
     section,
     text_input,
 )
+from handlers.slack.escaping import escape, escaped
 
 HOME_START, HOME_CANCEL, HOME_ROLLBACK = "home_start", "home_cancel", "home_rollback"
 HOME_COMPARE = "home_compare"
@@ -38,15 +39,16 @@ ADMINS_ONLY_NOTE = "Starting, cancelling and rolling back jobs is for fine-tune 
 
 def build_home_view(overview: Overview, *, is_admin: bool, notice: str | None = None) -> dict:
     """One person's App Home: the model, the dataset, the next job's estimate, the jobs; and
-    for admins, the buttons that act on them."""
+    for admins, the buttons that act on them. `notice` is mrkdwn, already escaped."""
     status = overview.status
+    shown = escaped(status)
     blocks: list[dict] = [{"type": "header", "text": plain("Fine-tuning")}]
     if notice:
         blocks.append(section(f"> {notice}"))
     since = f" since {_when(overview.model_since)}" if overview.model_since else ""
     blocks += [
-        section(f"*Model in use:* {model_line(status)}{since}"),
-        section(f"*Dataset:* {dataset_line(status)}"),
+        section(f"*Model in use:* {model_line(shown)}{since}"),
+        section(f"*Dataset:* {dataset_line(shown)}"),
         section(f"*Next job:* {next_job_line(overview.next_job)}"),
     ]
     blocks += jobs_blocks(status)
@@ -62,6 +64,7 @@ def build_home_view(overview: Overview, *, is_admin: bool, notice: str | None = 
 def next_job_line(report: DatasetReport | None) -> str:
     if report is None:
         return "nothing to train yet."
+    report = escaped(report)
     if not report.can_train:
         return f"at `{report.model}`: {report.refusal or 'not ready yet.'}"
     return f"at `{report.model}`: {facts_text(report_facts(report))}"
@@ -112,10 +115,11 @@ def build_start_modal(
     if checking:
         return modal(START_CALLBACK, title, [section("Checking the dataset and the cost…")])
     if report is None or not report.can_train:
-        why = report.refusal if report else "The dataset is empty."
+        why = escape(report.refusal or "not ready yet.") if report else "The dataset is empty."
         return modal(START_CALLBACK, title, [section(f"Nothing can be trained yet: {why}")])
+    shown = escaped(report)
     blocks = [
-        section(f"*Estimate at `{report.model}`:* {facts_text(report_facts(report))}"),
+        section(f"*Estimate at `{shown.model}`:* {facts_text(report_facts(shown))}"),
         context("Another model or more epochs change the cost; the job's message shows it."),
         input_block("model", "Base model", _select(models, default_model)),
         input_block("method", "Method", _select(list(METHODS), "supervised")),

@@ -1,5 +1,6 @@
 """Answers in a Slack thread: a status while the model thinks, then the answer streamed in
-with Slack's chat streaming, ended by the feedback buttons (or by an apology)."""
+with Slack's chat streaming, ended by the feedback buttons (or by an apology). Everything the
+model wrote goes out escaped: its `<!channel>` or `<https://…|…>` is shown, never acted on."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack.blocks import build_feedback_block
+from handlers.slack.escaping import escape, fitting
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ class StreamedThreadReply:
     async def say(self, text: str) -> None:
         await self._status_set()
         await self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, text=text
+            channel=self._channel, thread_ts=self._thread_ts, text=escape(text)
         )
 
     async def fail(self, apology: str) -> None:
@@ -103,7 +105,7 @@ class StreamedThreadReply:
         if self._stream is None or self._stream.ts is None:
             await self.say(apology)
             return
-        ending = f"\n\n_{apology}_"
+        ending = f"\n\n_{escape(apology)}_"
         if not self._broken:
             try:
                 await self._stream.stop(markdown_text=ending)
@@ -111,11 +113,12 @@ class StreamedThreadReply:
             except SlackClientError as error:
                 logger.warning("slack: stream did not end (%s)", _reason(error))
         await self._client.chat_update(
-            channel=self._channel, ts=self._stream.ts, text=self._shown + ending
+            channel=self._channel, ts=self._stream.ts, text=escape(self._shown) + ending
         )
 
     async def _send(self, text: str, *, final: bool = False, blocks: list | None = None) -> None:
-        """Send what Slack has not seen of `text`; on `final`, stop the stream with `blocks`."""
+        """Send what Slack has not seen of `text`, escaped; on `final`, stop the stream with
+        `blocks`. `_sent` counts characters of `text`; the limits count escaped ones."""
         if self._stream is None:
             await self._status_set()
             # buffer_size=1: the helper sends each append at once; the pacing is ours.
@@ -124,9 +127,10 @@ class StreamedThreadReply:
             )
         new = text[self._sent :]
         try:
-            while len(new) > APPEND_MAX_CHARS or (new and not final):
-                piece, new = new[:APPEND_MAX_CHARS], new[APPEND_MAX_CHARS:]
-                await self._stream.append(markdown_text=piece)
+            while new and (not final or fitting(new, APPEND_MAX_CHARS) < len(new)):
+                size = fitting(new, APPEND_MAX_CHARS)
+                piece, new = new[:size], new[size:]
+                await self._stream.append(markdown_text=escape(piece))
                 self._sent += len(piece)
         except SlackClientError as error:
             if final:
@@ -139,12 +143,12 @@ class StreamedThreadReply:
             self._shown = text[: self._sent]
             self._last_sent = time.monotonic()
         if final:
-            await self._stream.stop(markdown_text=new or None, blocks=blocks)
+            await self._stream.stop(markdown_text=escape(new) or None, blocks=blocks)
             self._sent = len(text)
 
     async def _finish_without_stream(self, text: str, blocks: list | None) -> str:
         """The whole answer in one message: the streamed one updated, or a new one."""
-        shown = text[:MARKDOWN_BLOCK_MAX_CHARS]
+        shown = escape(text[: fitting(text, MARKDOWN_BLOCK_MAX_CHARS)])
         body = [{"type": "markdown", "text": shown}, *(blocks or [])]
         if self._stream is not None and self._stream.ts:
             await self._client.chat_update(

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands.wording import job_title
 from bot.finetune import CannotReport
 from handlers.slack.blocks import build_job_blocks
+from handlers.slack.escaping import escape_sentence, escaped
 from storage.jobs import JobRecord
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class SlackJobReporter:
     async def _post(self, job: JobRecord) -> str | None:
         try:
             posted = await self._client.chat_postMessage(
-                channel=job.channel, text=job_title(job), blocks=build_job_blocks(job)
+                channel=job.channel, text=job_title(escaped(job)), blocks=build_job_blocks(job)
             )
         except SlackApiError as error:
             reason = error.response.get("error")
@@ -70,7 +71,10 @@ class SlackJobReporter:
         self._last_update[ts] = time.monotonic()
         try:
             await self._client.chat_update(
-                channel=job.channel, ts=ts, text=job_title(job), blocks=build_job_blocks(job)
+                channel=job.channel,
+                ts=ts,
+                text=job_title(escaped(job)),
+                blocks=build_job_blocks(job),
             )
         except SlackApiError as error:
             logger.warning("slack: job status not shown (%s)", error.response.get("error"))
@@ -90,9 +94,14 @@ class SlackJobReporter:
                 await self._update(job)
 
     async def announce(self, job: JobRecord, text: str) -> None:
-        await self.post(job.channel, text)
+        # Provider errors and model names come in here; the one who started the job may be
+        # mentioned, nobody else.
+        await self._post_text(job.channel, escape_sentence(text, people=[job.started_by]))
 
     async def post(self, channel: str, text: str) -> None:
+        await self._post_text(channel, escape_sentence(text))
+
+    async def _post_text(self, channel: str, text: str) -> None:
         try:
             await self._client.chat_postMessage(channel=channel, text=text)
         except SlackApiError as error:

@@ -178,9 +178,10 @@ async def test_a_lora_that_needs_a_dedicated_deployment_says_how_to_serve_it(
     [told] = await eventually(lambda: posts(slack, "I keep the current model"))
     tuned = f"accounts/acme/models/{job}"
     assert "only on a dedicated deployment" in told, told
-    assert f"`firectl load-lora {tuned} --deployment <id>`" in told
+    # `<id>` is escaped for Slack, which shows it as written instead of as a link.
+    assert f"`firectl load-lora {tuned} --deployment &lt;id&gt;`" in told
     assert f"`/finetune use {tuned} provider=fw`" in told
-    assert 'set `deployment = "accounts/acme/deployments/<id>"`' in told
+    assert 'set `deployment = "accounts/acme/deployments/&lt;id&gt;"`' in told
     assert not fireworks.deployed_models
     assert await bot.services.switcher.current() == bot.settings.chat_model
 
