@@ -16,6 +16,7 @@ from bot.commands.results import Caller, CommandResult, Help, Sentence
 from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
 from bot.errors import REDIS_DOWN
 from bot.providers.registry import ProviderError
+from handlers.slack.escaping import escape_sentence
 from handlers.slack.home_view import (
     COMPARE_CALLBACK,
     HOME_CANCEL,
@@ -48,8 +49,18 @@ async def handle_home_opened(event: dict, client: AsyncWebClient, context: Async
 
 
 async def publish_home(
-    client: AsyncWebClient, services: Services, user: str, notice: str | None = None
+    client: AsyncWebClient,
+    services: Services,
+    user: str,
+    notice: str | None = None,
+    *,
+    channel: str | None = None,
 ) -> None:
+    """`notice`: a sentence from the core, shown escaped; it may mention `user`, the admins and
+    `channel` (where a job reports), nobody else."""
+    if notice:
+        people = {user, *services.settings.finetune_admins}
+        notice = escape_sentence(notice, people=people, channels=[channel])
     try:
         overview = await services.commands.overview()
     except REDIS_DOWN:
@@ -118,9 +129,9 @@ async def handle_start_submitted(
     caller = Caller("slack", user, services.settings.is_admin(user), channel)
     if caller.is_admin:  # a forged form from anyone else is refused by the command itself
         starting = f"Starting the job; its progress shows in <#{channel}>."
-        await publish_home(client, services, user, starting)
+        await publish_home(client, services, user, starting, channel=channel)
     result = await services.commands.run(ParsedCommand("start", options), caller)
-    await publish_home(client, services, user, _sentence(result))
+    await publish_home(client, services, user, _sentence(result), channel=channel)
 
 
 async def handle_compare_pressed(
@@ -143,6 +154,11 @@ async def handle_compare_submitted(
     prompt = view["state"]["values"]["prompt"]["value"].get("value") or ""
     chosen = {key: options[key] for key in ("model", "provider") if key in options}
     caller = Caller("slack", user, services.settings.is_admin(user), channel or "")
+    if not caller.is_admin:
+        # The form opens for admins only; a forged or stale submission would post into any
+        # channel it names, so it is checked again here.
+        await publish_home(client, services, user, ADMINS_ONLY)
+        return
     result = await services.commands.run(ParsedCommand("compare", chosen, [prompt]), caller)
     await publish_home(client, services, user, _sentence(result))
 

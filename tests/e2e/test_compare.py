@@ -285,3 +285,22 @@ async def test_an_admin_compares_from_the_home_into_a_channel(bot, slack, openai
     [posted] = await eventually(lambda: pair_messages(slack, channel="CLUNCH"))
     assert "what's for lunch?" in json.dumps(posted.blocks)
     await eventually(lambda: "Both answers are posted" in json.dumps(slack.home_views.get(ADMIN)))
+
+
+async def test_a_forged_home_compare_form_from_a_non_admin_posts_nothing(bot, slack, openai_fake):
+    openai_fake.reply = answers_by_model
+    openai_fake.models.add(TUNED)
+    await command(bot, slack, f"use {TUNED}")  # so anyone may compare it with gpt-4.1-mini
+    trigger = await bot.press_home_button("home_compare", user=ADMIN)
+    opened = await slack.wait_for("views.open", lambda c: c.params["trigger_id"] == trigger)
+    # Someone else submits the admin's form (a replayed or forged payload) into a channel.
+    answer = await bot.submit_view(
+        opened.params["view"],
+        {"prompt": ("value", "<!channel> spend for me"), "model": ("value", "gpt-4.1-mini")},
+        user="UMALLORY",
+        conversations={"channel": "CGENERAL"},
+    )
+    assert answer is None
+    await eventually(lambda: ADMINS_ONLY in json.dumps(slack.home_views.get("UMALLORY")))
+    await settle()
+    assert pair_messages(slack, channel="CGENERAL") == [] and openai_fake.chat_requests == []
