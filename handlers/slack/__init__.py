@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from slack_bolt import BoltResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook import WebhookResponse
@@ -17,6 +19,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.app import Services
 from bot.config import SettingsError
+from bot.errors import REDIS_DOWN
 from handlers.slack import actions, commands, comparison, events, feedback, home, views
 
 logger = logging.getLogger(__name__)
@@ -70,8 +73,28 @@ def build_slack_app(services: Services) -> AsyncApp:
             context["respond"] = PooledRespond(context.response_url, app.client.session)
         await next()
 
+    async def run_each_signed_request_once(
+        req: AsyncBoltRequest, body: dict, next
+    ) -> BoltResponse | None:
+        # A slash command or an action replayed with its signature within the 5 minutes it is
+        # accepted would run again (a second rollback rolls forward). Slack never sends the
+        # same signed bytes twice: its retries of events are signed anew, and events have
+        # their own ids. So a signature seen before is a replay, acknowledged and dropped.
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        if not signature or "event_id" in body:
+            return await next()
+        try:
+            first = await services.seen.first_time(f"slack-signature-{signature}")
+        except REDIS_DOWN:
+            first = True  # can't tell: run it, as before storage went away
+        if not first:
+            logger.warning("slack: a replayed signed request was dropped")
+            return BoltResponse(status=200, body="")
+        return await next()
+
     # Bolt copies its client's base URL into every listener's client.
     app.client.base_url = settings.slack_api_url
+    app.middleware(run_each_signed_request_once)
     app.middleware(provide_services)
     events.register(app, services)
     commands.register(app)

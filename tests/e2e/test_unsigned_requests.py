@@ -15,6 +15,7 @@ import time
 from urllib.parse import quote, urlencode
 
 import pytest
+from slack_sdk.signature import SignatureVerifier
 
 from tests.e2e.harness import SIGNING_SECRET
 from tests.e2e.test_core_loop import replies, settle
@@ -345,3 +346,34 @@ async def test_healthz_details_go_only_to_whoever_holds_the_token(start_bot, cap
         assert status == 200 and body["ok"] is True
         assert {"pid", "loop_lag", "answers_waiting"} <= set(body)
     assert not [r for r in caplog.records if HEALTHZ_TOKEN in r.getMessage()]
+
+
+async def test_a_replayed_signed_command_runs_once(start_bot, slack, openai_fake):
+    """The same signed bytes posted again within the 5 minutes a signature is accepted: the
+    second time nothing runs (a replayed rollback would roll forward again)."""
+    bot = await start_bot()
+    form = urlencode(
+        {
+            "command": "/finetune",
+            "text": "status",
+            "user_id": "UADMIN",
+            "channel_id": "C1",
+            "team_id": "T1",
+            "response_url": slack.response_url("replayed"),
+            "trigger_id": "t1",
+        }
+    )
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=form)
+    headers = {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    for _ in range(2):
+        async with bot.session.post(f"{bot.url}/slack/events", data=form, headers=headers) as r:
+            assert r.status == 200
+    await slack.wait_for("response_url", lambda c: c.params["_name"] == "replayed")
+    await asyncio.sleep(0.3)
+    answered = [c for c in slack.calls_to("response_url") if c.params["_name"] == "replayed"]
+    assert len(answered) == 1
