@@ -34,7 +34,9 @@ class DiscordBot(discord.Client):
     def __init__(self, services: Services) -> None:
         # Voice is never used; without this discord.py warns at every start that it can't be.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        super().__init__(intents=intents())
+        # Nothing the bot sends pings anyone unless a send says so itself: model text and
+        # echoed input can hold `@everyone`, role and user mentions.
+        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
         self.services = services
         settings = services.settings
         self._admins = settings.discord_finetune_admins

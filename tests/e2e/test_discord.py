@@ -617,3 +617,20 @@ async def test_a_member_without_rights_cannot_export_what_others_said(on_discord
     followup = await command(discord_fake, "export", user_id=BOB)
     assert "Only fine-tune admins can export the dataset" in followup.content
     assert followup.files == []
+
+
+async def test_nothing_the_bot_sends_can_ping(on_discord, discord_fake, openai_fake):
+    openai_fake.reply = f"@everyone @here <@{BOB}> <@&{ADMIN}> look!"
+    asked = await mention(discord_fake, "ping them all")
+    await answer_to(discord_fake, asked)
+    await command(discord_fake, "use", {"model": "@everyone"}, user_id=ADMIN)
+    sent = [
+        r
+        for r in discord_fake.requests
+        if r.method in ("POST", "PATCH") and isinstance(r.json, dict) and "content" in r.json
+    ]
+    assert sent
+    for request in sent:
+        allowed = request.json.get("allowed_mentions")
+        assert allowed is not None, request.path
+        assert not allowed.get("parse") and not allowed.get("users") and not allowed.get("roles")
