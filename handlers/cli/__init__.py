@@ -54,9 +54,11 @@ def build_cli(serve: Serve) -> click.Group:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--skip-invalid", is_flag=True, help="Import the valid lines, skip the rest.")
     @click.option("--model", help="Base model whose limits apply (default FINETUNE_BASE_MODEL).")
-    def import_(file: Path, skip_invalid: bool, model: str | None) -> None:
-        """Bring in a JSONL file of OpenAI chat examples; all or nothing unless --skip-invalid."""
-        _run(dataset_commands.import_file(file, skip_invalid, model))
+    @click.option("--no-redact", is_flag=True, help="A trusted file: store it unredacted.")
+    def import_(file: Path, skip_invalid: bool, model: str | None, no_redact: bool) -> None:
+        """Bring in a JSONL file of OpenAI chat examples; all or nothing unless --skip-invalid.
+        What people wrote is redacted like chat (REDACT_PII) unless --no-redact."""
+        _run(dataset_commands.import_file(file, skip_invalid, model, redact=not no_redact))
 
     @dataset.command()
     @click.argument(

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from bot import importing
-from bot.finetune import analyse_lines
+from bot.app import build_redactor
 from bot.model_table import ModelTable
 from bot.tempfiles import CHUNK_BYTES
 from handlers.cli.render import report_lines
@@ -25,7 +25,11 @@ def _echo_json(value: object) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
-async def import_file(path: Path, skip_invalid: bool, model: str | None) -> int:
+async def import_file(
+    path: Path, skip_invalid: bool, model: str | None, redact: bool = True
+) -> int:
+    """`redact=False` (`--no-redact`) keeps a trusted file as it is; otherwise what people wrote
+    is redacted like chat when REDACT_PII is on."""
     settings = settings_or_exit()
     async with core(settings) as services:
         target = model or settings.finetune_base_model
@@ -40,6 +44,8 @@ async def import_file(path: Path, skip_invalid: bool, model: str | None) -> int:
                     table,
                     skip_invalid=skip_invalid,
                     progress=advance,
+                    redactor=build_redactor(settings) if redact else None,
+                    max_line_bytes=settings.max_import_line_bytes,
                 )
             except importing.ImportRefused as refused:
                 click.echo(str(refused), err=True)
@@ -59,7 +65,20 @@ async def import_file(path: Path, skip_invalid: bool, model: str | None) -> int:
         f"{report.updated}, skipped {report.duplicates} already stored and {report.skipped} "
         f"invalid, from {report.lines} lines."
     )
+    click.echo(_redaction_line(report, redact, settings.redact_pii))
     return 0
+
+
+def _redaction_line(report: importing.ImportReport, redact: bool, redact_pii: bool) -> str:
+    if not redact:
+        return "Not redacted: --no-redact keeps a trusted file exactly as it is."
+    if not redact_pii:
+        return "Not redacted: REDACT_PII is off."
+    made = sum(report.redactions.values())
+    if not made:
+        return "Redacted like chat (REDACT_PII): nothing needed it."
+    rules = ", ".join(f"{rule} {count}" for rule, count in sorted(report.redactions.items()))
+    return f"Redacted like chat (REDACT_PII): {made} replaced ({rules})."
 
 
 def _training_table(services, model: str) -> ModelTable:
@@ -90,37 +109,33 @@ async def validate(path: Path | None, model: str | None, epochs: int | None, as_
             report = await services.finetuner.validate(target, epochs)
             item = "example"
         else:
+            notes: list[str] = []
+            limit = settings.max_import_line_bytes
             try:
-                report = await asyncio.to_thread(_validate_file, path, target, table, epochs)
+                report, unreadable = await asyncio.to_thread(
+                    importing.check_file, path, target, table, epochs, notes, limit
+                )
             except importing.ImportRefused as refused:
                 click.echo(str(refused), err=True)
                 return 1
+            for note in notes:
+                click.echo(note, err=True)
+            # The same words as `dataset import`: one message for one problem.
+            for problem in unreadable.shown:
+                click.echo(f"line {problem.line}: {problem.text}", err=as_json)
+            if unreadable.more:
+                click.echo(f"… and {unreadable.more} more such lines.", err=as_json)
             item = "line"
     if as_json:
         _echo_json(report.model_dump())
     else:
-        for line in report_lines(report, item):
+        # Unreadable lines were named above; the report counts them.
+        shown = report.model_copy(
+            update={"errors": {k: n for k, n in report.errors.items() if k != importing.UNREADABLE}}
+        )
+        for line in report_lines(shown, item):
             click.echo(line)
     return 0 if report.can_train else 1
-
-
-def _validate_file(path: Path, model: str, table: ModelTable, epochs: int | None):
-    """The report of a file, read a line at a time; problems name the file's line numbers."""
-    notes: list[str] = []
-    numbers: list[int] = []
-
-    def examples() -> Iterator[object]:
-        for number, text in importing.iter_lines(path, notes):
-            numbers.append(number)
-            yield importing.parse(text)[0]
-
-    report = analyse_lines(examples(), model, table, epochs, "supervised")
-    for note in notes:
-        click.echo(note, err=True)
-    samples = {
-        kind: [numbers[i] - 1 for i in places] for kind, places in report.error_samples.items()
-    }
-    return report.model_copy(update={"error_samples": samples})
 
 
 def _known_model(table: ModelTable, model: str) -> None:
