@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.test_core_loop import bot_replies, replies
 from tests.e2e.test_finetune import FAST, announcements, command, eventually, seed_examples
+from tests.e2e.test_providers import openai_provider
 from tests.fakes.fireworks_api import FakeFireworks
 
 LLAMA = "accounts/fireworks/models/llama-v3p1-8b-instruct"
@@ -36,14 +37,8 @@ def on_fireworks(openai_fake, fireworks, tmp_path, monkeypatch):
         dedicated = f'deployment = "{deployment}"' if deployment else ""
         path = tmp_path / "providers.toml"
         path.write_text(
-            f"""
-[providers.openai]
-kind = "openai"
-base_url = "{openai_fake.base_url}"
-api_key_env = "OPENAI_API_KEY"
-chat = true
-train = false
-
+            openai_provider(openai_fake, train=False)
+            + f"""
 [providers.fw]
 kind = "fireworks"
 base_url = "{fireworks.base_url}"

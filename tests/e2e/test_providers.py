@@ -19,17 +19,23 @@ BASE = "gpt-4.1-mini-2025-04-14"
 TUNED = f"ft:{BASE}:acme::tuned"
 
 
-def providers_file(tmp_path: Path, openai_fake, together, *, train: str = "openai") -> Path:
-    path = tmp_path / "providers.toml"
-    path.write_text(
-        f"""
+def openai_provider(openai_fake, *, train: bool = True) -> str:
+    """The `[providers.openai]` table of a PROVIDERS_FILE, pointing at the OpenAI stand-in."""
+    return f"""
 [providers.openai]
 kind = "openai"
 base_url = "{openai_fake.base_url}"
 api_key_env = "OPENAI_API_KEY"
 chat = true
-train = true
+train = {str(train).lower()}
+"""
 
+
+def providers_file(tmp_path: Path, openai_fake, together, *, train: str = "openai") -> Path:
+    path = tmp_path / "providers.toml"
+    path.write_text(
+        openai_provider(openai_fake)
+        + f"""
 [providers.together]
 kind = "together"
 base_url = "{together.base_url}"
@@ -178,17 +184,7 @@ async def test_a_provider_that_only_chats_is_not_asked_to_train(
 ):
     monkeypatch.setenv("OPENAI_API_KEY", openai_fake.api_key)
     path = tmp_path / "providers.toml"
-    path.write_text(
-        f"""
-[providers.openai]
-kind = "openai"
-base_url = "{openai_fake.base_url}"
-api_key_env = "OPENAI_API_KEY"
-chat = true
-train = false
-""",
-        encoding="utf-8",
-    )
+    path.write_text(openai_provider(openai_fake, train=False), encoding="utf-8")
     bot = await start_bot(providers_file=path, chat_model=BASE, **FAST)
     await seed_examples(bot, slack, 10)
     answer = await command(bot, slack, "start provider=openai")
