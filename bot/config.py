@@ -96,7 +96,9 @@ class Settings(BaseSettings):
     # Sampling temperature of chat and comparison answers; unset: the provider's default.
     chat_temperature: float | None = Field(default=None, ge=0, le=2)
     # The cap on every answer's tokens (chat, comparisons, the judge): what one call can cost.
-    reply_max_tokens: int = Field(default=2048, ge=16, le=200_000)
+    # With HISTORY_TOKEN_BUDGET it must fit the model's context: vLLM refuses a request whose
+    # prompt plus max_tokens exceeds its --max-model-len (3000 + 1024 fits 4096).
+    reply_max_tokens: int = Field(default=1024, ge=16, le=200_000)
     # Model calls one person may cause in a minute (mentions, DMs, comparisons); 0: no limit.
     chat_rate_per_minute: int = Field(default=20, ge=0)
     # What model calls may cost a day (UTC): "5" or "$5" in dollars at the model table's prices
@@ -114,7 +116,7 @@ class Settings(BaseSettings):
     # Redaction before anything is stored (bot/conversation/redaction.py).
     redact_pii: bool = True
     redact_rules: Annotated[frozenset[str], NoDecode] = frozenset(
-        {"email", "phone", "card", "secret", "iban", "mention"}
+        {"email", "phone", "card", "ssn", "secret", "iban", "mention"}
     )
     redact_phone_region: str = "US"  # how numbers written without a country code are read
     # Channels (Slack or Discord ids) where reactions curate; empty: everywhere.

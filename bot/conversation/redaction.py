@@ -2,7 +2,14 @@
 
 A turn goes through `Redactor.redact` before it is stored, so nothing it removes can reach a
 dataset or a training provider. Only the matched characters change; the rest of the text is kept
-exactly. What each rule takes, and what it deliberately leaves alone:
+exactly. The rules read a folded copy of the text: NFKC per character (fullwidth `＠` and
+letters, no-break and narrow spaces), every Unicode decimal digit as ASCII (fullwidth `４`, `٤`,
+`४`), hyphens, en dashes and minus signs as `-`, and invisible characters (zero-width space,
+joiners, word joiner, BOM, soft hyphen, bidi controls, variation selectors) dropped; numbers
+that are not decimal digits (`①`, `²`, `½`) stay, being bullets and exponents. Each match is
+mapped back to the original characters it came from, invisible ones inside it included, so
+text around a match (an emoji's joiners, a no-break space) is stored byte for byte as typed.
+What each rule takes, and what it deliberately leaves alone:
 
 - email: `name@domain.tld` (plus tags, dots, subdomains, unicode) and Slack's whole
   `<mailto:…|…>` markup. Not `user@localhost` (no dot), `icon@2x.png` (asset names),
@@ -12,15 +19,24 @@ exactly. What each rule takes, and what it deliberately leaves alone:
   region; numbers written nationally are read as numbers of *one* region, `phone_region`
   (default "US"; None = international only). Trying several regions would make far more digit
   strings "valid somewhere", so a team that writes another country's national numbers sets its
-  region instead. A 10-digit order or request id that is a valid number of the region is taken
-  for a phone: the two can't be told apart. Digits that are a URL path segment or part of a
-  dotted version are kept.
-- card: 13–19 digits, alone or in groups of 3–6 split by single spaces or dashes, that pass
-  Luhn and start with 2–6 (the banking industries: Mastercard, Amex/Diners/JCB, Visa,
-  Maestro, Discover/UnionPay). Numbers starting 0, 1, 7–9 (timestamps, Discord ids) are kept.
+  region instead. Numbers dialled with `00` and a country code are found too when the region
+  dials out another way (the US: 011). A 10-digit order or request id that is a valid number of
+  the region is taken for a phone: the two can't be told apart. Digits that are a URL path
+  segment, part of a dotted version or an IPv4 address (`203.3.100.105`) are kept.
+- card: 13–19 digits, alone or in groups of 3–6 split by spaces (any number), dashes or dots,
+  mixed or not, that pass Luhn and start with 2–6 (the banking industries: Mastercard,
+  Amex/Diners/JCB, Visa, Maestro, Discover/UnionPay). Numbers starting 0, 1, 7–9 (timestamps,
+  Discord ids) are kept, and so are versions, dates and IPs (their 1–2 digit groups end a card).
+- ssn: US Social Security numbers `123-45-6789` or `123 45 6789` standing alone, and nine
+  digits in a row only after a label (`SSN: 123456789`, "social security number …"); the area,
+  group and serial must be ones python-stdnum's `us.ssn` accepts (not 000, 666, 9xx, 00, 0000).
+  Unlabelled nine-digit numbers, zip+4 codes and rows of numbers are kept.
 - secret: known token shapes (Slack, OpenAI/Anthropic `sk-`, Stripe, AWS key ids, GitHub,
-  GitLab, npm, Hugging Face, Google, JWTs, Discord bot tokens, Slack and Discord webhooks,
-  Telegram bot tokens), PEM/PGP private key blocks as one span (also when cut off before END),
+  GitLab, npm, Hugging Face, Google API keys, Google OAuth access and refresh tokens and client
+  secrets, SendGrid, PyPI, DigitalOcean, Shopify, JWTs, Discord bot tokens, Slack and Discord
+  webhooks, Telegram bot tokens); an AWS secret access key (40 characters of base64) within
+  200 characters of an AWS key id or right after a label such as `aws_secret_access_key`;
+  PEM/PGP private key blocks as one span (also when cut off before END),
   passwords in URLs, and *labelled* values: `api_key = …`, `"SecretAccessKey": "…"`,
   `Authorization: Bearer …`, `--password=…`. The label is a whole word of an identifier (key,
   token, secret, password, auth, credentials…). A password's value counts from 6 characters of
@@ -46,9 +62,11 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import functools
 import itertools
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -57,12 +75,13 @@ from typing import NamedTuple
 import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
+from stdnum.us import ssn as stdnum_ssn
 
-RULES = ("email", "phone", "card", "secret", "iban", "mention")
+RULES = ("email", "phone", "card", "secret", "iban", "mention", "ssn")
 
 # When two rules claim overlapping text, the earlier one here wins. Mentions and secrets have a
 # rigid shape, so they go first; phone comes last because its matcher is the most lenient.
-_PRIORITY = ("mention", "secret", "email", "iban", "card", "phone")
+_PRIORITY = ("mention", "secret", "email", "iban", "ssn", "card", "phone")
 # Chat markup that is never redacted yet must shield its ids from the card and phone rules.
 _MARKUP = "markup"
 
@@ -92,15 +111,27 @@ class Redactor:
             raise ValueError(
                 f"unknown redaction rule(s): {', '.join(unknown)}; known rules: {', '.join(RULES)}"
             )
-        if phone_region is not None and phone_region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown phone region {phone_region!r}; use a code such as 'US'")
+        if phone_region is not None:
+            phone_region = phone_region.upper()  # `REDACT_PHONE_REGION=gb` means GB
+            if phone_region not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f"unknown phone region {phone_region!r}; use a code such as 'US'")
         self.rules = tuple(rule for rule in RULES if rule in chosen)
         self.phone_region = phone_region
+        # `00` is the international prefix of most of the world; a region that dials out with
+        # another one (the US: 011) would read `0044 20 7946 0958` as nothing at all.
+        self._reads_00_as_international = phone_region is not None and bool(
+            re.fullmatch(
+                phonenumbers.PhoneMetadata.metadata_for_region(phone_region).international_prefix
+                or "",
+                "00",
+            )
+        )
         finders: dict[str, Callable[[str], Iterator[_Span]]] = {
             "mention": _find_mentions,
             "secret": _find_secrets,
             "email": _find_emails,
             "iban": _find_ibans,
+            "ssn": _find_ssns,
             "card": _find_cards,
             "phone": self._find_phones,
         }
@@ -108,12 +139,15 @@ class Redactor:
 
     def redact(self, text: str, people: dict[str, str]) -> Redacted:
         """Replace every match; new people are added to `people`, which the caller keeps."""
+        # The rules read a folded copy (fullwidth and other digits as ASCII, invisible characters
+        # gone) and their spans are mapped back, so the stored text changes only where a match is.
+        folded, origin = _fold_text(text)
         kept = _Claims()
         # Markup and mentions are found even when mentions are not redacted, so that a Discord
         # id inside `<@…>` or `<#…>` is never mistaken for a card or phone number.
-        kept.claim(_find_markup(text, redact_mentions="mention" in self.rules))
+        kept.claim(_find_markup(folded, redact_mentions="mention" in self.rules))
         for find in self._finders:
-            kept.claim(find(text))
+            kept.claim(find(folded))
 
         pieces: list[str] = []
         counts: Counter[str] = Counter()
@@ -121,10 +155,17 @@ class Redactor:
         for span in kept.spans():
             if span.rule == _MARKUP:
                 continue
-            pieces.append(text[position : span.start])
+            start, end = span.start, span.end
+            if origin is not None:
+                # From the first folded character's original to the last one's, so invisible
+                # characters inside a match go with it and those around it stay.
+                start, end = max(origin[start], position), origin[end - 1] + 1
+                if end <= start:  # both halves of one expanded character (`½`): taken already
+                    continue
+            pieces.append(text[position:start])
             pieces.append(_placeholder(span, people))
             counts[span.rule] += 1
-            position = span.end
+            position = end
         pieces.append(text[position:])
         return Redacted("".join(pieces), {rule: counts[rule] for rule in RULES if counts[rule]})
 
@@ -132,12 +173,31 @@ class Redactor:
         # The matcher is pure Python and slow over long text (~70 ms for 20,000 characters of
         # prose), so it only reads short windows around the digit clusters that could be numbers.
         for start, end in _phone_windows(text):
-            for match in phonenumbers.PhoneNumberMatcher(
-                text[start:end], self.phone_region, leniency=phonenumbers.Leniency.VALID
-            ):
+            window = text[start:end]
+            matches = list(
+                phonenumbers.PhoneNumberMatcher(
+                    window, self.phone_region, leniency=phonenumbers.Leniency.VALID
+                )
+            )
+            if not self._reads_00_as_international and _DIALLED_WITH_00.search(window):
+                # Read again where `00` dials out; keep only numbers written that way, since
+                # the helper region's own national numbers are not this team's, and grouped
+                # as phone numbers are: `00352861001` is as likely a zero-padded id.
+                matches += [
+                    match
+                    for match in phonenumbers.PhoneNumberMatcher(
+                        window, _DIALS_OUT_WITH_00, leniency=phonenumbers.Leniency.VALID
+                    )
+                    if _DIALLED_WITH_00.match(text, start + match.start)
+                    and not match.raw_string.isdigit()
+                ]
+            for match in matches:
                 begin, end_ = start + match.start, start + match.end
-                if not _is_path_or_version_part(text, begin, end_):
-                    yield _Span(begin, end_, "phone")
+                if _is_path_or_version_part(text, begin, end_):
+                    continue
+                if _is_part_of_an_ip_address(text, begin, end_):
+                    continue
+                yield _Span(begin, end_, "phone")
 
 
 def _placeholder(span: _Span, people: dict[str, str]) -> str:
@@ -170,6 +230,82 @@ class _Claims:
 
     def spans(self) -> list[_Span]:
         return self._spans
+
+
+# --- folding -------------------------------------------------------------------------------
+
+# Characters that show as nothing, so they can hide inside an address or a number: format
+# characters (soft hyphen, zero-width space, non-joiner and joiner, LRM/RLM and the other bidi
+# controls, word joiner, invisible operators, BOM, tags), the combining grapheme joiner,
+# variation selectors, Hangul and Khmer fillers, the Mongolian vowel separator.
+_INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff"
+)
+# Hyphens, the figure and en dashes and the minus sign read as `-` (NFKC keeps them); the em
+# dash, a sentence's punctuation, does not.
+_DASHES = "\u2010\u2011\u2012\u2013\u2212"
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# What NFKC leaves that folding changes: `\d` finds the other scripts' decimal digits.
+_FOLDED_BEYOND_NFKC = re.compile(f"[{_INVISIBLE}{_DASHES}]|\\d")
+_INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}]")
+
+
+def _fold_text(text: str) -> tuple[str, list[int] | None]:
+    """The text the rules read, and the original index of each of its characters (None when
+    it is the text itself, as for any ASCII message)."""
+    if text.isascii():
+        return text, None
+    changed: list[int] = []
+    for run in _NON_ASCII_RUN.finditer(text):
+        _find_changed(text, run.start(), run.end(), changed)
+    if not changed:
+        return text, None
+    pieces: list[str] = []
+    origin: list[int] = []
+    done = 0
+    for index in changed:
+        folded = _fold(text[index])
+        pieces.append(text[done:index])
+        origin.extend(range(done, index))
+        pieces.append(folded)
+        origin.extend(itertools.repeat(index, len(folded)))
+        done = index + 1
+    pieces.append(text[done:])
+    origin.extend(range(done, len(text)))
+    return "".join(pieces), origin
+
+
+def _find_changed(text: str, start: int, end: int, changed: list[int]) -> None:
+    """Add the indexes of the characters that fold to something else, in order. Halving a
+    stretch until its pieces are stable keeps a long message with a few such characters (a
+    Japanese paragraph with one fullwidth number) from being read character by character."""
+    piece = text[start:end]
+    if unicodedata.is_normalized("NFKC", piece) and not _FOLDED_BEYOND_NFKC.search(piece):
+        return  # accented letters, CJK, most emoji
+    if end - start <= 16:
+        changed.extend(index for index in range(start, end) if _fold(text[index]) != text[index])
+        return
+    middle = (start + end) // 2
+    _find_changed(text, start, middle, changed)
+    _find_changed(text, middle, end, changed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold(char: str) -> str:
+    """One character as the rules read it: its NFKC form (fullwidth `４`, `＠` and no-break
+    spaces become `4`, `@` and spaces), every decimal digit in ASCII (`٤` is `4`), dashes as
+    `-`, and nothing for an invisible character. Numbers that are not decimal digits stay as
+    they are: `①②③` are list bullets and `²` an exponent, not the digits of a number."""
+    if _INVISIBLE_CHAR.match(char):
+        return ""
+    if char.isdecimal():
+        return str(unicodedata.decimal(char))
+    if char.isnumeric():
+        return char
+    return "".join(
+        "-" if folded in _DASHES else folded for folded in unicodedata.normalize("NFKC", char)
+    )
 
 
 # --- mention -------------------------------------------------------------------------------
@@ -226,6 +362,12 @@ _PHONE_BEFORE = 4
 _EXTENSION = re.compile(r"[ \t]*,?[ \t]*(?i:e?xt(?:ension|n)?\.?|x|#)[ \t]*[:.]?[ \t]*\d{1,7}")
 # Dates and log timestamps, which the matcher rejects too, but only after ~0.2 ms of work each.
 _DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d)?|\d{1,2}/\d{1,2}/\d{2,4}")
+# Any region whose international prefix is `00` will do: only numbers written `00…` are kept.
+_DIALS_OUT_WITH_00 = "DE"
+_DIALLED_WITH_00 = re.compile(r"(?<![\w/.-])\(?00[ \t(.-]*[1-9]")
+_IPV4 = re.compile(
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"
+)
 
 
 def _phone_windows(text: str) -> list[tuple[int, int]]:
@@ -243,6 +385,18 @@ def _phone_windows(text: str) -> list[tuple[int, int]]:
     return windows
 
 
+def _is_part_of_an_ip_address(text: str, start: int, end: int) -> bool:
+    # `203.3.100.105` is a host, though it reads as (203) 310-0105. An address is at most 15
+    # characters, so one that overlaps the number lies within 15 of it; without a dot in or
+    # next to the number there is none.
+    if "." not in text[max(0, start - 1) : end + 1]:
+        return False
+    return any(
+        address.start() < end and start < address.end()
+        for address in _IPV4.finditer(text, max(0, start - 15), min(len(text), end + 15))
+    )
+
+
 def _is_path_or_version_part(text: str, start: int, end: int) -> bool:
     # `/orders/4155552671` and `2.0.4155552671` hold valid US numbers, but there they are ids;
     # `415-555-2671/415-555-2672` is still two numbers.
@@ -258,11 +412,16 @@ def _is_path_or_version_part(text: str, start: int, end: int) -> bool:
 
 # Whole digit groups only: not part of a word, a decimal, a path or a phone's `+`. A comma may
 # touch a run (`4111…,5555…` is a list) since a price's comma groups are too short to be cards.
+# Groups are split by spaces (any number; no-break ones are folded to spaces), a dash or a dot,
+# mixed as people type them; a group of 1–2 digits (dates, versions, IPs) ends the card.
 # The look-behind sits after the first digit so that the engine can skip quickly to digits.
-_DIGIT_RUN = re.compile(r"[0-9](?<![\w./:+-][0-9])[0-9]*(?:[ -][0-9]+)*(?!\w|[./:][0-9])")
+_DIGIT_RUN = re.compile(
+    r"[0-9](?<![\w./:+-][0-9])[0-9]*(?:(?:[ \t]*[.-]{1,2}[ \t]*|[ \t]+)[0-9]+)*(?!\w|[./:][0-9])"
+)
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 _CARD_LENGTHS = range(13, 20)
 _CARD_GROUP_LENGTHS = range(3, 7)
+_DOTTED_CARD_GROUP_LENGTHS = range(4, 7)
 _CARD_FIRST_DIGITS = "23456"
 
 
@@ -270,22 +429,26 @@ def _find_cards(text: str) -> Iterator[_Span]:
     for run in _DIGIT_RUN.finditer(text):
         if len(run[0]) < _CARD_LENGTHS[0]:
             continue
-        found = _card_in(list(_DIGIT_GROUP.finditer(run[0])))
+        found = _card_in(run[0], list(_DIGIT_GROUP.finditer(run[0])))
         if found:
             first, last = found
             yield _Span(run.start() + first.start(), run.start() + last.end(), "card")
 
 
-def _card_in(groups: list[re.Match[str]]) -> tuple[re.Match[str], re.Match[str]] | None:
+def _card_in(run: str, groups: list[re.Match[str]]) -> tuple[re.Match[str], re.Match[str]] | None:
     """The longest card number made of whole groups: one long group, or several short ones."""
+    excluded = _dotted_non_card_groups(run, groups)
     best: tuple[int, re.Match[str], re.Match[str]] | None = None
     for i, first in enumerate(groups):
+        if i in excluded:
+            continue
         digits = first[0]
         for j in range(i, len(groups)):
             if j > i:
                 if (
                     len(groups[j][0]) not in _CARD_GROUP_LENGTHS
                     or len(first[0]) not in _CARD_GROUP_LENGTHS
+                    or j in excluded
                 ):
                     break
                 digits += groups[j][0]
@@ -296,10 +459,66 @@ def _card_in(groups: list[re.Match[str]]) -> tuple[re.Match[str], re.Match[str]]
     return (best[1], best[2]) if best else None
 
 
+def _dotted_non_card_groups(run: str, groups: list[re.Match[str]]) -> set[int]:
+    """Groups next to a dot that can't be part of a card: dotted card groups have 4–6 digits,
+    while IPv4 octets (a list `203.0.113.240 203.0.113.241` would chain into 15 digits) and
+    version parts have fewer, and a decimal's fraction (`0.49803921568627452`) more."""
+    excluded: set[int] = set()
+    for k, (before, after) in enumerate(itertools.pairwise(groups)):
+        if "." in run[before.end() : after.start()]:
+            excluded.update(
+                index
+                for index, group in ((k, before), (k + 1, after))
+                if len(group[0]) not in _DOTTED_CARD_GROUP_LENGTHS
+            )
+    return excluded
+
+
 def _is_card_number(digits: str) -> bool:
     return (
         len(digits) in _CARD_LENGTHS and digits[0] in _CARD_FIRST_DIGITS and luhn.is_valid(digits)
     )
+
+
+# --- ssn -----------------------------------------------------------------------------------
+
+# A US Social Security number: 3-2-4 digits split by dashes or single spaces, the same both
+# times, alone (not part of a longer id, a decimal, a list of numbers). Written as nine digits
+# in a row, it is one only after a label (`SSN: 123456789`): unlabelled, nine digits are as
+# often an order or a zip+4. python-stdnum checks the area, group and serial ranges.
+_SSN = re.compile(
+    r"[0-9](?<![\w./:+-][0-9])[0-9]{2}(?P<separator>[- ])[0-9]{2}(?P=separator)[0-9]{4}"
+    r"(?!\w|[./:+-][0-9])"
+)
+_SSN_LABELLED = re.compile(
+    r"(?i:(?<![^\W_])(?:ssn|ss#|social[ \t]+security)s?(?![^\W_])"
+    r"[ \t)]*(?:#|no\.?|num\.?|number)?[ \t]*[:=#-]?[ \t]*\n?[ \t]*(?:is[ \t]+)?)"
+    r"(?P<value>[0-9]{3}(?P<separator>[ .-]?)[0-9]{2}(?P=separator)[0-9]{4})"
+    r"(?!\w|[./:+-][0-9])"
+)
+_NUMBER_BEFORE = re.compile(r"[0-9][ \t,]*$")
+_NUMBER_AFTER = re.compile(r"[ \t,]*[0-9]")
+
+
+def _find_ssns(text: str) -> Iterator[_Span]:
+    for match in _SSN.finditer(text):
+        # `100 25 1000 42` is a row of numbers; `123-45-6789` stands on its own.
+        if match["separator"] == " " and (
+            _NUMBER_BEFORE.search(text, max(0, match.start() - 3), match.start())
+            or _NUMBER_AFTER.match(text, match.end())
+        ):
+            continue
+        if _is_ssn(match[0]):
+            yield _Span(match.start(), match.end(), "ssn")
+    lowered = text.lower()
+    if "ssn" in lowered or "ss#" in lowered or "social" in lowered:
+        for match in _SSN_LABELLED.finditer(text):
+            if _is_ssn(match["value"]):
+                yield _Span(match.start("value"), match.end("value"), "ssn")
+
+
+def _is_ssn(number: str) -> bool:
+    return stdnum_ssn.is_valid(re.sub(r"[ .-]", "", number))
 
 
 # --- iban ----------------------------------------------------------------------------------
@@ -412,6 +631,8 @@ class _SecretShape(NamedTuple):
 
 
 _END = r"(?![\w-])"
+_AWS_KEY_ID_HINTS = ("AKIA", "ASIA", "ABIA", "ACCA")
+_AWS_KEY_ID = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])")
 _PRIVATE_KEY = r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
 
 # Every generated token holds a digit somewhere, which keeps out long words that happen to
@@ -440,10 +661,7 @@ _SECRET_SHAPES = (
     _SecretShape(("sk-",), re.compile(r"sk-[A-Za-z0-9_-]{20,}")),  # OpenAI, Anthropic
     _SecretShape(("_live_", "_test_"), re.compile(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")),
     _SecretShape(("whsec_",), re.compile(r"whsec_[A-Za-z0-9]{24,}")),
-    _SecretShape(
-        ("AKIA", "ASIA", "ABIA", "ACCA"),
-        re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"),
-    ),
+    _SecretShape(_AWS_KEY_ID_HINTS, _AWS_KEY_ID),
     _SecretShape(
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}")
     ),
@@ -452,6 +670,19 @@ _SECRET_SHAPES = (
     _SecretShape(("npm_",), re.compile(r"npm_[A-Za-z0-9]{36}" + _END)),
     _SecretShape(("hf_",), re.compile(r"hf_[A-Za-z0-9]{30,}")),
     _SecretShape(("AIza",), re.compile(r"AIza[0-9A-Za-z_-]{35}" + _END)),
+    # Google OAuth: access tokens, refresh tokens, client secrets.
+    _SecretShape(
+        ("ya29.",),
+        re.compile(r"ya29\.[0-9A-Za-z_-]+(?:\.[0-9A-Za-z_-]+)*" + _END),
+        looks_secret=lambda token: len(token) >= 25 and _has_digit(token[5:]),
+    ),
+    _SecretShape(("1//0",), re.compile(r"1//0[0-9A-Za-z_-]{40,}" + _END)),
+    _SecretShape(("GOCSPX-",), re.compile(r"GOCSPX-[0-9A-Za-z_-]{28}" + _END)),
+    # SendGrid
+    _SecretShape(("SG.",), re.compile(r"SG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}" + _END)),
+    _SecretShape(("pypi-",), re.compile(r"pypi-AgE[0-9A-Za-z_-]{50,}")),
+    _SecretShape(("_v1_",), re.compile(r"do[opr]_v1_[0-9a-f]{64}" + _END)),  # DigitalOcean
+    _SecretShape(("shp",), re.compile(r"shp(?:at|ca|pa|ss)_[0-9a-fA-F]{32}" + _END)),  # Shopify
     _SecretShape(
         ("eyJ",), re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
     ),
@@ -488,7 +719,54 @@ def _find_secrets(text: str) -> Iterator[_Span]:
                 continue
             if shape.looks_secret(match[shape.group]):
                 yield _Span(match.start(shape.group), match.end(shape.group), "secret")
+    yield from _find_aws_secret_keys(text)
     yield from _find_labelled_secrets(text)
+
+
+# An AWS secret access key is 40 characters of base64 with no prefix of its own, so alone it
+# can't be told from any other id. It is taken next to what gives it away: an access key id
+# (AKIA…, ASIA…) within a few lines, or a label (`aws_secret_access_key`, `SecretAccessKey`,
+# "secret key is …") just before it.
+_AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_SECRET_LABEL = re.compile(r"(?i:secret[ _-]?(?:access[ _-]?)?key)")
+_AWS_SECRET_HINTS = (*_AWS_KEY_ID_HINTS, "ecret", "ECRET")
+# What may stand between a label and its value: quotes, `=`, `:`, spaces, one "is".
+_AWS_LABEL_GAP = re.compile(r"[\"'`]?[ \t]*(?:=>|[:=]|is)?[ \t]*[\"'`]?")
+_AWS_NEAR = 200
+
+
+def _find_aws_secret_keys(text: str) -> Iterator[_Span]:
+    if not any(hint in text for hint in _AWS_SECRET_HINTS):
+        return
+    key_ids = [(match.start(), match.end()) for match in _AWS_KEY_ID.finditer(text)]
+    label_ends = {match.end() for match in _AWS_SECRET_LABEL.finditer(text)}
+    if not key_ids and not label_ends:
+        return
+    for match in _AWS_SECRET_KEY.finditer(text):
+        if not _looks_like_aws_secret_key(match[0]):
+            continue
+        start, end = match.span()
+        near_a_key_id = any(
+            key_start - end <= _AWS_NEAR and start - key_end <= _AWS_NEAR
+            for key_start, key_end in key_ids
+        )
+        if near_a_key_id or any(
+            (gap := _AWS_LABEL_GAP.match(text, label_end)) and gap.end() == start
+            for label_end in label_ends
+            if label_end <= start
+        ):
+            yield _Span(start, end, "secret")
+
+
+def _looks_like_aws_secret_key(value: str) -> bool:
+    # Generated base64: both cases and a digit or `/`, `+`; not a hex hash or a path.
+    return (
+        any(char.isupper() for char in value)
+        and any(char.islower() for char in value)
+        and any(char.isdigit() or char in "/+" for char in value)
+        and not value.startswith("/")
+        and "//" not in value
+    )
 
 
 def _starts_a_word(text: str, start: int) -> bool:
