@@ -146,6 +146,9 @@ models_dir = "{models_dir}"
         chat_model=str(tiny_model),
         finetune_base_model=str(tiny_model),
         chat_temperature=0,
+        # Prompt plus the reply's cap must fit the server's --max-model-len 512.
+        reply_max_tokens=64,
+        history_token_budget=256,
         system_prompt=SYSTEM,
         job_poll_seconds=0.2,
     )

@@ -54,7 +54,7 @@ async def test_every_model_call_caps_the_answer_in_the_words_its_provider_takes(
     )
     await other.mention("and you?")
     await eventually(lambda: len(openai_fake.chat_requests) == 5)
-    assert openai_fake.chat_requests[-1]["max_tokens"] == 2048  # REPLY_MAX_TOKENS' default
+    assert openai_fake.chat_requests[-1]["max_tokens"] == 1024  # REPLY_MAX_TOKENS' default
 
 
 async def test_the_daily_budget_stops_model_calls_says_so_once_and_resets_the_next_day(
