@@ -179,6 +179,7 @@ def build_services(
         ComparisonReporters(),
         reporters,
         spending,
+        redactor,
     )
     lifecycle = Lifecycle(providers, clock)
     migrations = Migrations(

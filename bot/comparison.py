@@ -24,6 +24,7 @@ import openai
 
 from bot.commands.results import ComparisonRecord
 from bot.config import Settings
+from bot.conversation.redaction import Redactor
 from bot.dataset import Dataset
 from bot.finetune import JobReporters
 from bot.model_table import ModelTable
@@ -124,8 +125,10 @@ class Comparer:
         reporters: ComparisonReporters,
         job_reporter: JobReporters,  # shows the gate's tally on the job's message
         spending: Spending | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._spending = spending
+        self._redactor = redactor
         self._settings = settings
         self._providers = providers
         self._store = store
@@ -167,16 +170,16 @@ class Comparer:
                 f"I only compare models I have used or trained, and `{model}` is not one of "
                 "them; `/finetune models` lists them. An admin can compare any model."
             )
-        if self._spending is not None:
-            refusal = await self._spending.admit(platform, user)
-            if refusal is not None:
-                return refusal or "Not now: you've reached the limit on model calls."
         if candidate == current:
             return f"`{candidate.model}` is the model in use; name another with `model=<id>`."
         try:
             self._providers.check_chat(candidate)
         except ProviderError as error:
             return str(error)
+        if self._spending is not None:
+            refusal = await self._spending.admit(platform, user)
+            if refusal is not None:
+                return refusal or "Not now: you've reached the limit on model calls."
         comparison = Comparison(
             kind="adhoc",
             current_model=current.model,
@@ -188,7 +191,9 @@ class Comparer:
             asked_by=user,
             platform=platform,
             channel=channel,
-            to_answer=[Conversation(messages=[{"role": "user", "content": prompt}])],
+            to_answer=[
+                Conversation(messages=[{"role": "user", "content": self._redacted(prompt)}])
+            ],
         )
         await self._store.save(comparison)
         await self.answer(comparison)
@@ -599,6 +604,11 @@ class Comparer:
                 if job.fine_tuned_model == model:
                     return ModelRef(model, self._providers.serving(job.provider))
         return self._providers.ref(model, provider)
+
+    def _redacted(self, prompt: str) -> str:
+        """A typed prompt is stored (the comparison, its pairs, the DPO export) and sent to
+        two models: it is redacted like a chat message first."""
+        return self._redactor.redact(prompt, {}).text if self._redactor else prompt
 
     def _paid(self, model: str, messages: list[dict], answer: str | None) -> None:
         if self._spending is not None:

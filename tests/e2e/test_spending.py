@@ -3,6 +3,7 @@ budget, and comparisons from non-admins only of models the bot knows."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from tests.e2e.test_compare import TUNED, answers_by_model
@@ -109,3 +110,18 @@ async def test_non_admins_compare_only_models_the_bot_knows(start_bot, slack, op
     assert "Both answers are posted" in answer, answer
     answer = await command(bot, slack, "compare model=gpt-4o-2024-08-06 which?")
     assert "Both answers are posted" in answer, answer
+
+
+async def test_a_compare_prompt_is_redacted_before_it_is_stored_or_sent(
+    start_bot, slack, openai_fake
+):
+    openai_fake.reply = answers_by_model
+    bot = await start_bot()
+    card = "4111 1111 1111 1111"
+    await command(bot, slack, f"compare model={TUNED} my card is {card}, which plan?")
+    await eventually(lambda: len(openai_fake.chat_requests) == 2)
+    assert all(card not in str(r["messages"]) for r in openai_fake.chat_requests)
+    # The pair posted for people to pick shows the prompt as stored: redacted.
+    posted = [m for m in slack.messages.values() if "which plan?" in json.dumps(m.blocks or [])]
+    assert posted and all(card not in json.dumps(m.blocks) for m in posted)
+    assert any("[card]" in json.dumps(m.blocks) for m in posted)
