@@ -179,6 +179,7 @@ def build_services(
         ComparisonReporters(),
         reporters,
         spending,
+        switcher,
         redactor,
     )
     lifecycle = Lifecycle(providers, clock)

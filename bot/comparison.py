@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.conversation.redaction import Redactor
 from bot.dataset import Dataset
 from bot.finetune import JobReporters
+from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable
 from bot.providers.registry import ModelRef, ProviderError, Providers
 from bot.spending import Spending
@@ -124,9 +125,11 @@ class Comparer:
         table: ModelTable,
         reporters: ComparisonReporters,
         job_reporter: JobReporters,  # shows the gate's tally on the job's message
-        spending: Spending | None = None,
-        redactor: Redactor | None = None,
+        spending: Spending,
+        switcher: ModelSwitcher,
+        redactor: Redactor | None,
     ) -> None:
+        self._switcher = switcher
         self._spending = spending
         self._redactor = redactor
         self._settings = settings
@@ -176,10 +179,9 @@ class Comparer:
             self._providers.check_chat(candidate)
         except ProviderError as error:
             return str(error)
-        if self._spending is not None:
-            refusal = await self._spending.admit(platform, user)
-            if refusal is not None:
-                return refusal or "Not now: you've reached the limit on model calls."
+        refusal = await self._spending.admit(platform, user)
+        if refusal is not None:
+            return refusal or "Not now: you've reached the limit on model calls."
         comparison = Comparison(
             kind="adhoc",
             current_model=current.model,
@@ -611,21 +613,13 @@ class Comparer:
         return self._redactor.redact(prompt, {}).text if self._redactor else prompt
 
     def _paid(self, model: str, messages: list[dict], answer: str | None) -> None:
-        if self._spending is not None:
-            self._spending.record_later(model, messages, answer)
+        self._spending.record_later(model, messages, answer)
 
     async def _is_known(self, ref: ModelRef) -> bool:
         """The configured model, or one used before or trained by a job, where it is served."""
         if ref == self._providers.ref(self._settings.chat_model):
             return True
-        for swap in await self._models.history(limit=100):
-            if self._providers.ref(swap.model, swap.provider) == ref:
-                return True
-        for job in await self._jobs.finished(limit=50):
-            served = ModelRef(job.fine_tuned_model or "", self._providers.serving(job.provider))
-            if served == ref:
-                return True
-        return False
+        return await self._switcher.known(ref.model, ref.provider) is not None
 
     async def _prompt_of(self, model: str) -> str:
         """The system prompt `model` is used with: the one its job trained with, if any."""

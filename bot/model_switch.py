@@ -43,7 +43,7 @@ class ModelSwitcher:
                 self._providers.get(provider)  # named by the user: say which ones exist
         except ProviderError as error:
             return str(error)
-        earlier = await self._history_entry(model, provider)
+        earlier = await self.known(model, provider)
         ref = self._providers.ref(model, provider or (earlier.provider if earlier else None))
         try:
             self._providers.check_chat(ref)
@@ -97,7 +97,7 @@ class ModelSwitcher:
         )
         await self._models.back(str(ref))  # chosen by hand: it answers again, as far as we know
 
-    async def _history_entry(self, model: str, provider: str | None) -> ModelSwap | None:
+    async def known(self, model: str, provider: str | None) -> ModelSwap | None:
         """How `model` was used before, else the job that trained it (a model the swap gate
         held back was never used, but its job knows its system prompt and provider)."""
         for swap in await self._models.history(limit=100):

@@ -64,10 +64,7 @@ class Lifecycle:
 
     async def _read_listing(self, provider: str) -> dict[str, date] | None:
         try:
-            client = self._providers.client(provider).with_options(
-                timeout=LISTING_TIMEOUT_SECONDS, max_retries=0
-            )
-            listed = await list_models(client)
+            listed = await self.models_of(provider)
         except (OpenAIError, ProviderError) as error:
             logger.info(
                 "lifecycle: %s did not list its models (%s)", provider, type(error).__name__

@@ -44,7 +44,7 @@ async def test_together_trains_the_dataset_and_the_bot_chats_with_the_result(
     job = together.latest_job()
     together.set_job(job["id"], "running")
     together.add_event(job["id"], "Epoch 1/10 completed")
-    await eventually(lambda: _status_says(slack, "Epoch 1/10 completed"))
+    await eventually(lambda: status_says(slack, "Epoch 1/10 completed"))
 
     together.set_job(job["id"], "completed", token_count=1000)
     await eventually(lambda: announcements(slack))
@@ -91,5 +91,5 @@ async def test_status_warns_that_openai_training_closes_and_names_the_alternativ
     assert "Started fine-tuning job" in answer and "Set TRAIN_BACKEND=local" in answer
 
 
-def _status_says(slack, text: str) -> bool:
+def status_says(slack, text: str) -> bool:
     return any(text in json.dumps(c.params.get("blocks")) for c in slack.calls_to("chat.update"))

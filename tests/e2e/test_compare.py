@@ -36,8 +36,11 @@ def shown(message) -> dict[str, str]:
 
 
 def said(slack, words: str) -> list[str]:
+    """The texts of the bot's posted messages that hold `words`."""
     return [
-        c.params["text"] for c in slack.calls_to("chat.postMessage") if words in c.params["text"]
+        c.params["text"]
+        for c in slack.calls_to("chat.postMessage")
+        if words in c.params.get("text", "")
     ]
 
 

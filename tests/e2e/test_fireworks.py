@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from tests.e2e.test_backends import status_says
+from tests.e2e.test_compare import said
 from tests.e2e.test_core_loop import bot_replies, replies
 from tests.e2e.test_finetune import FAST, announcements, command, eventually, seed_examples
 from tests.e2e.test_providers import openai_provider
@@ -88,19 +90,6 @@ async def ask(bot, slack, text: str) -> str:
     return (await replies(slack, before + 1))[-1].text.strip()
 
 
-def status_shows(slack, text: str) -> bool:
-    """Whether the job's status message in the channel has been updated to show `text`."""
-    return any(text in json.dumps(c.params.get("blocks")) for c in slack.calls_to("chat.update"))
-
-
-def posts(slack, text: str) -> list[str]:
-    return [
-        c.params["text"]
-        for c in slack.calls_to("chat.postMessage")
-        if text in c.params.get("text", "")
-    ]
-
-
 async def test_fireworks_trains_loads_the_lora_on_the_deployment_and_the_bot_chats_with_it(
     start_bot, slack, openai_fake, fireworks, on_fireworks
 ):
@@ -125,7 +114,7 @@ async def test_fireworks_trains_loads_the_lora_on_the_deployment_and_the_bot_cha
     assert not openai_fake.job_requests and not openai_fake.files
 
     fireworks.set_job(job, "RUNNING")
-    await eventually(lambda: status_shows(slack, f"Fine-tuning {LLAMA}: running"))
+    await eventually(lambda: status_says(slack, f"Fine-tuning {LLAMA}: running"))
     fireworks.set_job(job, "COMPLETED", jobProgress={"percent": 100, "inputTokens": "12345"})
     [announcement] = await eventually(lambda: announcements(slack))
     tuned = f"accounts/acme/models/{job}"
@@ -170,7 +159,7 @@ async def test_a_lora_that_needs_a_dedicated_deployment_says_how_to_serve_it(
     job = job_id(fireworks)
     fireworks.set_job(job, "COMPLETED")
 
-    [told] = await eventually(lambda: posts(slack, "I keep the current model"))
+    [told] = await eventually(lambda: said(slack, "I keep the current model"))
     tuned = f"accounts/acme/models/{job}"
     assert "only on a dedicated deployment" in told, told
     # `<id>` is escaped for Slack, which shows it as written instead of as a link.
@@ -247,7 +236,7 @@ async def test_status_shows_the_progress_fireworks_reports(
     job = job_id(fireworks)
     fireworks.set_job(job, "RUNNING", jobProgress={"percent": 40, "epoch": 4})
 
-    await eventually(lambda: status_shows(slack, "40% (step 40 of 100)"))
+    await eventually(lambda: status_says(slack, "40% (step 40 of 100)"))
     status = await command(bot, slack, "status")
     assert f"Fine-tuning {LLAMA}: running" in status and job in status
     assert "40% (step 40 of 100)" in status

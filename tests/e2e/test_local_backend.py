@@ -53,6 +53,21 @@ async def test_the_curated_dataset_trains_on_the_local_worker_and_the_bot_swaps_
     answer = await command(bot, slack, "start epochs=1 suffix=crew")
     assert "with the local GPU worker" in answer and not openai_fake.files
 
+    await run_worker_once(bot, redis_url, tmp_path / "models", BATCH_SIZE="2")
+
+    await eventually(lambda: announcements(slack), timeout=15)
+    [adapter] = vllm.adapters
+    assert adapter.startswith("crew-") and adapter in announcements(slack)[0]
+    assert vllm.adapters[adapter] == str((tmp_path / "models" / adapter).resolve())
+
+    await bot.mention("and now?")
+    await eventually(lambda: vllm.chat_requests[-1]["messages"][-1]["content"] == "and now?")
+    assert vllm.chat_requests[-1]["model"] == adapter
+
+
+async def run_worker_once(bot, redis_url: str, models_dir: Path, timeout: float = 240, **knobs):
+    """`python -m worker --once` against this bot's Redis, with the worker's settings `knobs`
+    (LORA_R="8"…); fails the test with the worker's output if it does not finish cleanly."""
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -63,22 +78,13 @@ async def test_the_curated_dataset_trains_on_the_local_worker_and_the_bot_swaps_
             **os.environ,
             "REDIS_URL": redis_url,
             "REDIS_PREFIX": bot.settings.redis_prefix,
-            "LOCAL_MODELS_DIR": str(tmp_path / "models"),
+            "LOCAL_MODELS_DIR": str(models_dir),
             "MAX_SEQ_LENGTH": "256",
-            "BATCH_SIZE": "2",
             "HF_HUB_OFFLINE": "1",
+            **knobs,
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(worker.communicate(), timeout=240)
+    output, _ = await asyncio.wait_for(worker.communicate(), timeout=timeout)
     assert worker.returncode == 0, output.decode()[-3000:]
-
-    await eventually(lambda: announcements(slack), timeout=15)
-    [adapter] = vllm.adapters
-    assert adapter.startswith("crew-") and adapter in announcements(slack)[0]
-    assert vllm.adapters[adapter] == str((tmp_path / "models" / adapter).resolve())
-
-    await bot.mention("and now?")
-    await eventually(lambda: vllm.chat_requests[-1]["messages"][-1]["content"] == "and now?")
-    assert vllm.chat_requests[-1]["model"] == adapter

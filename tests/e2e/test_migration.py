@@ -8,7 +8,7 @@ from datetime import date
 
 from storage.migrations import COMPARING, DONE, TRAINING
 from tests.e2e.test_backends import LLAMA
-from tests.e2e.test_compare import pair_messages, shown
+from tests.e2e.test_compare import pair_messages, said, shown
 from tests.e2e.test_core_loop import bot_replies, replies, settle
 from tests.e2e.test_finetune import FAST, command, eventually, seed_examples
 from tests.e2e.test_providers import (
@@ -93,7 +93,7 @@ async def test_migrate_retrains_elsewhere_compares_and_swaps_the_day_before_the_
     # Nobody picks; the last day before the shutdown comes and the gate promotes.
     bot.services.clock.set_today(date(2027, 1, 13))
     await eventually(lambda: _active_is(bot, tuned))
-    [promoted] = await eventually(lambda: _said(slack, "The migration's deadline"))
+    [promoted] = await eventually(lambda: said(slack, "The migration's deadline"))
     assert f"shuts down on {SHUTDOWN}" in promoted and "0 picks" in promoted
     await eventually(lambda: _status_is(bot, DONE))
     assert await ask(bot, slack, "and now?") == f"Answer from {tuned}"
@@ -168,12 +168,6 @@ async def test_a_migration_the_picks_reject_does_not_swap_at_the_deadline(
 def pair_messages_anywhere(slack) -> list:
     threads = {m.thread_ts for m in slack.messages.values() if m.thread_ts}
     return [pair for thread in threads for pair in pair_messages(slack, thread=thread)]
-
-
-def _said(slack, words: str) -> list[str]:
-    return [
-        c.params["text"] for c in slack.calls_to("chat.postMessage") if words in c.params["text"]
-    ]
 
 
 async def _status_is(bot, status: str) -> bool:

