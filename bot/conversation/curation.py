@@ -130,6 +130,10 @@ class Curation:
         if self._pending is None:
             return
         for held in await _stored(self._pending.take(reply)):
+            if held.judgement == "vote" and await _stored(
+                self._provenance.any_opted_out([held.user])
+            ):
+                continue  # they said "forget me" before it could count: it goes, as their data
             result = await self.react(reply, held.user, held.judgement, held.added, held.event_time)
             logger.info("curation: a reaction made while the answer streamed: %s", result.outcome)
 

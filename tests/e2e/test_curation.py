@@ -439,3 +439,19 @@ async def test_a_vote_while_the_reply_still_streams_counts(bot, slack, openai_fa
 async def _with_examples(bot, count: int):
     stats = await bot.services.examples.stats()
     return stats if stats.examples == count else None
+
+
+async def test_a_vote_held_while_the_reply_streams_goes_if_its_author_says_forget_me(
+    bot, slack, openai_fake
+):
+    openai_fake.reply = "Arr, the tide turns slowly. " * 8
+    openai_fake.stream_piece_delay = 0.05
+    await bot.mention("tell it slowly")
+    streaming = await eventually(
+        lambda: [m for m in slack.messages.values() if m.thread_ts and m.streaming]
+    )
+    await SlackSender.react(bot, streaming[0].ts, user="UBOB")
+    assert "Done: I removed" in await command(bot, slack, "forget-me", user="UBOB")
+    await replies(slack, 1)
+    await settle()
+    assert (await bot.services.examples.stats()).examples == 0
