@@ -11,6 +11,7 @@ from bot.answer_queue import AnswerQueue
 from bot.clock import Clock
 from bot.commands.service import CommandService
 from bot.comparison import Comparer, ComparisonReporters
+from bot.comparison_copies import ComparisonCopies
 from bot.config import Settings, SettingsError, environment
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation, JudgementStores
@@ -167,10 +168,11 @@ def build_services(
     )
     finetuner = FineTuner(settings, providers, dataset, jobs, reporters, clock)
     switcher = ModelSwitcher(providers, models, jobs, settings.chat_model)
+    comparisons = ComparisonStore(redis, keys)
     comparer = Comparer(
         settings,
         providers,
-        ComparisonStore(redis, keys),
+        comparisons,
         pairs,
         models,
         jobs,
@@ -206,7 +208,9 @@ def build_services(
         comparer=comparer,
         on_tick=migrations.tick,
     )
-    forgetting = Forgetting(stores)
+    forgetting = Forgetting(
+        stores, copies=[finetuner.snapshots, ComparisonCopies(comparer, comparisons)]
+    )
     lag = LoopLag()
     vote_journal = VoteJournal(redis, keys)
     return Services(

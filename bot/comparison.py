@@ -24,9 +24,11 @@ import openai
 
 from bot.commands.results import ComparisonRecord
 from bot.config import Settings
+from bot.conversation.copies import prompt_key, prompt_of_line
 from bot.conversation.redaction import Redactor
 from bot.dataset import Dataset
 from bot.finetune import JobReporters
+from bot.job_snapshots import JobSnapshots
 from bot.model_switch import ModelSwitcher
 from bot.model_table import ModelTable
 from bot.providers.registry import ModelRef, ProviderError, Providers
@@ -48,7 +50,7 @@ from storage.comparisons import (
 from storage.jobs import JobRecord, JobStore
 from storage.models import ModelStore, ModelSwap
 from storage.pairs import PairStore
-from storage.schemas import PreferencePair, content_id
+from storage.schemas import PreferencePair
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,12 @@ class ComparisonReporter(Protocol):
 
     async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
         """Say something where the comparison is shown; `promote` adds the admins' button."""
+
+    async def withdraw_pair(self, comparison: Comparison, pair: ComparedPair) -> None:
+        """Take a posted pair down (its conversation was forgotten): `WITHDRAWN` replaces it."""
+
+
+WITHDRAWN = "This conversation was removed from the comparison at someone's request."
 
 
 class ComparisonReporters:
@@ -138,6 +146,7 @@ class Comparer:
         self._pairs = pairs
         self._models = models
         self._jobs = jobs
+        self._snapshots = JobSnapshots(jobs, providers)
         self._dataset = dataset
         self._table = table
         self.reporters = reporters
@@ -229,7 +238,7 @@ class Comparer:
         job.comparison = f"Comparing with `{current.model}` on {len(conversations)} conversations…"
         await self._jobs.save(job)
         await self._job_reporter.show_job(job)
-        await self._announce(comparison, self._gate_opening(comparison, job))
+        await self.announce(comparison, self._gate_opening(comparison, job))
         return comparison
 
     def _gate_opening(self, comparison: Comparison, job: JobRecord) -> str:
@@ -274,20 +283,28 @@ class Comparer:
         while comparison.to_answer:
             if stopping():
                 return
-            number = len(comparison.pair_ids) + 1
-            pair = await self._answer_one(comparison, comparison.to_answer[0], number)
-            await self._store.save_pair(pair)
-            comparison.pair_ids.append(pair.id)
-            comparison.to_answer.pop(0)
-            await self._store.save(comparison)
-            if reporter:
-                await self._post(comparison, pair, reporter)
+            conversation = comparison.to_answer[0]
+            pair = await self._answer_one(comparison, conversation, len(comparison.pair_ids) + 1)
+            async with self._store.lock(comparison.id):
+                # Forgetting may have taken this conversation (or all of it) meanwhile.
+                stored = await self._store.get(comparison.id)
+                if stored is None:
+                    return
+                comparison.to_answer, comparison.pair_ids = stored.to_answer, stored.pair_ids
+                if not comparison.to_answer or comparison.to_answer[0] != conversation:
+                    continue
+                await self._store.save_pair(pair)
+                comparison.pair_ids.append(pair.id)
+                comparison.to_answer.pop(0)
+                await self._store.save(comparison)
+                if reporter:
+                    await self._post(comparison, pair, reporter)
         pairs = await self._store.pairs(comparison)
         failed = sum(pair.failed for pair in pairs)
         if comparison.kind == "gate" and failed:
             comparison.status = FAILED
             await self._store.save(comparison)
-            await self._announce(
+            await self.announce(
                 comparison,
                 f"One of the models failed on {failed} of {len(pairs)} conversations, so this "
                 f"comparison can't promote `{comparison.candidate_model}`; an admin can still "
@@ -298,7 +315,7 @@ class Comparer:
         comparison.status = OPEN
         await self._store.save(comparison)
         if comparison.kind == "gate":
-            await self._announce(
+            await self.announce(
                 comparison,
                 f"All {len(pairs)} pairs are posted. {self._savings(pairs)}".strip(),
                 promote=True,
@@ -400,7 +417,7 @@ class Comparer:
                 counted=False,
             )
         await self._store.pick(pair.id, user, pick)
-        await self._keep_preference(comparison, pair)
+        await self.keep_preference(comparison, pair)
         if comparison.kind == "gate":
             await self._show_tally(comparison)
             await self._apply_rule(comparison)
@@ -426,7 +443,7 @@ class Comparer:
                 tally.lost += 1
         return tally
 
-    async def _keep_preference(self, comparison: Comparison, pair: ComparedPair) -> None:
+    async def keep_preference(self, comparison: Comparison, pair: ComparedPair) -> None:
         """The pair's winner over its loser as a preference pair, while one side is ahead."""
         sides = [pair.side(pick) for pick in (await self._store.picks(pair.id)).values()]
         ahead = sides.count("candidate") - sides.count("current")
@@ -448,6 +465,16 @@ class Comparer:
             )
         )
 
+    async def withdraw_pair(self, comparison: Comparison, pair: ComparedPair) -> None:
+        """Forgetting reached this pair's conversation: the post, the preference pairs its
+        picks made, the pair and its picks all go (the caller updates the comparison)."""
+        reporter = self.reporters.of(comparison)
+        if pair.message_id is not None and reporter is not None:
+            await reporter.withdraw_pair(comparison, pair)
+        await self._pairs.delete(_preference_id(pair, "candidate"))
+        await self._pairs.delete(_preference_id(pair, "current"))
+        await self._store.delete_pair(pair.id)
+
     async def _apply_rule(self, comparison: Comparison) -> None:
         """COMPARE_AUTO_PROMOTE: promote once enough picks are in and the new model's share of
         the conversations reaches the threshold; reject once it no longer can."""
@@ -463,7 +490,7 @@ class Comparer:
             comparison.status = REJECTED
             await self._store.save(comparison)
             await self._show_tally(comparison)
-            await self._announce(
+            await self.announce(
                 comparison,
                 f"`{comparison.candidate_model}` can no longer reach the {threshold:.0%} needed "
                 f"({tally.line()}), so I keep `{comparison.current_model}`.",
@@ -495,7 +522,7 @@ class Comparer:
             who += f" ({why}; {tally.line()})"
         text = f"{who} promoted `{comparison.candidate_model}`: I answer with it now. "
         text += "`/finetune rollback` switches back."
-        await self._announce(comparison, text)
+        await self.announce(comparison, text)
         return text
 
     async def gate_of(self, job_id: str) -> Comparison | None:
@@ -511,7 +538,7 @@ class Comparer:
         if comparison.status == FAILED:
             pairs = await self._store.pairs(comparison)
             if any(pair.candidate.text is None for pair in pairs):
-                await self._announce(
+                await self.announce(
                     comparison,
                     f"`{comparison.candidate_model}` failed to answer in the comparison, so I "
                     "don't switch to it by myself; an admin can, with `/finetune use "
@@ -583,7 +610,7 @@ class Comparer:
         await self._jobs.save(job)
         await self._job_reporter.show_job(job)
 
-    async def _announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
+    async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
         reporter = self.reporters.of(comparison)
         if reporter:
             await reporter.announce(comparison, text, promote=promote)
@@ -647,21 +674,22 @@ class Comparer:
 
     async def _held_out(self, job: JobRecord) -> list[Conversation]:
         """Up to COMPARE_PROMPTS conversations: the job's validation split; else examples
-        approved after its training file was made; else the latest ones, marked as seen."""
+        approved after its training file was made; else the latest ones, marked as seen.
+        What was forgotten since the job started is left out of its files."""
         limit = self._settings.compare_prompts
-        validation = await self._jobs.load_export(job.id, "validation")
+        validation = await self._snapshots.kept(job.id, "validation")
         if validation:
-            return [Conversation(messages=_prompt_of_line(line)) for line in _lines(validation)][
+            return [Conversation(messages=prompt_of_line(line)) for line in _lines(validation)][
                 :limit
             ]
-        trained = await self._jobs.load_export(job.id, "training") or b""
-        trained_ids = {_line_key(line) for line in _lines(trained)}
+        trained = await self._snapshots.kept(job.id, "training") or b""
+        trained_ids = {prompt_key(prompt_of_line(line)) for line in _lines(trained)}
         lines = [line async for line in self._dataset.training_lines()]
-        fresh = [line for line in lines if _line_key(line) not in trained_ids]
+        fresh = [line for line in lines if prompt_key(prompt_of_line(line)) not in trained_ids]
         if fresh:
-            return [Conversation(messages=_prompt_of_line(line)) for line in fresh[-limit:]]
+            return [Conversation(messages=prompt_of_line(line)) for line in fresh[-limit:]]
         return [
-            Conversation(messages=_prompt_of_line(line), seen_in_training=True)
+            Conversation(messages=prompt_of_line(line), seen_in_training=True)
             for line in lines[-limit:]
         ]
 
@@ -735,19 +763,6 @@ def with_system_prompt(messages: list[dict[str, Any]], prompt: str) -> list[dict
 
 def _lines(content: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in content.decode().splitlines() if line.strip()]
-
-
-def _prompt_of_line(line: dict[str, Any]) -> list[dict[str, Any]]:
-    """A training line's conversation up to the reply it teaches (a DPO line: its input)."""
-    if "input" in line:
-        return line["input"]["messages"]
-    messages = line["messages"]
-    return messages[:-1] if messages and messages[-1]["role"] == "assistant" else messages
-
-
-def _line_key(line: dict[str, Any]) -> str:
-    # Without the system prompt: the training file may carry TRAINING_SYSTEM_PROMPT instead.
-    return content_id([m for m in _prompt_of_line(line) if m["role"] != "system"])
 
 
 def _preference_id(pair: ComparedPair, winner: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dataset import Dataset
+from bot.job_snapshots import JobSnapshots
 from bot.model_table import ModelTable, lifecycle_warning
 from bot.offloop import in_thread
 from bot.preferences import analyse_pairs
@@ -157,6 +158,7 @@ class FineTuner:
         self._dataset = dataset
         self._jobs = jobs
         self._clock = clock
+        self.snapshots = JobSnapshots(jobs, providers)  # what each job was trained on
 
     # Reading the dataset -----------------------------------------------------------------
 
@@ -418,6 +420,7 @@ class FineTuner:
         job.error = reason
         await self._jobs.save(job)
         await self._jobs.unlock(job.id)
+        await self.snapshots.discard(job)
         await self._reporter.show_job(job)
         return reason
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from bot.comparison import Comparer
 from bot.errors import REDIS_DOWN
 from bot.finetune import PENDING_PREFIX, JobReporter, adopt, spec_for
+from bot.job_snapshots import JobSnapshots
 from bot.loss_chart import charts_available, render_loss_chart
 from bot.progress import trend
 from bot.providers.registry import ModelRef, Providers
@@ -52,6 +53,7 @@ class JobWatcher:
         self._on_tick = on_tick
         self._bot_name = bot_name
         self._jobs = jobs
+        self._snapshots = JobSnapshots(jobs, providers)
         self._models = models
         self._reporter = reporter
         self._poll = poll_seconds
@@ -179,6 +181,7 @@ class JobWatcher:
         job.finished_at = datetime.now(UTC)
         if await self._jobs.finish(job):
             await self._jobs.unlock(holder)
+            await self._snapshots.discard(job)
             await self._reporter.show_job(job)
             await self._reporter.announce(job, f"{job.error} `/finetune start` tries again.")
 
@@ -189,6 +192,8 @@ class JobWatcher:
         try:
             await self._announce_end(job, progress)
         finally:
+            # The gate (if any) has copied its conversations out by now.
+            await self._snapshots.discard(job)
             await self._show_chart(job)
 
     async def _show_chart(self, job: JobRecord) -> None:

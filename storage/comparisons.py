@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 
 from storage.keys import Keys
 from storage.schemas import utcnow
@@ -21,6 +22,7 @@ from storage.schemas import utcnow
 Pick = Literal["a", "b", "same"]
 RUNNING, OPEN, PROMOTED, REJECTED, FAILED = "running", "open", "promoted", "rejected", "failed"
 CLOSED = frozenset({PROMOTED, REJECTED, FAILED})
+LOCK_SECONDS = 30  # a pair's storing and posting take a second; a dead holder frees it by then
 
 
 class Answer(BaseModel):
@@ -130,6 +132,32 @@ class ComparisonStore:
     async def pairs(self, comparison: Comparison) -> list[ComparedPair]:
         found = [await self.pair(pair_id) for pair_id in comparison.pair_ids]
         return [pair for pair in found if pair is not None]
+
+    def lock(self, comparison_id: str) -> Lock:
+        """Held while a pair is stored and posted, and while forgetting edits the comparison,
+        so a conversation forgotten mid-answer is never posted."""
+        return self._redis.lock(
+            f"{self._keys.comparison(comparison_id)}:lock",
+            timeout=LOCK_SECONDS,
+            blocking_timeout=LOCK_SECONDS,
+        )
+
+    async def delete(self, comparison: Comparison) -> None:
+        """The record, its pairs and their picks."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for pair_id in comparison.pair_ids:
+                pipe.delete(self._keys.compared_pair(pair_id), self._keys.picks(pair_id))
+            pipe.delete(self._keys.comparison(comparison.id))
+            pipe.zrem(self._keys.comparisons, comparison.id)
+            pipe.srem(self._keys.running_comparisons, comparison.id)
+            await pipe.execute()
+
+    async def delete_pair(self, pair_id: str) -> None:
+        await self._redis.delete(self._keys.compared_pair(pair_id), self._keys.picks(pair_id))
+
+    async def unpick(self, pair_id: str, user: str) -> bool:
+        """Take a person's pick off a pair; True if they had one."""
+        return bool(await self._redis.hdel(self._keys.picks(pair_id), user))
 
     async def pick(self, pair_id: str, user: str, pick: Pick) -> None:
         await self._redis.hset(self._keys.picks(pair_id), user, pick)

@@ -109,6 +109,37 @@ return left
 # KEYS as above; ARGV: id. 1 if the example existed.
 _DELETE = _DROP + "return drop(KEYS, ARGV[1])"
 
+# Take back every vote one person gave an example (forget-me). KEYS as above; ARGV: id, user.
+# Returns -1 if they had none, else the voters left (an imported example stays at 0).
+_FORGET_VOTER = (
+    _COUNT_VOTERS
+    + _DROP
+    + """
+local prefix = ARGV[2] .. '|'
+local refs = {}
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if string.sub(member, 1, #prefix) == prefix then
+    redis.call('SREM', KEYS[3], member)
+    refs[string.sub(member, #prefix + 1)] = true
+  end
+end
+if next(refs) == nil then return -1 end
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  refs[string.match(member, '^[^|]*|(.*)$') or ''] = nil
+end
+for ref in pairs(refs) do
+  if redis.call('HGET', KEYS[4], ref) == ARGV[1] then redis.call('HDEL', KEYS[4], ref) end
+end
+local left = voters(KEYS[3])
+if left == 0 and redis.call('SISMEMBER', KEYS[8], ARGV[1]) == 0 then
+  drop(KEYS, ARGV[1])
+else
+  redis.call('ZADD', KEYS[7], left, ARGV[1])
+end
+return left
+"""
+)
+
 
 @dataclass(frozen=True)
 class VoteResult:
@@ -132,6 +163,7 @@ class ExampleStore:
         self._add = scripts.register(redis, _ADD_VOTE)
         self._remove = scripts.register(redis, _REMOVE_VOTE)
         self._delete = scripts.register(redis, _DELETE)
+        self._forget_voter = scripts.register(redis, _FORGET_VOTER)
 
     def _script_keys(self, example_id: str, ref: str = "none") -> list[str]:
         k = self._keys
@@ -186,6 +218,33 @@ class ExampleStore:
     async def delete(self, example_id: str) -> bool:
         """Remove an example and its votes, whoever approved it (its source was deleted)."""
         return bool(await self._delete(keys=self._script_keys(example_id), args=[example_id]))
+
+    async def forget_voter(self, user: str) -> list[str]:
+        """Take back every vote `user` gave (forget-me): examples nobody else approved leave
+        the dataset. Returns the replies (refs) they had approved. Reads every example's
+        voters, which is fine for a request people make rarely and needs no index on votes."""
+        refs: list[str] = []
+        prefix = f"{user}|"
+        async for ids in self.iter_ids():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for example_id in ids:
+                    pipe.smembers(self._keys.votes(example_id))
+                voters = await pipe.execute()
+            for example_id, members in zip(ids, voters, strict=True):
+                theirs = [member[len(prefix) :] for member in members if member.startswith(prefix)]
+                if theirs:
+                    await self._forget_voter(
+                        keys=self._script_keys(example_id), args=[example_id, user]
+                    )
+                    refs += theirs
+        return refs
+
+    async def forget_clocks(self, user: str, refs: list[str]) -> None:
+        """Forget-me: the times of `user`'s vote and veto events on the replies `refs`."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for ref in refs:
+                pipe.hdel(self._keys.vote_clock(ref), f"{user}|{ref}", f"veto|{user}|{ref}")
+            await pipe.execute()
 
     async def voter_count(self, example_id: str) -> int:
         members = await self._redis.smembers(self._keys.votes(example_id))

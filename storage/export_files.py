@@ -24,10 +24,12 @@ from storage.jobs import JobStore
 CHUNK_BYTES = 1024 * 1024
 SCRATCH_TTL_SECONDS = 3600  # a process that dies mid-way leaves no string for long
 
-# KEYS: the job's export hash, the scratch string; ARGV: sha256 field, sha256, packed field
+# KEYS: the job's export hash, the scratch string, the index of snapshots
+# ARGV: sha256 field, sha256, packed field, job id
 _MOVE_INTO_HASH = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[3], redis.call('GET', KEYS[2]) or '')
 redis.call('DEL', KEYS[2])
+redis.call('SADD', KEYS[3], ARGV[4])
 return 1
 """
 
@@ -47,8 +49,8 @@ async def save_export_file(jobs: JobStore, job_id: str, name: str, path: Path) -
         packer.close()
     move = scripts.register(redis, _MOVE_INTO_HASH)
     await move(
-        keys=[export, scratch],
-        args=[f"{name}:sha256", packer.sha256, f"{name}:jsonl.gz.b64"],
+        keys=[export, scratch, jobs._keys.job_exports],
+        args=[f"{name}:sha256", packer.sha256, f"{name}:jsonl.gz.b64", job_id],
     )
     return packer.sha256
 

@@ -60,5 +60,13 @@ class FeedbackStore:
         """True the first time `user` votes with a button (they are told it counted)."""
         return bool(await self._redis.sadd(self._keys.feedback_voters, user))
 
+    async def forget_voter(self, user: str, refs: list[str]) -> None:
+        """Forget-me: their clicks on the replies `refs`, and that they ever voted by button."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for ref in refs:
+                pipe.hdel(self._keys.feedback(ref), user)
+            pipe.srem(self._keys.feedback_voters, user)
+            await pipe.execute()
+
     async def delete(self, ref: str) -> None:
         await self._redis.delete(self._keys.feedback(ref))

@@ -43,6 +43,23 @@ redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
 
+# Rename a job's snapshot with the job, in the index too. KEYS: old export, new export, index
+# ARGV: old id, new id
+_RENAME_EXPORT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end
+if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then redis.call('SADD', KEYS[3], ARGV[2]) end
+return 1
+"""
+
+# Add keys of forgotten conversations to a snapshot that still exists. KEYS: export hash
+# ARGV: the keys, newline-separated
+_DROP_LINES = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local dropped = redis.call('HGET', KEYS[1], 'dropped') or ''
+redis.call('HSET', KEYS[1], 'dropped', dropped .. ARGV[1] .. '\n')
+return 1
+"""
+
 # Move a job to a terminal state exactly once. KEYS: job, finished list, lock, active job
 # ARGV: new json, job id, finished list limit. Returns 1 if this call moved it.
 _FINISH = """
@@ -118,6 +135,8 @@ class JobStore:
         self._release = scripts.register(redis, _RELEASE_LOCK)
         self._finish = scripts.register(redis, _FINISH)
         self._adopt = scripts.register(redis, _ADOPT)
+        self._rename_export = scripts.register(redis, _RENAME_EXPORT)
+        self._drop_lines = scripts.register(redis, _DROP_LINES)
 
     # The one-active-job lock --------------------------------------------------------------
 
@@ -156,10 +175,14 @@ class JobStore:
 
     async def delete(self, job_id: str) -> None:
         """Forget a local (pending) record once the provider's job id replaces it."""
-        await self._redis.delete(self._keys.job(job_id), self._keys.job_export(job_id))
+        await self._redis.delete(self._keys.job(job_id))
+        await self.drop_export(job_id)
 
     async def rename_export(self, old_id: str, new_id: str) -> None:
-        await self._redis.rename(self._keys.job_export(old_id), self._keys.job_export(new_id))
+        k = self._keys
+        await self._rename_export(
+            keys=[k.job_export(old_id), k.job_export(new_id), k.job_exports], args=[old_id, new_id]
+        )
 
     async def finish(self, job: JobRecord) -> bool:
         """Record a terminal state; True only for the one caller that made the transition."""
@@ -209,18 +232,46 @@ class JobStore:
 
     # Export snapshots: exactly what a job was trained on ---------------------------------
 
+    # A snapshot is a copy of conversations: it is indexed (`job_exports`) so that forgetting
+    # reaches it, it carries the keys of conversations forgotten since it was made (`dropped`),
+    # and it is dropped once the job and its gate have ended.
+
     async def save_export(self, job_id: str, name: str, content: bytes) -> str:
         digest = hashlib.sha256(content).hexdigest()
-        await self._redis.hset(
-            self._keys.job_export(job_id),
-            mapping={
-                f"{name}:sha256": digest,
-                # base64 so the text-decoding client can carry the gzip bytes.
-                f"{name}:jsonl.gz.b64": base64.b64encode(gzip.compress(content)).decode(),
-            },
-        )
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._keys.job_export(job_id),
+                mapping={
+                    f"{name}:sha256": digest,
+                    # base64 so the text-decoding client can carry the gzip bytes.
+                    f"{name}:jsonl.gz.b64": base64.b64encode(gzip.compress(content)).decode(),
+                },
+            )
+            pipe.sadd(self._keys.job_exports, job_id)
+            await pipe.execute()
         return digest
 
     async def load_export(self, job_id: str, name: str) -> bytes | None:
+        """The snapshot as it was made; `dropped_lines` says what has been forgotten since."""
         packed = await self._redis.hget(self._keys.job_export(job_id), f"{name}:jsonl.gz.b64")
         return gzip.decompress(base64.b64decode(packed)) if packed else None
+
+    async def with_exports(self) -> list[str]:
+        return sorted(await self._redis.smembers(self._keys.job_exports))
+
+    async def drop_lines(self, job_id: str, line_keys: set[str]) -> bool:
+        """Mark conversations (by key) as forgotten in the job's snapshot; False if it has none."""
+        if not line_keys:
+            return False
+        joined = "\n".join(sorted(line_keys))
+        return bool(await self._drop_lines(keys=[self._keys.job_export(job_id)], args=[joined]))
+
+    async def dropped_lines(self, job_id: str) -> set[str]:
+        raw = await self._redis.hget(self._keys.job_export(job_id), "dropped") or ""
+        return {key for key in raw.split("\n") if key}
+
+    async def drop_export(self, job_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._keys.job_export(job_id))
+            pipe.srem(self._keys.job_exports, job_id)
+            await pipe.execute()

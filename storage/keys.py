@@ -184,7 +184,13 @@ class Keys:
         return f"{self._base}:job-metrics:{job_id}"
 
     def job_export(self, job_id: str) -> str:
+        """Hash: what a job was trained on (storage/jobs.py), until the job and its gate end."""
         return f"{self._base}:job-export:{job_id}"
+
+    @property
+    def job_exports(self) -> str:
+        """Set of the job ids that still keep an export snapshot, for forgetting to reach."""
+        return f"{self._base}:job-exports"
 
     @property
     def finished_jobs(self) -> str:

@@ -45,6 +45,13 @@ TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
 EVENTS_LIMIT = 50
 FILE_TTL = 30 * 24 * 3600  # seconds an uploaded file waits for its job
+
+# KEYS: the file. ARGV: sha256, bytes, gzip_b64. 0 if the file is gone.
+_REPLACE_FILE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'sha256', ARGV[1], 'bytes', ARGV[2], 'gzip_b64', ARGV[3])
+return 1
+"""
 HEARTBEAT_TTL = 30.0  # seconds without a heartbeat after which a worker counts as dead
 MAX_ATTEMPTS = 2
 
@@ -271,6 +278,7 @@ class LocalJobStore:
         self._requeue_dead = scripts.register(redis, _REQUEUE_DEAD)
         self._mark_requeued = scripts.register(redis, _MARK_REQUEUED)
         self._cancel = scripts.register(redis, _CANCEL)
+        self._replace_file = scripts.register(redis, _REPLACE_FILE)
 
     # Files -------------------------------------------------------------------------------
 
@@ -291,6 +299,21 @@ class LocalJobStore:
             pipe.expire(key, FILE_TTL)
             await pipe.execute()
         return file_id
+
+    async def replace_file(self, file_id: str, content: bytes) -> bool:
+        """New content for a file that still exists (same id, name and expiry)."""
+        replaced = await self._replace_file(
+            keys=[self._keys.local_file(file_id)],
+            args=[
+                hashlib.sha256(content).hexdigest(),
+                len(content),
+                base64.b64encode(gzip.compress(content)).decode("ascii"),
+            ],
+        )
+        return bool(replaced)
+
+    async def delete_file(self, file_id: str) -> None:
+        await self._redis.delete(self._keys.local_file(file_id))
 
     async def load_file(self, file_id: str) -> bytes | None:
         packed = await self._redis.hget(self._keys.local_file(file_id), "gzip_b64")

@@ -51,6 +51,15 @@ class PairStore:
         raw = await self._redis.hget(self._keys.corrections, reply_ref)
         return Correction(**json.loads(raw)) if raw else None
 
+    async def corrections_by(self, user: str) -> list[Correction]:
+        """Every standing correction `user` wrote (forget-me takes them with it)."""
+        found = []
+        async for _, raw in self._redis.hscan_iter(self._keys.corrections):
+            correction = Correction(**json.loads(raw))
+            if correction.by == user:
+                found.append(correction)
+        return found
+
     async def get(self, pair_id: str) -> PreferencePair | None:
         raw = await self._redis.get(self._keys.pair(pair_id))
         return PreferencePair.model_validate_json(raw) if raw else None

@@ -46,6 +46,9 @@ return 1
 )
 
 
+FORGOTTEN = "someone-forgotten"  # whose veto stands after they said "forget me"
+
+
 @dataclass(frozen=True)
 class Veto:
     user: str
@@ -90,6 +93,28 @@ class VetoStore:
 
     async def vetoed_ids(self) -> set[str]:
         return await self._redis.smembers(self._keys.vetoed)
+
+    async def anonymise(self, user: str) -> list[str]:
+        """Forget-me: `user`'s vetoes keep their examples out, but no longer name them or keep
+        their reason. Returns the replies (refs) they had vetoed."""
+        vetoed = sorted(await self.vetoed_ids())
+        if not vetoed:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for example_id in vetoed:
+                pipe.hget(self._keys.vetoes(example_id), user)
+            records = await pipe.execute()
+        refs = []
+        for example_id, record in zip(vetoed, records, strict=True):
+            if record is None:
+                continue
+            kept = json.loads(record) | {"reason": None}
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(self._keys.vetoes(example_id), user)
+                pipe.hset(self._keys.vetoes(example_id), FORGOTTEN, json.dumps(kept))
+                await pipe.execute()
+            refs.append(kept["ref"])
+        return refs
 
     async def delete(self, example_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -31,7 +31,7 @@ from bot.commands.results import (
     Sentence,
     StatusSummary,
 )
-from bot.commands.wording import plural
+from bot.commands.wording import forgotten_words
 from bot.comparison import Comparer
 from bot.config import Settings, SettingsError
 from bot.conversation.forgetting import Forgetting
@@ -137,14 +137,7 @@ class CommandService:
             case "export":
                 return await self.export(parse_export_kind(command))
             case "forget-me":
-                forgotten = await self._forgetting.forget_person(caller.user)
-                return Sentence(
-                    f"Done: I removed {plural(forgotten.examples, 'example')}, "
-                    f"{plural(forgotten.pairs, 'preference pair')} and "
-                    f"{plural(forgotten.turns, 'recorded turn')} holding your messages, and your "
-                    "conversations won't become examples. `/finetune include-me` undoes the "
-                    "second part."
-                )
+                return Sentence(forgotten_words(await self._forgetting.forget_person(caller.user)))
             case "include-me":
                 was_out = await self._forgetting.include_person(caller.user)
                 return Sentence(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.commands.results import ComparisonRecord, DatasetFile, ProviderList, StatusSummary
+from bot.conversation.forgetting import Forgotten
 from bot.progress import format_duration, progress_bar, sparkline, time_left
 from bot.validation import DatasetReport
 from storage.jobs import JobRecord
@@ -216,3 +217,23 @@ def provider_lines(listing: ProviderList) -> list[str]:
                 + (f", {rest:,} with no shutdown date" if rest else "")
             )
     return lines
+
+
+def forgotten_words(forgotten: Forgotten) -> str:
+    """What `/finetune forget-me` did, in one answer."""
+    text = (
+        f"Done: I removed {plural(forgotten.examples, 'example')}, "
+        f"{plural(forgotten.pairs, 'preference pair')} and "
+        f"{plural(forgotten.turns, 'recorded turn')} holding your messages or written by you"
+    )
+    if forgotten.copies:
+        text += f", with {plural(forgotten.copies, 'copy', 'copies')} in job files and comparisons"
+    if forgotten.judged:
+        text += (
+            f"; your votes and vetoes on {plural(forgotten.judged, 'reply', 'replies')} no "
+            "longer name you (the votes are taken back; a veto still keeps its reply out)"
+        )
+    return (
+        f"{text}. Your conversations and votes won't be recorded; `/finetune include-me` "
+        "undoes that part."
+    )

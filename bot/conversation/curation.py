@@ -47,7 +47,17 @@ class Outcome(Enum):
     NOT_A_TURN = "not_a_turn"  # not a recorded bot reply (or it expired)
     NOT_CURATED = "not_curated"  # a channel outside CURATE_CHANNELS
     OPTED_OUT = "opted_out"  # someone in the conversation asked not to be recorded
+    VOTER_OPTED_OUT = "voter_opted_out"  # the person judging asked not to be recorded
     HELD = "held"  # on a reply not recorded yet (still streaming): applied when it is
+
+
+OPT_OUT_REFUSALS = {
+    Outcome.OPTED_OUT: "Someone in this conversation asked not to be recorded, so it can't train.",
+    Outcome.VOTER_OPTED_OUT: (
+        "You asked me to forget you, so I don't record your votes or corrections; "
+        "`/finetune include-me` lets them count again."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,8 @@ def correction_refusal(outcome: Outcome) -> str | None:
         return None
     if outcome is Outcome.NOT_CURATED:
         return "Replies in this channel aren't curated (CURATE_CHANNELS)."
-    if outcome is Outcome.OPTED_OUT:
-        return "Someone in this conversation asked not to be recorded, so it can't train."
+    if outcome in (Outcome.OPTED_OUT, Outcome.VOTER_OPTED_OUT):
+        return OPT_OUT_REFUSALS[outcome]
     return "That reply is no longer recorded (turns expire), so the correction wasn't saved."
 
 
@@ -130,10 +140,7 @@ class Curation:
         if self._pending is None:
             return
         for held in await _stored(self._pending.take(reply)):
-            if held.judgement == "vote" and await _stored(
-                self._provenance.any_opted_out([held.user])
-            ):
-                continue  # they said "forget me" before it could count: it goes, as their data
+            # A vote by someone who said "forget me" meanwhile is refused like any of theirs.
             result = await self.react(reply, held.user, held.judgement, held.added, held.event_time)
             logger.info("curation: a reaction made while the answer streamed: %s", result.outcome)
 
@@ -148,7 +155,7 @@ class Curation:
             logger.info("curation: vote %s on example %s", outcome.value, result.example_id[:12])
             return CurationResult(outcome, result.example_id, result.votes)
 
-        return await self._on_turn(reply, vote)
+        return await self._on_turn(reply, vote, by=user)
 
     async def withdraw_vote(self, reply: MessageKey, user: str, event_time: str) -> CurationResult:
         async def unvote() -> CurationResult:
@@ -189,8 +196,8 @@ class Curation:
         their vote), the same button again clears their judgement."""
 
         async def click(turn: Turn) -> CurationResult:
-            if button == "good" and await self._provenance.any_opted_out(turn.people):
-                return CurationResult(Outcome.OPTED_OUT)
+            if button == "good" and (refused := await self._opted_out(turn, user)):
+                return CurationResult(refused)
             choice = await self._feedback.click(turn.ref, user, button, at)
             if choice.chosen == "stale":
                 return CurationResult(Outcome.UNCHANGED)
@@ -273,15 +280,18 @@ class Curation:
             logger.info("curation: correction stored as example %s", example.id[:12])
             return CurationResult(Outcome.ADDED, example.id, result.votes)
 
-        return await self._on_turn(reply, save)
+        return await self._on_turn(reply, save, by=user)
 
     async def _on_turn(
         self,
         reply: MessageKey,
         judge: Callable[[Turn], Awaitable[CurationResult]],
         *,
+        by: str | None = None,
         respect_opt_out: bool = True,
     ) -> CurationResult:
+        """Run `judge` on the turn of `reply`, unless it is not curated, not recorded, or (for
+        what adds data) someone in it, or the person judging (`by`), opted out."""
         if not self.curates(reply.channel):
             return CurationResult(Outcome.NOT_CURATED)
 
@@ -289,11 +299,18 @@ class Curation:
             turn = await self._turns.get(reply)
             if turn is None:
                 return CurationResult(Outcome.NOT_A_TURN)
-            if respect_opt_out and await self._provenance.any_opted_out(turn.people):
-                return CurationResult(Outcome.OPTED_OUT)
+            if respect_opt_out and (refused := await self._opted_out(turn, by)):
+                return CurationResult(refused)
             return await judge(turn)
 
         return await _stored(judged())
+
+    async def _opted_out(self, turn: Turn, by: str | None) -> Outcome | None:
+        if by is not None and await self._provenance.any_opted_out([by]):
+            return Outcome.VOTER_OPTED_OUT
+        if await self._provenance.any_opted_out(turn.people):
+            return Outcome.OPTED_OUT
+        return None
 
 
 def _with_tokens(example: Example) -> Example:

@@ -1,12 +1,17 @@
 """Deletion and consent: a deleted message takes every example, pair and turn holding its text
-with it; `/finetune forget-me` does the same for everything holding a person's messages and
-stops their conversations from becoming examples, until `/finetune include-me`."""
+with it, and every copy of those (conversation/copies.py: job snapshots and files, comparisons).
+`/finetune forget-me` does the same for everything holding a person's messages or written by
+them (their corrections, the prompts they typed into a comparison), takes back their votes and
+picks, keeps their vetoes without their name or reason, and stops their conversations and
+votes from being recorded, until `/finetune include-me`."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.conversation.copies import CopyHolder, Removed
 from bot.conversation.curation import JudgementStores
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from storage.schemas import MessageKey
@@ -20,6 +25,8 @@ class Forgotten:
     examples: int = 0
     pairs: int = 0
     turns: int = 0
+    judged: int = 0  # replies whose vote or veto by the person was taken back or made anonymous
+    copies: int = 0  # job snapshots and comparison conversations that held the removed text
 
     @property
     def anything(self) -> bool:
@@ -27,38 +34,53 @@ class Forgotten:
 
 
 class Forgetting:
-    def __init__(self, stores: JudgementStores) -> None:
+    def __init__(self, stores: JudgementStores, copies: Sequence[CopyHolder] = ()) -> None:
         self._turns, self._examples = stores.turns, stores.examples
         self._vetoes, self._pairs, self._provenance = stores.vetoes, stores.pairs, stores.provenance
         self._feedback = stores.feedback
+        self._copies = copies
 
     async def message_deleted(self, message: MessageKey) -> Forgotten:
         """Someone deleted `message` (theirs or a bot reply, any part of it)."""
+        removed = Removed()
         try:
             first = await self._turns.first_part(message)
             items = await self._provenance.holding_message(first.ref)
-            forgotten = await self._remove(items)
+            forgotten = await self._remove(items, removed)
             await self._provenance.forget_message(first.ref)
+            copies = await self._withdraw(removed)
         except REDIS_DOWN as exc:
             raise StorageUnavailable from exc
         if forgotten.anything:
             logger.info(
-                "forgetting: a deleted message took %d examples, %d pairs, %d turns",
+                "forgetting: a deleted message took %d examples, %d pairs, %d turns, %d copies",
                 forgotten.examples,
                 forgotten.pairs,
                 forgotten.turns,
+                copies,
             )
         return forgotten
 
     async def forget_person(self, user: str) -> Forgotten:
+        removed = Removed(person=user)
         try:
             await self._provenance.opt_out(user)
-            forgotten = await self._remove(await self._provenance.holding_person(user))
+            items = await self._provenance.holding_person(user)
+            for correction in await self._pairs.corrections_by(user):
+                items |= {f"example:{correction.example_id}", f"pair:{correction.pair_id}"}
+            forgotten = await self._remove(items, removed)
+            judged = await self._examples.forget_voter(user)
+            judged += await self._vetoes.anonymise(user)
+            await self._examples.forget_clocks(user, judged)
+            await self._feedback.forget_voter(user, judged)
+            copies = await self._withdraw(removed)
             await self._provenance.forget_person(user)
         except REDIS_DOWN as exc:
             raise StorageUnavailable from exc
         logger.info("forgetting: a person opted out; their data is removed")
-        return forgotten
+        return Forgotten(
+            forgotten.examples, forgotten.pairs, forgotten.turns, len(set(judged)), copies
+        )
 
     async def include_person(self, user: str) -> bool:
         """True if they had opted out."""
@@ -67,18 +89,31 @@ class Forgetting:
         except REDIS_DOWN as exc:
             raise StorageUnavailable from exc
 
-    async def _remove(self, items: set[str]) -> Forgotten:
+    async def _remove(self, items: set[str], removed: Removed) -> Forgotten:
+        """Remove `items` (`example:<id>`, `pair:<id>`, `turn:<path>`), noting in `removed`
+        the conversations whose copies must go too."""
         examples = pairs = turns = 0
         for item in items:
             kind, _, name = item.partition(":")
             if kind == "example":
+                example = await self._examples.get(name)
+                if example is not None:
+                    removed.add_example(example)
                 if await self._examples.delete(name):
                     examples += 1
                 await self._vetoes.delete(name)
             elif kind == "pair":
+                pair = await self._pairs.get(name)
+                if pair is not None:
+                    removed.add_pair(pair)
                 pairs += await self._pairs.delete(name)
             elif kind == "turn":
                 turn = turn_key(item)
                 turns += await self._turns.delete(turn)
                 await self._feedback.delete(turn.ref)
         return Forgotten(examples, pairs, turns)
+
+    async def _withdraw(self, removed: Removed) -> int:
+        if not removed:
+            return 0
+        return sum([await holder.withdraw(removed) for holder in self._copies])

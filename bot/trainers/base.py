@@ -102,6 +102,13 @@ class Trainer(Protocol):
 
     async def cancel(self, job_id: str) -> None: ...
 
+    async def replace_file(self, file_id: str, content: bytes) -> bool:
+        """Put `content` in place of an uploaded file nobody has trained on yet (forget-me
+        reached some of its lines); False where the provider took the file as it was."""
+
+    async def delete_file(self, file_id: str) -> None:
+        """Delete an uploaded file once its job has ended (a file already gone is fine)."""
+
     async def close(self) -> None:
         """Release the backend's connections; the bot is stopping."""
 

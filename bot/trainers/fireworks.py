@@ -11,6 +11,7 @@ Fireworks serves most LoRAs), else onto serverless where Fireworks offers it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import uuid
@@ -150,6 +151,14 @@ class FireworksTrainer:
             await self._upload_signed(dataset_id, path, filename, size)
         await self._wait_until_ready(dataset_id)
         return f"{self._account}/datasets/{dataset_id}"
+
+    async def replace_file(self, file_id: str, content: bytes) -> bool:
+        return False  # a dataset is fixed once uploaded, and a job reads it at once
+
+    async def delete_file(self, file_id: str) -> None:
+        dataset_id = file_id.rsplit("/", 1)[-1]
+        with contextlib.suppress(_NotFound):
+            await self._request("DELETE", f"/datasets/{dataset_id}", "delete a dataset")
 
     async def _upload_signed(self, dataset_id: str, path: Path, filename: str, size: int) -> None:
         endpoint = await self._request(

@@ -112,6 +112,19 @@ class LocalTrainer:
     async def close(self) -> None:
         pass  # a session per request: nothing stays open
 
+    async def replace_file(self, file_id: str, content: bytes) -> bool:
+        # A worker reads the file when it takes the job: until then it can still change.
+        try:
+            return await self._store.replace_file(file_id, content)
+        except _REDIS_DOWN as exc:
+            raise Unreachable("Could not update the training file in Redis.") from exc
+
+    async def delete_file(self, file_id: str) -> None:
+        try:
+            await self._store.delete_file(file_id)
+        except _REDIS_DOWN as exc:
+            raise Unreachable("Could not delete the training file in Redis.") from exc
+
     async def create_job(self, spec: JobSpec) -> JobProgress:
         now = utcnow()
         draft = LocalJob(

@@ -146,6 +146,13 @@ class OpenAITrainer:
             )
         return uploaded.id
 
+    async def replace_file(self, file_id: str, content: bytes) -> bool:
+        return False  # OpenAI's files can't be changed, and a job reads its file at once
+
+    async def delete_file(self, file_id: str) -> None:
+        with _translated(self.label, "delete a file"), contextlib.suppress(openai.NotFoundError):
+            await self._client.files.delete(file_id)
+
     async def create_job(self, spec: JobSpec) -> JobProgress:
         delays = iter(FILE_NOT_READY_DELAYS)
         while True:

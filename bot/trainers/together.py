@@ -7,6 +7,7 @@ OpenAI-compatible `/v1/chat/completions`, so the chat side only changes its base
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,13 @@ class TogetherTrainer:
 
     async def close(self) -> None:
         pass  # a session per request: nothing stays open
+
+    async def replace_file(self, file_id: str, content: bytes) -> bool:
+        return False  # Together's files can't be changed, and a job reads its file at once
+
+    async def delete_file(self, file_id: str) -> None:
+        with contextlib.suppress(_NotFound):
+            await self._request("DELETE", f"/files/{file_id}", "delete a file")
 
     async def create_job(self, spec: JobSpec) -> JobProgress:
         body: dict[str, Any] = {

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.commands.service import ADMINS_ONLY
-from bot.comparison import PICK_LABELS, answer_figures, pair_view
+from bot.comparison import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
 from handlers.discord.replies import NO_MENTIONS
 from storage.comparisons import ComparedPair, Comparison
 
@@ -102,6 +102,13 @@ class DiscordComparisonReporter:
             reference=self._thread(comparison),
         )
         return str(posted.id)
+
+    async def withdraw_pair(self, comparison: Comparison, pair: ComparedPair) -> None:
+        message = self._channel(comparison).get_partial_message(int(pair.message_id))
+        try:
+            await message.edit(content=WITHDRAWN, embed=None, view=None)
+        except discord.HTTPException as error:
+            logger.warning("discord: a removed pair was not taken down (%s)", error)
 
     async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
         view = discord.ui.View(timeout=None)

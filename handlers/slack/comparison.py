@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
-from bot.comparison import PICK_LABELS, answer_figures, pair_view
+from bot.comparison import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
 from bot.errors import REDIS_DOWN
 from handlers.slack.blocks import button, confirmation, context, section
 from handlers.slack.escaping import acting_for, escape, escape_sentence, escape_within, escaped
@@ -43,6 +43,17 @@ class SlackComparisonReporter:
             blocks=build_pair_blocks(comparison, pair, number),
         )
         return posted["ts"]
+
+    async def withdraw_pair(self, comparison: Comparison, pair: ComparedPair) -> None:
+        # The bot's own message, edited to say why it is empty: no text of it stays in Slack.
+        try:
+            await self._client.chat_update(
+                channel=comparison.channel, ts=pair.message_id, text=WITHDRAWN, blocks=[]
+            )
+        except SlackApiError as error:
+            logger.warning(
+                "compare: a removed pair was not taken down (%s)", error.response.get("error")
+            )
 
     async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
         # It names models and may carry a provider's error; of people, it mentions only who

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
-from bot.conversation.curation import Outcome
+from bot.conversation.curation import OPT_OUT_REFUSALS, Outcome
 from bot.errors import StorageUnavailable
 from handlers.slack.blocks import (
     BAD,
@@ -31,7 +31,7 @@ FEEDBACK_NOT_SAVED = (
 REFUSALS = {
     Outcome.NOT_A_TURN: "That reply is no longer recorded (turns expire), so it can't be judged.",
     Outcome.NOT_CURATED: "Replies in this channel aren't curated (CURATE_CHANNELS).",
-    Outcome.OPTED_OUT: "Someone in this conversation asked not to be recorded, so it can't train.",
+    **OPT_OUT_REFUSALS,
 }
 REASON_NOT_SAVED = "I couldn't save this because storage is unavailable; try again in a minute."
 

@@ -33,6 +33,7 @@ class FakeTogether(FakeServer):
         self.app.middlewares.append(self._auth)
         route = self.app.router
         route.add_post("/v1/files/upload", self._upload)
+        route.add_delete("/v1/files/{file_id}", self._delete_file)
         route.add_post("/v1/fine-tunes", self._create)
         route.add_get("/v1/fine-tunes", self._list)
         route.add_get("/v1/fine-tunes/{job_id}", self._retrieve)
@@ -93,6 +94,14 @@ class FakeTogether(FakeServer):
             "LineCount": content.count(b"\n"),
         }
         return web.json_response(self.files[file_id])
+
+    async def _delete_file(self, request: web.Request) -> web.Response:
+        # Together answers `{"id", "deleted"}`, as OpenAI does; an unknown id is a 404.
+        file_id = request.match_info["file_id"]
+        if self.files.pop(file_id, None) is None:
+            return _error(404, f"File {file_id} not found")
+        self.file_contents.pop(file_id, None)
+        return web.json_response({"id": file_id, "deleted": True})
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.json()
