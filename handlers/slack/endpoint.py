@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import time
 from collections.abc import Mapping
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 logger = logging.getLogger(__name__)
@@ -72,6 +76,12 @@ class SlackEndpoint:
         return hmac.compare_digest(expected.encode(), signature.encode())
 
 
+def _form(text: str) -> dict:
+    """A slash command's fields, or an interaction's `payload` JSON."""
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    return json.loads(fields["payload"]) if "payload" in fields else fields
+
+
 def _to_bolt_request(body: bytes, request: web.Request) -> AsyncBoltRequest | None:
     """Bolt's request for a signed body, or None (logged in one line) when it can't be read."""
     if request.content_type not in CONTENT_TYPES:
@@ -83,7 +93,15 @@ def _to_bolt_request(body: bytes, request: web.Request) -> AsyncBoltRequest | No
         if not text.strip():
             raise ValueError("an empty body")
         # Bolt parses the body as it builds the request, and reads ids from it.
-        return AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)
+        bolt_request = AsyncBoltRequest(
+            body=text, query=request.query_string, headers=request.headers
+        )
+        if request.content_type == "application/x-www-form-urlencoded":
+            # Bolt takes any form with "payload" anywhere in it for an interaction, so a slash
+            # command whose text says "payload" would parse as nothing: parse by the key.
+            bolt_request.body = _form(text)
+            bolt_request.context = build_async_context(AsyncBoltContext({}), bolt_request.body)
+        return bolt_request
     except UNREADABLE as error:
         logger.warning(
             "slack: refused a signed request that can't be read (%s)", type(error).__name__

@@ -282,6 +282,15 @@ async def test_bad_slash_arguments_get_a_reason_and_the_usage(bot, slack, openai
     assert await bot.services.models.active() is None
 
 
+async def test_a_command_whose_text_says_payload_is_answered_like_any_other(
+    bot, slack, openai_fake
+):
+    # Bolt reads any form body with "payload" in it as an interaction and finds nothing.
+    asked = "compare model=gpt-4.1 what is the payload of a webhook?"
+    assert "Both answers are posted" in await command(bot, slack, asked, user=ADMIN)
+    assert "is not a kind of export" in await command(bot, slack, "export payload", user=ADMIN)
+
+
 # ----- secrets pasted in chat never reach the logs -----------------------------------------
 
 
