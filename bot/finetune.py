@@ -413,6 +413,7 @@ class FineTuner:
             job.validation_file = await trainer.upload(validation.path, "validation.jsonl")
         job.status = "validating"
         await self._jobs.save(job)
+        await self.snapshots.refresh_files(job)
         return spec_for(job, self._settings.redis_prefix)
 
     async def _give_up(self, job: JobRecord, reason: str) -> str:

@@ -41,12 +41,15 @@ class JobSnapshots:
             marked += 1
             job = await self._jobs.get(job_id)
             if job is not None and not job.is_finished:
-                await self._refresh_files(job)
+                await self.refresh_files(job)
         return marked
 
-    async def _refresh_files(self, job: JobRecord) -> None:
+    async def refresh_files(self, job: JobRecord) -> None:
+        """Take what was forgotten out of the job's uploaded files, where they can still
+        change. A start calls this after its upload too: a forget-me between the snapshot and
+        the upload is caught by one of the two."""
         trainer = self._providers.trainer_of_job(job.provider)
-        if trainer is None:
+        if trainer is None or not await self._jobs.dropped_lines(job.id):
             return
         for name, file_id in (("training", job.training_file), ("validation", job.validation_file)):
             content = await self.kept(job.id, name) if file_id else None

@@ -56,7 +56,7 @@ return 1
 _DROP_LINES = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local dropped = redis.call('HGET', KEYS[1], 'dropped') or ''
-redis.call('HSET', KEYS[1], 'dropped', dropped .. ARGV[1] .. '\n')
+redis.call('HSET', KEYS[1], 'dropped', dropped .. ARGV[1] .. '\\n')
 return 1
 """
 
