@@ -11,6 +11,7 @@ import logging
 import pytest
 
 from bot.commands.language import USAGE
+from bot.comparison import WITHDRAWN
 from bot.conversation.chat import (
     ANSWER_FAILED_APOLOGY,
     EMPTY_MESSAGE_HINT,
@@ -634,3 +635,22 @@ async def test_nothing_the_bot_sends_can_ping(on_discord, discord_fake, openai_f
         allowed = request.json.get("allowed_mentions")
         assert allowed is not None, request.path
         assert not allowed.get("parse") and not allowed.get("users") and not allowed.get("roles")
+
+
+async def test_forget_me_takes_down_a_posted_comparison_in_discord(
+    on_discord, discord_fake, openai_fake
+):
+    tuned = "ft:gpt-4.1-mini-2025-04-14:acme::tuned"
+    openai_fake.reply = lambda body: f"Answer from {body['model']}"
+    prompt = {"prompt": "my locker code is 1188, is that safe?", "model": tuned}
+    await command(discord_fake, "compare", prompt, user_id=ADMIN)
+    posted = await discord_fake.wait_for_bot_message(
+        discord_fake.channel_id, lambda m: bool(m.components)
+    )
+    followup = await command(discord_fake, "forget-me", user_id=ADMIN)
+    assert "Done: I removed" in followup.content
+    shown = discord_fake.get_message(posted.id)
+    assert shown.content == WITHDRAWN and not shown.embeds and not shown.components
+    assert "locker code" not in json.dumps(
+        await on_discord.services.comparer.records(), default=str
+    )
