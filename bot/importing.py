@@ -389,6 +389,7 @@ async def import_file(
             pending = []
     await asyncio.gather(*pending)
     progress(len(pending))
+    await examples.count_redactions(sum(report.redactions.values()))
     return report
 
 

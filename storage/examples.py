@@ -205,6 +205,11 @@ class ExampleStore:
         )
         return VoteResult(example_id, await self.voter_count(example_id), changed=result >= 0)
 
+    async def count_redactions(self, made: int) -> None:
+        """Redactions made in examples stored without a turn (an import), for the stats."""
+        if made:
+            await self._redis.hincrby(self._keys.dataset_stats, "redactions", made)
+
     async def mark_imported(self, example_id: str) -> None:
         await self._redis.sadd(self._keys.imported, example_id)
 
