@@ -57,6 +57,19 @@ class Cluster:
         )  # fmt: skip
         assert await asyncio.wait_for(create.wait(), 30) == 0
         await _until(lambda: all(self.state(port) == "ok" for port in self.ports), timeout=20)
+        # A replica whose first sync has not finished does not fail over: wait for every one.
+        await _until(lambda: all(self.replica_synced(port) for port in self.replicas()), timeout=20)
+
+    def replicas(self) -> list[int]:
+        nodes = _cli(self.ports[0], "cluster", "nodes").splitlines()
+        return [
+            int(fields[1].split(":")[1].split("@")[0])
+            for fields in (line.split() for line in nodes)
+            if "slave" in fields[2]
+        ]
+
+    def replica_synced(self, port: int) -> bool:
+        return "master_link_status:up" in _cli(port, "info", "replication")
 
     def state(self, port: int) -> str:
         info = _cli(port, "cluster", "info")
@@ -154,14 +167,10 @@ async def _ping(port: int) -> bool:
 
 
 async def _until(check, timeout: float = 10) -> None:
-    for _ in range(int(timeout / 0.1)):
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the cluster did not come up")
+    try:
+        await eventually(check, timeout)
+    except AssertionError:
+        raise AssertionError("the cluster did not come up") from None
 
 
 def _node_port() -> int:

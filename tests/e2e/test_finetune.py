@@ -37,14 +37,20 @@ async def command(bot, slack, text: str, *, user: str = ADMIN) -> str:
 
 
 async def eventually(check, timeout: float = 10.0):
-    for _ in range(int(timeout / 0.05)):
+    """`check()`'s first truthy result within `timeout` seconds of wall-clock time: a check
+    that itself hangs (a command to a dead Redis node) is cut off at the deadline too."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
         result = check()
         if inspect.isawaitable(result):
-            result = await result
+            try:
+                result = await asyncio.wait_for(result, left)
+            except TimeoutError:
+                break
         if result:
             return result
         await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"condition not met in {timeout:g} s")
 
 
 def announcements(slack) -> list[str]:
