@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.common import redis_server
-from bot.dataset import Dataset, jsonl
-from bot.model_table import default_model_table
-from bot.tokens import encoding_for
-from bot.validation import analyse_dataset
+from bot.dataset.export import Dataset, jsonl
+from bot.dataset.tokens import encoding_for
+from bot.dataset.validation import analyse_dataset
+from bot.training.model_table import default_model_table
 
 MODEL = "gpt-4.1-mini-2025-04-14"
 
@@ -106,7 +106,7 @@ def _thread_examples(
         user = {"role": "user", "content": maker.user_message()}
         reply = maker.reply()
         if approved[turn]:
-            # Like bot.dataset.training_messages: earlier replies train only if approved.
+            # Like bot.dataset.export.training_messages: earlier replies train only if approved.
             history = [
                 {**m, "weight": 1 if approved[i // 2] else 0} if m["role"] == "assistant" else m
                 for i, m in enumerate(earlier)

@@ -143,7 +143,7 @@ async def _run_case(case: str, redis_url: str, slack_api: str, openai_url: str) 
     from bot.app import open_core
     from bot.commands.results import Caller
     from bot.config import load_settings
-    from bot.tokens import warm_up
+    from bot.dataset.tokens import warm_up
     from handlers.slack.commands import _show
     from handlers.slack.reporter import SlackJobReporter
 
@@ -273,7 +273,7 @@ async def _expected(redis_url: str) -> dict[str, Any]:
     """What the bot should send: the export's lines, read through the core by this process."""
     from redis.asyncio import Redis
 
-    from bot.dataset import Dataset, jsonl
+    from bot.dataset.export import Dataset, jsonl
     from storage.examples import ExampleStore
     from storage.keys import Keys
     from storage.pairs import PairStore

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.app import open_core
 from bot.config import Settings, SettingsError, load_settings
-from bot.warm_up import warm_encodings
+from bot.runtime.warm_up import warm_encodings
 from handlers.cli import build_cli
 
 if TYPE_CHECKING:

@@ -7,33 +7,33 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from bot.answer_queue import AnswerQueue
 from bot.clock import Clock
 from bot.commands.service import CommandService
-from bot.comparison import Comparer, ComparisonReporters
-from bot.comparison_copies import ComparisonCopies
+from bot.comparison.compare import Comparer, ComparisonReporters
+from bot.comparison.copies import ComparisonCopies
 from bot.config import Settings, SettingsError, environment
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation, JudgementStores
 from bot.conversation.forgetting import Forgetting
 from bot.conversation.redaction import Redactor
-from bot.dataset import Dataset
+from bot.dataset.export import Dataset
 from bot.errors import REDIS_DOWN
-from bot.finetune import FineTuner, JobReporters
 from bot.logs import redact_secrets
-from bot.loop_lag import LoopLag
-from bot.model_switch import ModelSwitcher
-from bot.model_table import ModelTable, load_model_table
 from bot.notices import Notices
 from bot.providers.config import load_providers
 from bot.providers.lifecycle import Lifecycle
 from bot.providers.migration import Migrations
 from bot.providers.registry import ProviderError, Providers
 from bot.providers.shutdown import Fallback
+from bot.runtime.answer_queue import AnswerQueue
+from bot.runtime.loop_lag import LoopLag
+from bot.runtime.vote_applier import VoteApplier
 from bot.spending import Spending
 from bot.trainers import TrainerContext
-from bot.vote_applier import VoteApplier
-from bot.watcher import JobWatcher
+from bot.training.finetune import FineTuner, JobReporters
+from bot.training.model_switch import ModelSwitcher
+from bot.training.model_table import ModelTable, load_model_table
+from bot.training.watcher import JobWatcher
 from storage.comparisons import ComparisonStore
 from storage.connection import RedisHandle, open_redis
 from storage.events import SeenEvents
@@ -144,6 +144,7 @@ def build_services(
     spending = Spending(
         settings, SpendStore(redis, keys), NoticeStore(redis, keys), providers.table, clock
     )
+    switcher = ModelSwitcher(providers, models, jobs, settings.chat_model)
     feedback = FeedbackStore(redis, keys, settings.turn_ttl_seconds)
     stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
     curation = Curation(
@@ -162,12 +163,11 @@ def build_services(
         history_budget=settings.history_token_budget,
         max_message_chars=settings.max_message_chars,
         redactor=redactor,
-        fallback=Fallback(providers, models, notices, clock, settings.chat_model),
+        fallback=Fallback(providers, models, switcher, notices, clock, settings.chat_model),
         spending=spending,
         on_recorded=curation.apply_pending,
     )
     finetuner = FineTuner(settings, providers, dataset, jobs, reporters, clock)
-    switcher = ModelSwitcher(providers, models, jobs, settings.chat_model)
     comparisons = ComparisonStore(redis, keys)
     comparer = Comparer(
         settings,
@@ -204,6 +204,7 @@ def build_services(
         reporters,
         poll_seconds=settings.job_poll_seconds,
         bot_name=settings.redis_prefix,
+        switcher=switcher,
         gate=settings.swap_gate,
         comparer=comparer,
         on_tick=migrations.tick,

@@ -14,9 +14,9 @@ import time
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dataset.tokens import count_messages, count_text
 from bot.errors import REDIS_DOWN
-from bot.model_table import ModelTable
-from bot.tokens import count_messages, count_text
+from bot.training.model_table import ModelTable
 from storage.notices import NoticeStore
 from storage.spending import DaySpend, SpendStore
 

@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import Services
 from bot.config import SettingsError
-from bot.warm_up import warm_up
+from bot.runtime.warm_up import warm_up
 from handlers.discord import DiscordBot, run_discord
 from handlers.http import build_web_app
 from handlers.slack import SlackIdentity, SlackSocket, share_connections

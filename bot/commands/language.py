@@ -6,8 +6,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from bot.finetune import StartOptions
 from bot.providers.registry import Providers
+from bot.training.finetune import StartOptions
 
 USAGE = {
     "status": "the dataset, the model in use, the active job and the last finished ones",

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.tempfiles import TempFile
-from bot.validation import DatasetReport
+from bot.dataset.tempfiles import TempFile
+from bot.dataset.validation import DatasetReport
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
 

@@ -32,18 +32,18 @@ from bot.commands.results import (
     StatusSummary,
 )
 from bot.commands.wording import forgotten_words
-from bot.comparison import Comparer
+from bot.comparison.compare import Comparer
 from bot.config import Settings, SettingsError
 from bot.conversation.forgetting import Forgetting
-from bot.dataset import Dataset
+from bot.dataset.export import Dataset
 from bot.errors import REDIS_DOWN
-from bot.finetune import FineTuner
-from bot.model_switch import ModelSwitcher
 from bot.providers.lifecycle import Lifecycle
 from bot.providers.migration import Migrations
 from bot.providers.registry import ProviderError, Providers
 from bot.spending import Spending
-from bot.watcher import JobWatcher
+from bot.training.finetune import FineTuner
+from bot.training.model_switch import ModelSwitcher
+from bot.training.watcher import JobWatcher
 from storage.jobs import JobStore
 from storage.models import ModelStore
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from bot.commands.results import ComparisonRecord, DatasetFile, ProviderList, StatusSummary
 from bot.conversation.forgetting import Forgotten
-from bot.progress import format_duration, progress_bar, sparkline, time_left
-from bot.validation import DatasetReport
+from bot.dataset.validation import DatasetReport
+from bot.training.progress import format_duration, progress_bar, sparkline, time_left
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
 

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.dataset import preference_line
+from bot.dataset.export import preference_line
 from storage.schemas import Example, PreferencePair, content_id
 
 

@@ -1,6 +1,6 @@
 """Curation: people's judgements on bot replies. A vote makes the turn a training example, a
 veto keeps it out, a correction makes a better example and a preference pair; each can be
-taken back. What trains is decided at export time from these (see bot/dataset.py)."""
+taken back. What trains is decided at export time from these (see bot/dataset/export.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from enum import Enum
 from typing import TypeVar
 
 from bot.conversation.redaction import Redactor
+from bot.dataset.tokens import count_messages
 from bot.errors import REDIS_DOWN, StorageUnavailable
-from bot.tokens import count_messages
 from storage.examples import ExampleStore
 from storage.feedback import FeedbackStore
 from storage.pairs import PairStore

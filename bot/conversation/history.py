@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.tokens import count_messages
+from bot.dataset.tokens import count_messages
 
 
 @dataclass

@@ -15,8 +15,8 @@ from datetime import date
 from openai import AsyncOpenAI, OpenAIError
 
 from bot.clock import Clock
+from bot.dataset.tokens import base_model_of
 from bot.providers.registry import ModelRef, ProviderError, Providers
-from bot.tokens import base_model_of
 
 logger = logging.getLogger(__name__)
 

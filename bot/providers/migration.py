@@ -13,14 +13,14 @@ import logging
 from datetime import date, timedelta
 
 from bot.clock import Clock
-from bot.comparison import Comparer
+from bot.comparison.compare import Comparer
 from bot.config import Settings
-from bot.finetune import FineTuner, StartOptions
-from bot.model_switch import ModelSwitcher
+from bot.dataset.validation import DatasetReport
 from bot.notices import Notices
 from bot.providers.lifecycle import Lifecycle, shutdown_sentence
 from bot.providers.registry import ModelRef, ProviderError, Providers
-from bot.validation import DatasetReport
+from bot.training.finetune import FineTuner, StartOptions
+from bot.training.model_switch import ModelSwitcher
 from storage.comparisons import FAILED, OPEN
 from storage.jobs import JobStore
 from storage.migrations import COMPARING, DONE, TRAINING, Migration, MigrationStore

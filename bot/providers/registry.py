@@ -12,11 +12,11 @@ from typing import Any
 
 from openai import AsyncOpenAI
 
-from bot.model_table import ModelTable
 from bot.providers.config import Provider, ProvidersConfig
 from bot.trainers import KINDS, ProviderKind, Trainer, TrainerContext, training_table
 from bot.trainers import local_model as local_model_info
 from bot.trainers.base import provider_label
+from bot.training.model_table import ModelTable
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import openai
 from bot.clock import Clock
 from bot.notices import Notices
 from bot.providers.registry import ModelRef, ProviderError, Providers
+from bot.training.model_switch import ModelSwitcher
 from storage.models import ModelStore, ModelSwap
 
 logger = logging.getLogger(__name__)
@@ -48,12 +49,14 @@ class Fallback:
         self,
         providers: Providers,
         models: ModelStore,
+        switcher: ModelSwitcher,
         notices: Notices,
         clock: Clock,
         default_model: str,
     ) -> None:
         self._providers = providers
         self._models = models
+        self._switcher = switcher
         self._notices = notices
         self._clock = clock
         self._default = default_model
@@ -82,7 +85,7 @@ class Fallback:
 
     async def switch(self, gone: ModelRef, to: ModelRef, earlier: ModelSwap | None) -> None:
         """`to` answered in place of `gone`: every process uses it from now on."""
-        await self._models.activate(
+        await self._switcher.activate(
             ModelSwap(
                 model=to.model,
                 provider=to.provider,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.model_table import ModelInfo, ModelTable
 from bot.trainers.base import ProviderKind, Trainer, TrainerContext
 from bot.trainers.fireworks import FireworksKind
 from bot.trainers.local import LocalKind
 from bot.trainers.openai_api import AzureKind, CompatibleKind, OpenAIKind
 from bot.trainers.together import TogetherKind
+from bot.training.model_table import ModelInfo, ModelTable
 
 __all__ = ["KINDS", "ProviderKind", "Trainer", "TrainerContext", "training_table"]
 

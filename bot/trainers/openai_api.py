@@ -17,7 +17,6 @@ from typing import Any
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
-from bot.model_table import OPENAI_TRAINING_CLOSES
 from bot.providers.config import Provider
 from bot.trainers.base import (
     FileRejected,
@@ -32,6 +31,7 @@ from bot.trainers.base import (
     output_model,
     provider_label,
 )
+from bot.training.model_table import OPENAI_TRAINING_CLOSES
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from bot import importing
 from bot.app import build_redactor
-from bot.model_table import ModelTable
-from bot.tempfiles import CHUNK_BYTES
+from bot.dataset import importing
+from bot.dataset.tempfiles import CHUNK_BYTES
+from bot.training.model_table import ModelTable
 from handlers.cli.render import report_lines
 from handlers.cli.runtime import core, settings_or_exit
 

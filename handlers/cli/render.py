@@ -6,7 +6,7 @@ import re
 
 from bot.commands import results, wording
 from bot.commands.language import usage_lines
-from bot.validation import DatasetReport, describe_problems
+from bot.dataset.validation import DatasetReport, describe_problems
 
 _MENTION = re.compile(r"<@([^>]+)>")
 

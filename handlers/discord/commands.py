@@ -14,9 +14,9 @@ from bot.app import Services
 from bot.commands import results, wording
 from bot.commands.language import MAX_BETA, MAX_EPOCHS, ParsedCommand, summary
 from bot.commands.service import SOMETHING_FAILED
+from bot.dataset.tempfiles import TempFile
+from bot.dataset.validation import DatasetReport
 from bot.errors import REDIS_DOWN
-from bot.tempfiles import TempFile
-from bot.validation import DatasetReport
 from handlers.discord import events
 from handlers.discord.embeds import help_embed, models_embed, report_embed, status_embed
 

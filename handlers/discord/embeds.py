@@ -7,7 +7,7 @@ import discord
 from bot.commands import wording
 from bot.commands.language import usage_lines
 from bot.commands.results import ComparisonRecord, StatusSummary
-from bot.validation import DatasetReport
+from bot.dataset.validation import DatasetReport
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
 

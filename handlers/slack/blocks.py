@@ -23,7 +23,7 @@ from bot.commands.wording import (
     report_spread,
     report_title,
 )
-from bot.validation import DatasetReport
+from bot.dataset.validation import DatasetReport
 from handlers.slack.escaping import escape, escaped
 from storage.jobs import JobRecord
 from storage.models import ModelSwap

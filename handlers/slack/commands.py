@@ -11,7 +11,7 @@ from bot.app import Services
 from bot.commands import results, wording
 from bot.commands.language import usage_lines
 from bot.commands.service import SOMETHING_FAILED
-from bot.validation import DatasetReport
+from bot.dataset.validation import DatasetReport
 from handlers.slack.blocks import (
     build_help_block,
     build_models_blocks,

@@ -16,7 +16,7 @@ from bot.app import Services
 from bot.conversation.chat import ANSWER_FAILED_APOLOGY, LATE_REPLY_NOTICE, Incoming
 from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
 from bot.errors import REDIS_DOWN, StorageUnavailable
-from bot.loop_lag import BUSY_LAG_SECONDS
+from bot.runtime.loop_lag import BUSY_LAG_SECONDS
 from handlers.slack.escaping import escape
 from handlers.slack.replies import StreamedThreadReply
 from storage.schemas import MessageKey

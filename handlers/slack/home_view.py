@@ -12,7 +12,7 @@ from bot.commands.wording import (
     model_line,
     report_facts,
 )
-from bot.validation import DatasetReport
+from bot.dataset.validation import DatasetReport
 from handlers.slack.blocks import (
     button,
     confirmation,

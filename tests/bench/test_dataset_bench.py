@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from bench.dataset import MODEL, cookbook_count, realistic_examples, unique_examples
-from bot.model_table import default_model_table
-from bot.validation import analyse_dataset, example_errors
+from bot.dataset.validation import analyse_dataset, example_errors
+from bot.training.model_table import default_model_table
 
 
 def test_synthetic_examples_are_valid_and_count_like_the_cookbook():

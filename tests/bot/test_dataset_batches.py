@@ -8,7 +8,7 @@ import json
 import pytest
 from redis.asyncio import Redis
 
-from bot.dataset import Dataset, jsonl, training_messages
+from bot.dataset.export import Dataset, jsonl, training_messages
 from storage.examples import ExampleStore
 from storage.keys import Keys
 from storage.pairs import PairStore
@@ -72,7 +72,7 @@ async def whole_dataset_lines(client: Redis, keys: Keys) -> bytes:
 
 @pytest.mark.parametrize("remembered", [20_000, 50, 0])
 async def test_a_batched_export_equals_the_whole_dataset_export(client, monkeypatch, remembered):
-    monkeypatch.setattr("bot.dataset.STANDINGS_REMEMBERED", remembered)
+    monkeypatch.setattr("bot.dataset.export.STANDINGS_REMEMBERED", remembered)
     keys = Keys("batches")
     examples, vetoes = ExampleStore(client, keys), VetoStore(client, keys)
     dataset = Dataset(examples, vetoes, PairStore(client, keys))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.conversation.redaction import Redactor
-from bot.importing import MAX_DEPTH, TOO_DEEP, parse, read_lines, redact_example
+from bot.dataset.importing import MAX_DEPTH, TOO_DEEP, parse, read_lines, redact_example
 
 
 def nested(levels: int) -> str:

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from bot.loss_chart import charts_available, render_loss_chart
 from bot.trainers.base import MetricPoint
+from bot.training.loss_chart import charts_available, render_loss_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.model_table import (
+from bot.training.model_table import (
     ModelInfo,
     default_model_table,
     lifecycle_warning,

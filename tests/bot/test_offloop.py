@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.offloop import in_thread
+from bot.runtime.offloop import in_thread
 
 
 async def batches(count: int, size: int, read: list[int]):

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from bot.progress import (
+from bot.trainers.base import MetricPoint
+from bot.training.progress import (
     SPARK_FLAT,
     SPARK_LEVELS,
     format_duration,
@@ -16,7 +17,6 @@ from bot.progress import (
     sparkline,
     time_left,
 )
-from bot.trainers.base import MetricPoint
 
 # --- progress_bar ------------------------------------------------------------------------------
 

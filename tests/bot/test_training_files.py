@@ -9,9 +9,9 @@ import random
 
 import pytest
 
-from bot.tempfiles import TempFile
-from bot.training_files import TrainingSpool, line_id
-from bot.validation import split_holdout
+from bot.dataset.tempfiles import TempFile
+from bot.dataset.validation import split_holdout
+from bot.training.files import TrainingSpool, line_id
 
 pytestmark = pytest.mark.usefixtures("temp_dir")
 
@@ -41,7 +41,7 @@ def jsonl(items: list[dict]) -> bytes:
 
 
 def split_in_memory(examples: list[dict], holdout: float | None) -> tuple[bytes, bytes]:
-    """How a start split the lines when they were a list (bot/finetune.py until now)."""
+    """How a start split the lines when they were a list (bot/training/finetune.py until now)."""
     if holdout is None:
         holdout = 0.1 if len(examples) >= 100 else 0
     if not holdout:

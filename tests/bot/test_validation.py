@@ -7,9 +7,8 @@ import statistics
 
 import pytest
 
-from bot.model_table import ModelTable, default_model_table
-from bot.tokens import TokenCounter, count_messages, count_text, encoding_for
-from bot.validation import (
+from bot.dataset.tokens import TokenCounter, count_messages, count_text, encoding_for
+from bot.dataset.validation import (
     BATCH_SIZE,
     ERROR_REASONS,
     MAX_SAMPLES_PER_ERROR,
@@ -22,6 +21,7 @@ from bot.validation import (
     example_tokens,
     split_holdout,
 )
+from bot.training.model_table import ModelTable, default_model_table
 
 MODEL = "gpt-4.1-mini"
 

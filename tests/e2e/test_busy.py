@@ -11,7 +11,7 @@ import time
 import redis.asyncio as redis
 
 from bot.conversation.chat import LATE_REPLY_NOTICE
-from bot.vote_applier import VoteApplier
+from bot.runtime.vote_applier import VoteApplier
 from storage.keys import Keys
 from storage.vote_journal import JournaledVote, VoteJournal
 from tests.e2e.harness import CHANNEL, slack_message

@@ -227,7 +227,7 @@ def cookbook_figures(dataset: list[dict], encoding_name: str) -> dict:
 
     import tiktoken
 
-    from bot.tokens import encoding
+    from bot.dataset.tokens import encoding
 
     enc = encoding(encoding_name)
     assert isinstance(enc, tiktoken.Encoding)

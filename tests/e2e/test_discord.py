@@ -11,13 +11,13 @@ import logging
 import pytest
 
 from bot.commands.language import USAGE
-from bot.comparison import WITHDRAWN
+from bot.comparison.compare import WITHDRAWN
 from bot.conversation.chat import (
     ANSWER_FAILED_APOLOGY,
     EMPTY_MESSAGE_HINT,
     MODEL_ERROR_APOLOGY,
 )
-from bot.loss_chart import charts_available
+from bot.training.loss_chart import charts_available
 from storage.schemas import MessageKey
 from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import RunningBot

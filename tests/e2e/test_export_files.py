@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.validation import split_holdout
+from bot.dataset.validation import split_holdout
 from storage.schemas import Example, content_id
 from tests.e2e.test_finetune import command
 from tests.fakes.openai_faults import FaultyOpenAI

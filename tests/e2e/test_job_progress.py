@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from bot.finetune import NOTHING_STARTED
+from bot.training.finetune import NOTHING_STARTED
 from tests.e2e.test_finetune import command, eventually, seed_examples
 
 FAST = {"job_poll_seconds": 0.05}
@@ -106,7 +106,7 @@ async def test_without_the_charts_extra_the_job_ends_without_a_chart(
     start_bot, slack, openai_fake, monkeypatch, caplog
 ):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
-    caplog.set_level(logging.INFO, logger="bot.watcher")
+    caplog.set_level(logging.INFO, logger="bot.training.watcher")
     bot = await start_bot(**FAST)
     job_id = await started_job(bot, slack, openai_fake)
     add_steps(openai_fake, job_id, range(1, 11))

@@ -7,10 +7,10 @@ from datetime import date
 from redis.asyncio import Redis
 
 from bot.config import load_settings
-from bot.model_table import default_model_table, lifecycle_warning
 from bot.providers.config import load_providers
 from bot.providers.registry import Providers
 from bot.trainers import TrainerContext
+from bot.training.model_table import default_model_table, lifecycle_warning
 from storage.keys import Keys
 
 BASE = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s", "openai_api_key": "sk-1"}

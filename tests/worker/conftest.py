@@ -18,7 +18,7 @@ SYSTEM = "You are a friendly, concise assistant for this team."
 
 def example_lines(count: int) -> list[dict]:
     """`count` exported lines, each with an unapproved earlier reply (weight 0)."""
-    from bot.dataset import training_messages
+    from bot.dataset.export import training_messages
     from storage.schemas import Example
 
     lines = []

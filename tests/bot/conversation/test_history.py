@@ -1,7 +1,7 @@
 """History trimming: the system prompt and the new message always stay; the oldest goes first."""
 
 from bot.conversation.history import build_conversation
-from bot.tokens import count_messages
+from bot.dataset.tokens import count_messages
 
 MODEL = "gpt-4.1-mini"
 

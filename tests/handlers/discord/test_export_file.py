@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from bot.commands.results import DatasetFile
-from bot.tempfiles import TempFile
+from bot.dataset.tempfiles import TempFile
 from handlers.discord.commands import _send_file
 
 pytestmark = pytest.mark.usefixtures("temp_dir")

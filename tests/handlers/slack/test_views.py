@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.commands.results import Overview, StatusSummary
 from bot.commands.wording import training_lines
-from bot.validation import DatasetReport
+from bot.dataset.validation import DatasetReport
 from handlers.slack.blocks import FEEDBACK_ACTION, build_feedback_block, build_veto_reason_modal
 from handlers.slack.events import suggested_prompts
 from handlers.slack.home_view import (

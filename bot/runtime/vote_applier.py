@@ -10,7 +10,7 @@ import socket
 
 from bot.conversation.curation import Curation
 from bot.errors import REDIS_DOWN, StorageUnavailable
-from bot.loop_lag import LoopLag
+from bot.runtime.loop_lag import LoopLag
 from storage.vote_journal import VoteJournal
 
 logger = logging.getLogger(__name__)

@@ -16,14 +16,13 @@ from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.dataset import Dataset
-from bot.job_snapshots import JobSnapshots
-from bot.model_table import ModelTable, lifecycle_warning
-from bot.offloop import in_thread
-from bot.preferences import analyse_pairs
+from bot.dataset.export import Dataset
+from bot.dataset.preferences import analyse_pairs
+from bot.dataset.tempfiles import TempFile
+from bot.dataset.tokens import count_text
+from bot.dataset.validation import DatasetReport, analyse_dataset
 from bot.providers.registry import ProviderError, Providers
-from bot.tempfiles import TempFile
-from bot.tokens import count_text
+from bot.runtime.offloop import in_thread
 from bot.trainers.base import (
     JobSpec,
     Trainer,
@@ -31,8 +30,9 @@ from bot.trainers.base import (
     TrainingClosed,
     Unreachable,
 )
-from bot.training_files import TrainingSpool
-from bot.validation import DatasetReport, analyse_dataset
+from bot.training.files import TrainingSpool
+from bot.training.model_table import ModelTable, lifecycle_warning
+from bot.training.snapshots import JobSnapshots
 from storage.export_files import save_export_file
 from storage.jobs import JobRecord, JobStore
 

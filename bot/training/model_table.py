@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.tokens import base_model_of
+from bot.dataset.tokens import base_model_of
 
 # OpenAI's self-serve fine-tuning stops taking new jobs from every organisation on this day.
 OPENAI_TRAINING_CLOSES = date(2027, 1, 6)

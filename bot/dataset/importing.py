@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from bot.conversation.redaction import Redactor
-from bot.model_table import ModelTable
-from bot.tokens import TokenCounter, encoding_for
-from bot.validation import (
+from bot.dataset.tokens import TokenCounter, encoding_for
+from bot.dataset.validation import (
     MAX_SAMPLES_PER_ERROR,
     DatasetReport,
     analyse_dataset,
     check_batch,
     problem_words,
 )
+from bot.training.model_table import ModelTable
 from storage.examples import ExampleStore
 from storage.schemas import Example, content_id
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from openai import AsyncOpenAI, OpenAIError
 
 from bot.config import Settings
+from bot.dataset.tokens import warm_up as load_encodings
 from bot.errors import REDIS_DOWN
-from bot.tokens import warm_up as load_encodings
 from storage import scripts
 from storage.schemas import Example, Turn
 

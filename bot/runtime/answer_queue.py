@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.loop_lag import LoopLag
+from bot.runtime.loop_lag import LoopLag
 
 logger = logging.getLogger(__name__)
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.model_table import ModelTable
-from bot.validation import (
+from bot.dataset.validation import (
     MIN_EXAMPLES,
     DatasetReport,
     analyse_dataset,
     example_errors,
     few_examples_advice,
 )
+from bot.training.model_table import ModelTable
 
 PAIR_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
 INPUT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})

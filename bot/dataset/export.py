@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from bot.tempfiles import TempFile
+from bot.dataset.tempfiles import TempFile
 from storage.examples import BATCH, ExampleStore
 from storage.pairs import PairStore
 from storage.schemas import Example, PreferencePair

@@ -16,14 +16,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from bot.comparison import Comparer
+from bot.comparison.compare import Comparer
 from bot.errors import REDIS_DOWN
-from bot.finetune import PENDING_PREFIX, JobReporter, adopt, spec_for
-from bot.job_snapshots import JobSnapshots
-from bot.loss_chart import charts_available, render_loss_chart
-from bot.progress import trend
 from bot.providers.registry import ModelRef, Providers
 from bot.trainers.base import JobGone, JobProgress, MetricPoint, TrainerError
+from bot.training.finetune import PENDING_PREFIX, JobReporter, adopt, spec_for
+from bot.training.loss_chart import charts_available, render_loss_chart
+from bot.training.model_switch import ModelSwitcher
+from bot.training.progress import trend
+from bot.training.snapshots import JobSnapshots
 from storage.jobs import TERMINAL, JobRecord, JobStore
 from storage.models import ModelStore, ModelSwap
 
@@ -43,11 +44,13 @@ class JobWatcher:
         *,
         poll_seconds: float,
         bot_name: str,
+        switcher: ModelSwitcher,
         gate: str = "auto",
         comparer: Comparer | None = None,
         on_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._gate = gate
+        self._switcher = switcher
         self._comparer = comparer
         self._providers = providers
         self._on_tick = on_tick
@@ -235,7 +238,7 @@ class JobWatcher:
                 await self._reporter.show_job(job)
                 await self._comparer.start_gate(job, served, promote_by=job.promote_by)
                 return
-            await self._models.activate(
+            await self._switcher.activate(
                 ModelSwap(
                     model=model,
                     provider=served.provider,

@@ -11,9 +11,9 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-from bot.dataset import jsonl
-from bot.tempfiles import TempFile
-from bot.validation import split_holdout as split_ids
+from bot.dataset.export import jsonl
+from bot.dataset.tempfiles import TempFile
+from bot.dataset.validation import split_holdout as split_ids
 from storage.schemas import content_id
 
 AUTO_HOLDOUT_MIN_EXAMPLES = 100

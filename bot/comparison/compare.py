@@ -26,14 +26,14 @@ from bot.commands.results import ComparisonRecord
 from bot.config import Settings
 from bot.conversation.copies import prompt_key, prompt_of_line
 from bot.conversation.redaction import Redactor
-from bot.dataset import Dataset
-from bot.finetune import JobReporters
-from bot.job_snapshots import JobSnapshots
-from bot.model_switch import ModelSwitcher
-from bot.model_table import ModelTable
+from bot.dataset.export import Dataset
+from bot.dataset.tokens import count_messages
 from bot.providers.registry import ModelRef, ProviderError, Providers
 from bot.spending import Spending
-from bot.tokens import count_messages
+from bot.training.finetune import JobReporters
+from bot.training.model_switch import ModelSwitcher
+from bot.training.model_table import ModelTable
+from bot.training.snapshots import JobSnapshots
 from storage.comparisons import (
     FAILED,
     OPEN,
@@ -501,7 +501,7 @@ class Comparer:
         say what happened."""
         if comparison.status != OPEN:
             return f"This comparison is {comparison.status}; nothing changed."
-        await self._models.activate(
+        await self._switcher.activate(
             ModelSwap(
                 model=comparison.candidate_model,
                 provider=comparison.candidate_provider,

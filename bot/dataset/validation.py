@@ -15,8 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.model_table import ModelInfo, ModelTable
-from bot.tokens import TokenCounter, as_text, count_messages, encoding_for, encoding_name_for
+from bot.dataset.tokens import (
+    TokenCounter,
+    as_text,
+    count_messages,
+    encoding_for,
+    encoding_name_for,
+)
+from bot.training.model_table import ModelInfo, ModelTable
 
 MIN_EXAMPLES = 10  # OpenAI rejects training files with fewer
 RECOMMENDED_EXAMPLES = 50  # OpenAI's advice for a clear improvement
@@ -257,7 +263,7 @@ def assistant_tokens(messages: list[dict[str, Any]], model: str) -> int:
 
 
 def _text_tokens(value: Any, model: str) -> int:
-    # Same serialisation as bot.tokens, so structured values count the same way everywhere.
+    # Same serialisation as bot.dataset.tokens, so structured values count the same way everywhere.
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return len(encoding_for(model).encode(value, disallowed_special=()))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 import math
 
-from bot.progress import metrics_by_step
 from bot.trainers.base import MetricPoint
+from bot.training.progress import metrics_by_step
 
 # 8 x 4.5 inches at 100 dpi: 800 x 450 px, wide enough for a Slack preview to stay legible.
 FIGURE_INCHES = (8.0, 4.5)

@@ -1,5 +1,7 @@
-"""Switching the model by hand: `/finetune use <model> [provider=<name>]` and `/finetune rollback`,
-across providers: each model is used where it is served."""
+"""The model in use, and the one door through which it changes. `activate` is the only writer:
+a job's end (watcher), a promotion (comparison), a model that shut down (providers/shutdown),
+and by hand `/finetune use <model> [provider=<name>]` and `/finetune rollback`, across providers:
+each model is used where it is served. Every change lands in the history with its reason."""
 
 from __future__ import annotations
 
@@ -81,11 +83,17 @@ class ModelSwitcher:
             f"{self._providers.label(target.provider)}."
         )
 
+    async def activate(self, swap: ModelSwap) -> None:
+        """Switch every process at once (they read the model in use per request), and keep
+        the swap, with its reason, in the history for rollback and `/finetune models`."""
+        await self._models.activate(swap)
+        logger.info("model: now %s (%s)", swap.model, swap.reason)
+
     async def _switch(
         self, ref: ModelRef, earlier: ModelSwap | None, user: str, reason: str
     ) -> None:
         # A model used before keeps its job and the system prompt it was trained with.
-        await self._models.activate(
+        await self.activate(
             ModelSwap(
                 model=ref.model,
                 provider=ref.provider,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.comparison import Comparer
+from bot.comparison.compare import Comparer
 from bot.conversation.copies import Removed, prompt_key
 from storage.comparisons import CLOSED, FAILED, Comparison, ComparisonStore, Conversation
 
