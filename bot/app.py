@@ -16,6 +16,7 @@ from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation, JudgementStores
 from bot.conversation.forgetting import Forgetting
 from bot.conversation.redaction import Redactor
+from bot.conversation.votes import Votes
 from bot.dataset.export import Dataset
 from bot.errors import REDIS_DOWN
 from bot.logs import redact_secrets
@@ -68,6 +69,7 @@ class Services:
     chat: ChatService
     vetoes: VetoStore
     curation: Curation
+    votes: Votes  # a reaction taken as a vote, the same on every front end
     forgetting: Forgetting
     dataset: Dataset
     jobs: JobStore
@@ -258,6 +260,7 @@ def build_services(
         answers=AnswerQueue(settings.answer_workers, lag),
         vote_journal=vote_journal,
         vote_applier=VoteApplier(vote_journal, curation, lag),
+        votes=Votes(curation, vote_journal, lag),
     )
 
 

@@ -19,3 +19,9 @@ REDIS_DOWN = (
     redis.exceptions.TryAgainError,
     redis.exceptions.SlotNotCoveredError,
 )
+
+
+def storage_cause(error: BaseException) -> str:
+    """What went wrong with Redis, for the log: the error's type and message (no data)."""
+    cause = error.__cause__ or error
+    return f"{type(cause).__name__}: {cause}"[:200]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.conversation.chat import ANSWER_FAILED_APOLOGY, Incoming
-from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
+from bot.conversation.curation import VOTE_NOT_SAVED
 from bot.errors import REDIS_DOWN, StorageUnavailable
 from handlers.discord.replies import StreamedReply
 from storage.schemas import MessageKey
@@ -113,18 +113,13 @@ async def handle_reaction(bot: DiscordBot, payload: discord.RawReactionActionEve
         return
     reply = MessageKey("discord", str(payload.channel_id), str(payload.message_id))
     added = payload.event_type == "REACTION_ADD"
-    try:
-        # Reaction events carry no time; this process sees one gateway session's events in
-        # order, and redeliveries are dropped before they get here (DiscordBot.dispatch).
-        result = await bot.services.curation.react(
-            reply, str(payload.user_id), judgement, added, f"{time.time():.6f}"
-        )
-    except StorageUnavailable:
-        logger.warning("discord: vote not saved, storage unavailable")
+    # Reaction events carry no time; this process sees one gateway session's events in order,
+    # and redeliveries are dropped before they get here (DiscordBot.dispatch).
+    saved = await bot.services.votes.take(
+        reply, str(payload.user_id), judgement, added, f"{time.time():.6f}"
+    )
+    if not saved:
         await _tell_vote_not_saved(bot, payload.user_id)
-        return
-    if result.outcome is Outcome.NOT_A_TURN:
-        logger.info("discord: reaction on a message that is not a recorded reply")
 
 
 async def handle_deletion(bot: DiscordBot, channel_id: int, message_ids: set[int]) -> None:

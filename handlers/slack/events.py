@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -14,13 +13,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.conversation.chat import ANSWER_FAILED_APOLOGY, LATE_REPLY_NOTICE, Incoming
-from bot.conversation.curation import VOTE_NOT_SAVED, Outcome
-from bot.errors import REDIS_DOWN, StorageUnavailable
-from bot.runtime.loop_lag import BUSY_LAG_SECONDS
+from bot.conversation.curation import VOTE_NOT_SAVED
+from bot.errors import REDIS_DOWN, StorageUnavailable, storage_cause
 from handlers.slack.escaping import escape
 from handlers.slack.replies import StreamedThreadReply
 from storage.schemas import MessageKey
-from storage.vote_journal import JournaledVote
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +26,6 @@ logger = logging.getLogger(__name__)
 SEEN_CHECK_SECONDS = 1.0
 VOTE_SAVE_SECONDS = 1.5
 REACTIONS = ("reaction_added", "reaction_removed")
-VOTE_TRIES = 3
-# A vote arriving within this long of the loop running BUSY_LAG_SECONDS late is journaled.
-BUSY_WITHIN_SECONDS = 1.0
 UNCHECKED_REPEATS = "events: storage unavailable, cannot check for repeats (%s)"
 
 # An answer's repeat check: the event id and the claim, which may still be running.
@@ -68,7 +62,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 return BoltResponse(status=200, body="")
             context["claim"] = (event_id, checking)
         except REDIS_DOWN as error:
-            logger.warning(UNCHECKED_REPEATS, _cause(error))
+            logger.warning(UNCHECKED_REPEATS, storage_cause(error))
         return await next()
 
     async def handle_app_mention(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
@@ -143,36 +137,9 @@ def register(app: AsyncApp, services: Services) -> None:
             return None
         reply = MessageKey("slack", event["item"]["channel"], event["item"]["ts"])
         added = event["type"] == "reaction_added"
-        if services.lag.saturated(within=BUSY_WITHIN_SECONDS, limit=BUSY_LAG_SECONDS):
-            return await journal_vote(reply, event["user"], judgement, added, event)
-        for attempt in range(1, VOTE_TRIES + 1):
-            try:
-                result = await services.curation.react(
-                    reply, event["user"], judgement, added, event.get("event_ts", "0")
-                )
-                break
-            except StorageUnavailable as error:
-                # A timeout while this process is saturated is not Redis failing; the vote is
-                # idempotent, so it is simply tried again.
-                if attempt < VOTE_TRIES and _timed_out(error) and services.lag.saturated():
-                    continue
-                logger.warning("events: vote not saved, storage unavailable (%s)", _cause(error))
-                return False
-        if result.outcome is Outcome.NOT_A_TURN:
-            logger.info("events: reaction on a reply that is no longer recorded")
-        return True
-
-    async def journal_vote(
-        reply: MessageKey, user: str, judgement: str, added: bool, event: dict
-    ) -> bool:
-        # Saturated: one write instead of the whole save, which waits for a calmer moment.
-        vote = JournaledVote.of(reply, user, judgement, added, event.get("event_ts", "0"))
-        try:
-            await services.vote_journal.add(vote)
-        except REDIS_DOWN as error:
-            logger.warning("events: vote not saved, storage unavailable (%s)", _cause(error))
-            return False
-        return True
+        return await services.votes.take(
+            reply, event["user"], judgement, added, event.get("event_ts", "0")
+        )
 
     async def handle_reaction(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
         if await context["vote_saving"] is False:
@@ -214,19 +181,9 @@ async def _claimed(claim: Claim | None) -> str | bool | None:
             logger.info("events: skipped repeated delivery of %s", event_id)
             return False
     except REDIS_DOWN as error:
-        logger.warning(UNCHECKED_REPEATS, _cause(error))
+        logger.warning(UNCHECKED_REPEATS, storage_cause(error))
         return None
     return event_id
-
-
-def _timed_out(error: BaseException) -> bool:
-    return isinstance(error.__cause__, TimeoutError | RedisTimeoutError)
-
-
-def _cause(error: BaseException) -> str:
-    """What went wrong with Redis, for the log: the error's type and message (no data)."""
-    cause = error.__cause__ or error
-    return f"{type(cause).__name__}: {cause}"[:200]
 
 
 def suggested_prompts(prompts: tuple[str, ...]) -> list[dict[str, str]]:

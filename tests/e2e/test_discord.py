@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 
 import pytest
 
@@ -23,6 +24,8 @@ from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import RunningBot
 from tests.e2e.test_backends import LLAMA
 from tests.e2e.test_core_loop import replies
+from tests.e2e.test_curation import everything_stored
+from tests.e2e.test_finetune import eventually
 from tests.e2e.test_providers import providers_file
 from tests.fakes.discord_api import FakeDiscord
 
@@ -651,6 +654,30 @@ async def test_forget_me_takes_down_a_posted_comparison_in_discord(
     assert "Done: I removed" in followup.content
     shown = discord_fake.get_message(posted.id)
     assert shown.content == WITHDRAWN and not shown.embeds and not shown.components
-    assert "locker code" not in json.dumps(
-        await on_discord.services.comparer.records(), default=str
-    )
+    assert "locker code" not in await everything_stored(on_discord.services.redis)
+
+
+async def test_a_vote_while_saturated_is_journaled_then_applied_as_in_slack(
+    on_discord, discord_fake
+):
+    reply = await answer_to(discord_fake, await mention(discord_fake, "a busy moment"))
+    await turn_of(on_discord, reply)
+    lag = asyncio.create_task(on_discord.services.lag.run())
+    await asyncio.sleep(0.02)
+    time.sleep(0.1)  # noqa: ASYNC251 (the loop stops for 100 ms, as in a saturated process)
+    await asyncio.sleep(0.01)
+    await discord_fake.add_reaction(reply.id, "👍", user_id=BOB)
+    journal = on_discord.services.vote_journal
+    try:
+        await eventually(lambda: _waiting(journal, 1))
+        assert (await on_discord.services.examples.stats()).examples == 0  # journaled, not yet
+    finally:
+        lag.cancel()
+        await asyncio.gather(lag, return_exceptions=True)
+    await journal.open()
+    assert await on_discord.services.vote_applier.apply_some() == 1
+    await eventually_examples(on_discord, exactly=1)
+
+
+async def _waiting(journal, count: int) -> bool:
+    return await journal.waiting() == count
