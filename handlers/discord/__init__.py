@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import aiohttp
 import discord
 import yarl
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from bot.app import Services
 from handlers.discord.client import DiscordBot
@@ -41,21 +41,28 @@ async def run_discord(bot: DiscordBot, token: str) -> None:
     """Log in and stay connected. discord.py reconnects a dropped gateway by itself; a login
     that can't reach Discord is tried again with backoff, and a refusal that won't change
     (a wrong token, the message content intent not enabled) is said once, in one line."""
-    delay = 1.0
-    while not bot.is_closed():
-        try:
-            await bot.start(token)
-            return
-        except discord.LoginFailure:
-            logger.error("discord: Discord refused DISCORD_TOKEN; the Discord side stays off")
-            return
-        except discord.PrivilegedIntentsRequired:
-            logger.error(
-                "discord: enable the Message Content intent for this bot in the Developer "
-                "Portal (Bot > Privileged Gateway Intents); the Discord side stays off"
-            )
-            return
-        except (OSError, aiohttp.ClientError, discord.HTTPException) as error:
-            logger.warning("discord: can't reach Discord (%s), retrying", type(error).__name__)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+    def say(state: RetryCallState) -> None:
+        error = type(state.outcome.exception()).__name__
+        logger.warning("discord: can't reach Discord (%s), retrying", error)
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type((OSError, aiohttp.ClientError, discord.HTTPException)),
+        stop=lambda _: bot.is_closed(),
+        wait=wait_exponential(multiplier=1, max=MAX_RETRY_SECONDS),
+        before_sleep=say,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                await bot.start(token)
+    except discord.LoginFailure:
+        logger.error("discord: Discord refused DISCORD_TOKEN; the Discord side stays off")
+    except discord.PrivilegedIntentsRequired:
+        logger.error(
+            "discord: enable the Message Content intent for this bot in the Developer "
+            "Portal (Bot > Privileged Gateway Intents); the Discord side stays off"
+        )
+    except (OSError, aiohttp.ClientError, discord.HTTPException):
+        pass  # the bot was closed while Discord was unreachable: nothing more to try

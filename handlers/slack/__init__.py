@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +15,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_not_exception_type,
+    wait_exponential,
+)
 
 from bot.app import Services
 from bot.config import SettingsError
@@ -168,17 +173,29 @@ class SlackSocket:
 async def ask_slack(
     call: Callable[[], Awaitable[AsyncSlackResponse]], variable: str, method: str
 ) -> AsyncSlackResponse:
-    """`call()` until Slack answers, with backoff; a refusal of the token raises SlackRefused."""
-    delay = FIRST_RETRY_SECONDS
-    while True:
-        try:
-            return await call()
-        except SlackApiError as error:
-            reason = error.response.get("error") or f"HTTP {error.response.status_code}"
-            if reason in REFUSALS:
-                raise SlackRefused(variable, reason) from None
-        except Exception as error:  # unreachable, timed out, a proxy's error page: try again
-            reason = type(error).__name__
-        logger.warning("slack: %s failed (%s), retrying in %.0f s", method, reason, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, MAX_RETRY_SECONDS)
+    """`call()` until Slack answers, with backoff; a refusal of the token raises SlackRefused.
+    Anything else (unreachable, timed out, rate limited, a proxy's error page) is tried again."""
+
+    def say(state: RetryCallState) -> None:
+        error = state.outcome.exception()
+        reason = _reason(error) if isinstance(error, SlackApiError) else type(error).__name__
+        wait = state.next_action.sleep
+        logger.warning("slack: %s failed (%s), retrying in %.0f s", method, reason, wait)
+
+    retrying = AsyncRetrying(
+        retry=retry_if_not_exception_type(SlackRefused),
+        wait=wait_exponential(multiplier=FIRST_RETRY_SECONDS, max=MAX_RETRY_SECONDS),
+        before_sleep=say,
+    )
+    async for attempt in retrying:
+        with attempt:
+            try:
+                return await call()
+            except SlackApiError as error:
+                if _reason(error) in REFUSALS:
+                    raise SlackRefused(variable, _reason(error)) from None
+                raise
+
+
+def _reason(error: SlackApiError) -> str:
+    return error.response.get("error") or f"HTTP {error.response.status_code}"

@@ -23,6 +23,7 @@ from tests.conftest import free_port
 from tests.e2e.harness import SlackSender
 from tests.e2e.test_core_loop import bot_replies, replies
 from tests.e2e.test_entry_point import bot_env, start_process, wait_healthy
+from tests.e2e.test_finetune import eventually
 from tests.fakes.slack_api import FakeSlack
 
 # What a clean run never prints.
@@ -162,14 +163,15 @@ async def test_sigterm_stops_slack_and_discord_together(slack, openai_fake, disc
 
 
 async def test_a_reply_in_flight_at_sigterm_is_still_posted(slack, openai_fake, tmp_path):
-    openai_fake.reply_delay = 1.0
+    openai_fake.reply_delay = 2.0
     port = free_port()
     process = await start_process(bot_env(slack, openai_fake, tmp_path, port), tmp_path)
     await wait_healthy(port)
     async with aiohttp.ClientSession() as session:
         ts = await SlackSender(f"http://127.0.0.1:{port}", session).mention("a slow question")
-    await asyncio.sleep(0.3)  # the model is answering (it takes 1 s)
-    assert openai_fake.chat_requests and not bot_replies(slack)
+    # The model is answering (it takes 2 s): wait for its request, however busy the machine.
+    await eventually(lambda: openai_fake.chat_requests)
+    assert not bot_replies(slack)
 
     log = await stop(process)
 
