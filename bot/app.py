@@ -9,8 +9,9 @@ from redis.asyncio import Redis
 
 from bot.clock import Clock
 from bot.commands.service import CommandService
-from bot.comparison.compare import Comparer, ComparisonReporters
+from bot.comparison.compare import Comparer
 from bot.comparison.copies import ComparisonCopies
+from bot.comparison.views import ComparisonReporters
 from bot.config import Settings, SettingsError, environment
 from bot.conversation.chat import ChatService
 from bot.conversation.curation import Curation, JudgementStores

@@ -16,7 +16,7 @@ from typing import TextIO
 import click
 
 from bot.app import Services
-from bot.comparison.compare import answer_figures, pair_view
+from bot.comparison.views import answer_figures, pair_view
 from bot.conversation.chat import Incoming
 from bot.conversation.curation import Outcome
 from bot.errors import StorageUnavailable

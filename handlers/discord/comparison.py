@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.commands.service import ADMINS_ONLY
-from bot.comparison.compare import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
+from bot.comparison.views import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
 from handlers.discord.replies import NO_MENTIONS
 from storage.comparisons import ComparedPair, Comparison
 

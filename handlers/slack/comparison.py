@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
-from bot.comparison.compare import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
+from bot.comparison.views import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
 from bot.errors import REDIS_DOWN
 from handlers.slack.blocks import button, confirmation, context, section
 from handlers.slack.escaping import acting_for, escape, escape_sentence, escape_within, escaped

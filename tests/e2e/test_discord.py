@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bot.commands.language import USAGE
-from bot.comparison.compare import WITHDRAWN
+from bot.comparison.views import WITHDRAWN
 from bot.conversation.chat import (
     ANSWER_FAILED_APOLOGY,
     EMPTY_MESSAGE_HINT,

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 
-from bot.comparison.compare import WITHDRAWN
+from bot.comparison.views import WITHDRAWN
 from storage.keys import Keys
 from storage.local_jobs import LocalJobStore
 from storage.vetoes import FORGOTTEN
