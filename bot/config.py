@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     discord_reject_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"👎"})
     # Quorum: distinct people who must approve an example before it trains.
     min_votes: int = Field(default=1, ge=1)
-    # Redaction before anything is stored (bot/conversation/redaction.py).
+    # Redaction before anything is stored (bot/conversation/redaction/).
     redact_pii: bool = True
     redact_rules: Annotated[frozenset[str], NoDecode] = frozenset(
         {"email", "phone", "card", "ssn", "secret", "iban", "mention"}
