@@ -32,9 +32,10 @@ from bot.runtime.loop_lag import LoopLag
 from bot.runtime.vote_applier import VoteApplier
 from bot.spending import Spending
 from bot.trainers import TrainerContext
-from bot.training.finetune import FineTuner, JobReporters
+from bot.training.finetune import FineTuner
 from bot.training.model_switch import ModelSwitcher
 from bot.training.model_table import ModelTable, load_model_table
+from bot.training.reporting import JobReporters
 from bot.training.watcher import JobWatcher
 from storage.comparisons import ComparisonStore
 from storage.connection import RedisHandle, open_redis

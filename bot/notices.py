@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.config import Settings
-from bot.training.finetune import JobReporters
+from bot.training.reporting import JobReporters
 from storage.jobs import JobStore
 from storage.notices import NoticeStore
 

@@ -26,9 +26,9 @@ from bot.conversation.redaction import Redactor
 from bot.dataset.export import Dataset
 from bot.providers.registry import ModelRef, ProviderError, Providers
 from bot.spending import Spending
-from bot.training.finetune import JobReporters
 from bot.training.model_switch import ModelSwitcher
 from bot.training.model_table import ModelTable
+from bot.training.reporting import JobReporters
 from bot.training.snapshots import JobSnapshots
 from storage.comparisons import (
     FAILED,

@@ -10,8 +10,8 @@ from datetime import date
 from bot.commands.results import ComparisonRecord
 from bot.comparison.views import PICK_LABELS, ComparisonReporters, with_system_prompt
 from bot.config import Settings
-from bot.training.finetune import JobReporters
 from bot.training.model_switch import ModelSwitcher
+from bot.training.reporting import JobReporters
 from storage.comparisons import (
     FAILED,
     OPEN,

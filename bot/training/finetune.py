@@ -1,7 +1,9 @@
-"""Fine-tuning from the chat: validate and price the dataset, upload it, start and cancel jobs.
+"""Fine-tuning from the chat: validate and price the dataset, start a job under the one-job
+lock, and cancel it. `FineTuner` is what every front end calls.
 
-Each step reports through a `JobReporter` that the platform adapter provides, so one status
-message in the channel follows the job from upload to the swap.
+Each step reports through a `JobReporter` that the platform adapter provides (reporting), so
+one status message in the channel follows the job from upload to the swap; getting a checked
+job onto its backend is the `JobLauncher`'s (launch).
 """
 
 from __future__ import annotations
@@ -9,111 +11,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dataset.export import Dataset
-from bot.dataset.preferences import analyse_pairs
-from bot.dataset.tempfiles import TempFile
 from bot.dataset.tokens import count_text
-from bot.dataset.validation import DatasetReport, analyse_dataset
+from bot.dataset.validation import DatasetReport
 from bot.providers.registry import ProviderError, Providers
 from bot.runtime.offloop import in_thread
-from bot.trainers.base import (
-    JobSpec,
-    Trainer,
-    TrainerError,
-    TrainingClosed,
-    Unreachable,
-)
+from bot.trainers.base import Trainer, TrainerError
+from bot.training.adoption import PENDING_PREFIX
+from bot.training.analysis import analyse_lines
 from bot.training.files import TrainingSpool
-from bot.training.model_table import ModelTable, lifecycle_warning
+from bot.training.launch import NOTHING_STARTED, TRAINING_ELSEWHERE, JobLauncher
+from bot.training.model_table import lifecycle_warning
+from bot.training.reporting import JobReporter
 from bot.training.snapshots import JobSnapshots
-from storage.export_files import save_export_file
 from storage.jobs import JobRecord, JobStore
 
 logger = logging.getLogger(__name__)
 
 PENDING_LOCK_SECONDS = 3600
-PENDING_PREFIX = "pending-"  # the lock names a start by this until the backend names the job
-
-NOTHING_STARTED = "Nothing was started or spent; your examples are safe."
-TRAINING_ELSEWHERE = (
-    "`/finetune export` gives you the JSONL, and another provider trains the same dataset: "
-    "add it to PROVIDERS_FILE (or set TRAIN_BACKEND), then `/finetune start provider=<name>`, "
-    'or `/finetune migrate` to move the model in use; see the README\'s "After 2027-01-14".'
-)
-
-
-class JobReporter(Protocol):
-    async def show_job(self, job: JobRecord) -> str | None:
-        """Post the job's status message, or update it; return the message id."""
-
-    async def announce(self, job: JobRecord, text: str) -> None:
-        """Say something in the channel where the job was started."""
-
-    async def post(self, channel: str, text: str) -> None:
-        """Say something in a channel, outside any job (a notice in the job channel)."""
-
-    async def show_chart(self, job: JobRecord, png: bytes) -> None:
-        """Post the finished job's loss chart beside its status message."""
-
-    async def close(self) -> None:
-        """Show what is still waiting to be shown: the bot is stopping."""
-
-
-class CannotReport(Exception):
-    """The front end can't post where the job would report; `str()` says what to do."""
-
-
-class JobReporters:
-    """Reports each job on the front end it was started from (`JobRecord.platform`).
-
-    Every front end running in this process adds its reporter; a job whose front end is not
-    running here (another process serves it) keeps its record and is reported nowhere.
-    """
-
-    def __init__(self) -> None:
-        self._by_platform: dict[str, JobReporter] = {}
-
-    def add(self, platform: str, reporter: JobReporter) -> None:
-        self._by_platform[platform] = reporter
-
-    def _for(self, job: JobRecord) -> JobReporter | None:
-        reporter = self._by_platform.get(job.platform)
-        if reporter is None:
-            logger.warning("finetune: no %s front end here to report job %s", job.platform, job.id)
-        return reporter
-
-    async def show_job(self, job: JobRecord) -> str | None:
-        reporter = self._for(job)
-        return await reporter.show_job(job) if reporter else job.status_message_ts
-
-    async def announce(self, job: JobRecord, text: str) -> None:
-        reporter = self._for(job)
-        if reporter:
-            await reporter.announce(job, text)
-
-    async def show_chart(self, job: JobRecord, png: bytes) -> None:
-        reporter = self._for(job)
-        if reporter:
-            await reporter.show_chart(job, png)
-
-    async def post(self, platform: str, channel: str, text: str) -> bool:
-        """Say `text` in `channel` of `platform`; False when that front end is not here."""
-        reporter = self._by_platform.get(platform)
-        if reporter is None:
-            return False
-        await reporter.post(channel, text)
-        return True
-
-    async def close(self) -> None:
-        for reporter in self._by_platform.values():
-            await reporter.close()
 
 
 @dataclass(frozen=True)
@@ -152,13 +74,13 @@ class FineTuner:
         reporter: JobReporter,
         clock: Clock,
     ) -> None:
-        self._reporter = reporter
         self._settings = settings
         self._providers = providers
         self._dataset = dataset
         self._jobs = jobs
         self._clock = clock
         self.snapshots = JobSnapshots(jobs, providers)  # what each job was trained on
+        self._launcher = JobLauncher(settings, jobs, reporter, self.snapshots)
 
     # Reading the dataset -----------------------------------------------------------------
 
@@ -313,7 +235,7 @@ class FineTuner:
         try:
             job = self._job_record(ref, options, trainer, requester, report, training.lines)
             job = job.model_copy(update=marks)
-            return await self._launch(job, trainer, training, validation)
+            return await self._launcher.launch(job, trainer, training, validation)
         finally:
             training.discard()
             if validation is not None:
@@ -348,125 +270,3 @@ class FineTuner:
             prompt_tokens_saved=self.prompt_tokens_saved(options.model),
             events=report.warnings[:3],
         )
-
-    async def _launch(
-        self,
-        job: JobRecord,
-        trainer: Trainer,
-        training: TempFile,
-        validation: TempFile | None,
-    ) -> str:
-        """Show the job, upload its files and create it; say what happened."""
-        try:
-            job.status_message_ts = await self._reporter.show_job(job)
-        except CannotReport as problem:
-            # Nothing is uploaded or spent for a job whose progress nobody could see.
-            await self._jobs.unlock(job.id)
-            return f"{problem} {NOTHING_STARTED}"
-        await self._jobs.save(job)
-
-        try:
-            spec = await self._upload(job, trainer, training, validation)
-            try:
-                created = await trainer.create_job(spec)
-            except Unreachable as error:
-                # The job may exist though the answer was lost: look for it before giving up.
-                return await self._recover(job, trainer, spec, str(error))
-        except TrainingClosed as error:
-            reason = f"{error} {NOTHING_STARTED} {TRAINING_ELSEWHERE}"
-            return await self._give_up(job, reason)
-        except TrainerError as error:
-            return await self._give_up(job, f"{error} Nothing is running.")
-        await adopt(self._jobs, job, created.id, created.status)
-        await self._reporter.show_job(job)
-        logger.info("finetune: started job %s on %s at %s", job.id, job.base_model, trainer.name)
-        return f"Started fine-tuning job `{job.id}` with {trainer.label}."
-
-    async def _recover(self, job: JobRecord, trainer: Trainer, spec: JobSpec, reason: str) -> str:
-        try:
-            found = await trainer.find_job(spec)
-        except TrainerError:
-            # Unknown: keep the lock so nobody starts a second paid job; the watcher looks
-            # again on every poll and adopts the job, or frees the lock once it is sure.
-            logger.warning("finetune: could not check whether %s was created", job.id)
-            job.status = "unconfirmed"
-            await self._jobs.save(job)
-            await self._reporter.show_job(job)
-            return (
-                f"{reason} I couldn't check whether the job was created, so I'll keep looking "
-                "and post the outcome here; no second job can start meanwhile."
-            )
-        if found is None:
-            return await self._give_up(job, f"{reason} Nothing is running.")
-        logger.info("finetune: found job %s created for %s", found.id, job.id)
-        await adopt(self._jobs, job, found.id, found.status)
-        await self._reporter.show_job(job)
-        return f"Started fine-tuning job `{job.id}` with {trainer.label}."
-
-    async def _upload(
-        self, job: JobRecord, trainer: Trainer, training: TempFile, validation: TempFile | None
-    ) -> JobSpec:
-        job.export_sha256 = await save_export_file(self._jobs, job.id, "training", training.path)
-        job.training_file = await trainer.upload(training.path, "training.jsonl")
-        if validation is not None:
-            await save_export_file(self._jobs, job.id, "validation", validation.path)
-            job.validation_file = await trainer.upload(validation.path, "validation.jsonl")
-        job.status = "validating"
-        await self._jobs.save(job)
-        await self.snapshots.refresh_files(job)
-        return spec_for(job, self._settings.redis_prefix)
-
-    async def _give_up(self, job: JobRecord, reason: str) -> str:
-        job.status = "failed"
-        job.error = reason
-        await self._jobs.save(job)
-        await self._jobs.unlock(job.id)
-        await self.snapshots.discard(job)
-        await self._reporter.show_job(job)
-        return reason
-
-
-async def adopt(jobs: JobStore, job: JobRecord, job_id: str, status: str) -> bool:
-    """Record the backend's job under its own id and hand it the lock, exactly once.
-
-    Both the start itself and the watcher's recovery may find the job; the record is written
-    first (the same for both), then only the one that moves the lock goes on.
-    """
-    ref = job.id
-    await jobs.save(job.model_copy(update={"id": job_id, "status": status}))
-    if not await jobs.adopt(ref, job_id):
-        return False
-    await jobs.rename_export(ref, job_id)
-    await jobs.delete(ref)
-    job.id, job.status = job_id, status
-    return True
-
-
-def spec_for(job: JobRecord, bot: str) -> JobSpec:
-    """What creating `job` asks of the backend; the same spec finds it again later."""
-    return JobSpec(
-        ref=job.id,
-        base_model=job.base_model,
-        epochs=job.epochs,
-        suffix=job.suffix,
-        training_file=job.training_file or "",
-        validation_file=job.validation_file,
-        dataset_sha256=job.export_sha256 or "",
-        bot=bot,
-        method=job.method,
-        beta=job.beta,
-    )
-
-
-def analyse_lines(
-    lines: Iterable[dict[str, Any]],
-    model: str,
-    table: ModelTable,
-    epochs: int | None,
-    method: str,
-    keep: Any = None,  # a list, or anything with `append` and `extend` (a TrainingSpool)
-) -> DatasetReport:
-    if method == "dpo":
-        # The pairs' check reads its lines twice; pairs are people's corrections, not 100k.
-        return analyse_pairs(list(lines), model, table, epochs, keep)
-    return analyse_dataset(lines, model, table, epochs, keep)

@@ -20,10 +20,11 @@ from bot.comparison.compare import Comparer
 from bot.errors import REDIS_DOWN
 from bot.providers.registry import ModelRef, Providers
 from bot.trainers.base import JobGone, JobProgress, MetricPoint, TrainerError
-from bot.training.finetune import PENDING_PREFIX, JobReporter, adopt, spec_for
+from bot.training.adoption import PENDING_PREFIX, adopt, spec_for
 from bot.training.loss_chart import charts_available, render_loss_chart
 from bot.training.model_switch import ModelSwitcher
 from bot.training.progress import trend
+from bot.training.reporting import JobReporter
 from bot.training.snapshots import JobSnapshots
 from storage.jobs import TERMINAL, JobRecord, JobStore
 from storage.models import ModelStore, ModelSwap

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from bot.app import build_redactor
-from bot.dataset import importing
+from bot.dataset import file_checks, importing, jsonl_lines
 from bot.dataset.tempfiles import CHUNK_BYTES
 from bot.training.model_table import ModelTable
 from handlers.cli.render import report_lines
@@ -47,7 +47,7 @@ async def import_file(
                     redactor=build_redactor(settings) if redact else None,
                     max_line_bytes=settings.max_import_line_bytes,
                 )
-            except importing.ImportRefused as refused:
+            except jsonl_lines.ImportRefused as refused:
                 click.echo(str(refused), err=True)
                 return 1
     for note in report.notes:
@@ -113,9 +113,9 @@ async def validate(path: Path | None, model: str | None, epochs: int | None, as_
             limit = settings.max_import_line_bytes
             try:
                 report, unreadable = await asyncio.to_thread(
-                    importing.check_file, path, target, table, epochs, notes, limit
+                    file_checks.check_file, path, target, table, epochs, notes, limit
                 )
-            except importing.ImportRefused as refused:
+            except jsonl_lines.ImportRefused as refused:
                 click.echo(str(refused), err=True)
                 return 1
             for note in notes:
@@ -131,7 +131,9 @@ async def validate(path: Path | None, model: str | None, epochs: int | None, as_
     else:
         # Unreadable lines were named above; the report counts them.
         shown = report.model_copy(
-            update={"errors": {k: n for k, n in report.errors.items() if k != importing.UNREADABLE}}
+            update={
+                "errors": {k: n for k, n in report.errors.items() if k != file_checks.UNREADABLE}
+            }
         )
         for line in report_lines(shown, item):
             click.echo(line)

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.wording import job_title
-from bot.training.finetune import CannotReport
+from bot.training.reporting import CannotReport
 from handlers.slack.blocks import build_job_blocks
 from handlers.slack.escaping import escape_sentence, escaped
 from storage.jobs import JobRecord

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from bot.conversation.redaction import Redactor
-from bot.dataset.importing import MAX_DEPTH, TOO_DEEP, parse, read_lines, redact_example
+from bot.dataset.example_redaction import redact_example
+from bot.dataset.jsonl_lines import MAX_DEPTH, TOO_DEEP, parse, read_lines
 
 
 def nested(levels: int) -> str:

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from bot.training.finetune import NOTHING_STARTED
+from bot.training.launch import NOTHING_STARTED
 from tests.e2e.test_finetune import command, eventually, seed_examples
 
 FAST = {"job_poll_seconds": 0.05}
