@@ -42,6 +42,7 @@ end
 # KEYS: examples, example, votes, approved-replies, the reply's vote clock, stats, voter-counts,
 # imported, then the provenance index sets of the example's messages and people
 # ARGV: id, example json, member, ref, score, event time, tokens, provenance item
+# Returns {voters, 1 if this vote is new}; {-1, 0} for an event older than one already seen.
 # The provenance index is written in the same script (Redis Cluster runs no script in a
 # pipeline), so the vote and where its text came from still land together.
 _ADD_VOTE = (
@@ -49,19 +50,19 @@ _ADD_VOTE = (
     + """
 for i = 9, #KEYS do redis.call('SADD', KEYS[i], ARGV[8]) end
 local last = redis.call('HGET', KEYS[5], ARGV[3])
-if last and tonumber(last) > tonumber(ARGV[6]) then return -1 end
+if last and tonumber(last) > tonumber(ARGV[6]) then return {-1, 0} end
 redis.call('HSET', KEYS[5], ARGV[3], ARGV[6])
 redis.call('EXPIRE', KEYS[5], CLOCK_TTL)
 if redis.call('SET', KEYS[2], ARGV[2], 'NX') then
   redis.call('HINCRBY', KEYS[6], 'tokens', ARGV[7])
   redis.call('HINCRBY', KEYS[6], 'examples', 1)
 end
-redis.call('SADD', KEYS[3], ARGV[3])
+local added = redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[1], 'NX', ARGV[5], ARGV[1])
 local n = voters(KEYS[3])
 redis.call('ZADD', KEYS[7], n, ARGV[1])
-return n
+return {n, added}
 """
 )
 
@@ -191,10 +192,10 @@ class ExampleStore:
         ]
         keys = self._script_keys(example.id, example.source)
         keys += self._provenance.index_keys(example.message_refs, example.people)
-        result = await self._add(keys=keys, args=[*args, f"example:{example.id}"])
-        if result == -1:  # an older event than one already seen: nothing changed
+        votes, added = await self._add(keys=keys, args=[*args, f"example:{example.id}"])
+        if votes == -1:  # an older event than one already seen: nothing changed
             return VoteResult(example.id, await self.voter_count(example.id), changed=False)
-        return VoteResult(example.id, result, changed=True)
+        return VoteResult(example.id, votes, changed=bool(added))  # a repeat changes nothing
 
     async def unvote(self, ref: str, user: str, event_time: str) -> VoteResult:
         """Take back `user`'s vote on the reply `ref` (a `MessageKey.ref`)."""

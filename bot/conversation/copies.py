@@ -59,8 +59,10 @@ class Removed:
     lines: set[str] = field(default_factory=set)
     prompts: set[str] = field(default_factory=set)
     person: str | None = None  # who said "forget me": their typed prompts and picks go too
+    replies: set[str] = field(default_factory=set)  # refs of the replies removed with them
 
     def add_example(self, example: Example) -> None:
+        self.replies.add(example.source)
         self.lines.add(line_key({"messages": example.messages}))
         self.prompts.add(prompt_key(example.messages))
 

@@ -71,8 +71,10 @@ class Forgetting:
             forgotten = await self._remove(items, removed)
             judged = await self._examples.forget_voter(user)
             judged += await self._vetoes.anonymise(user)
-            await self._examples.forget_clocks(user, judged)
-            await self._feedback.forget_voter(user, judged)
+            # Their judgements of replies removed above went with them; the clocks stay.
+            refs = sorted({*judged, *removed.replies})
+            await self._examples.forget_clocks(user, refs)
+            await self._feedback.forget_voter(user, refs)
             copies = await self._withdraw(removed)
             await self._provenance.forget_person(user)
         except REDIS_DOWN as exc:
@@ -109,6 +111,7 @@ class Forgetting:
                 pairs += await self._pairs.delete(name)
             elif kind == "turn":
                 turn = turn_key(item)
+                removed.replies.add(turn.ref)
                 turns += await self._turns.delete(turn)
                 await self._feedback.delete(turn.ref)
         return Forgotten(examples, pairs, turns)

@@ -1,0 +1,272 @@
+"""People's picks on a comparison, on fakeredis: comparisons and their answered pairs are put in
+the store directly (no model is called), then picked through `Comparer` as every front end
+does. A pick replaces the person's earlier one, the side ahead makes a preference pair, and the
+auto-promote rule counts people and rejects once the new model can't win."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.comparison.views import PICK_LABELS
+from storage.comparisons import (
+    OPEN,
+    PROMOTED,
+    REJECTED,
+    Answer,
+    ComparedPair,
+    Comparison,
+    ComparisonStore,
+)
+from storage.comparisons import Conversation as Asked
+from storage.jobs import JobRecord
+from tests.bot.core.conftest import KEYS, MODEL, SYSTEM, build_core
+
+TUNED = "ft:gpt-4.1-mini-2025-04-14:acme::tuned"
+JOB = "ftjob-gated"
+
+
+class Thread:
+    """Where a comparison is shown (its reporter) and the job's status message (the tally)."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+        self.job_messages: list[str | None] = []
+
+    # ComparisonReporter
+    async def show_pair(self, comparison: Comparison, pair: ComparedPair, number: int) -> str:
+        return f"message-{number}"
+
+    async def announce(self, comparison: Comparison, text: str, *, promote: bool = False) -> None:
+        self.said.append(text)
+
+    async def withdraw_pair(self, comparison: Comparison, pair: ComparedPair) -> None:
+        pass
+
+    # JobReporter
+    async def show_job(self, job: JobRecord) -> str | None:
+        self.job_messages.append(job.comparison)
+        return "status-message"
+
+    async def post(self, channel: str, text: str) -> None:
+        pass
+
+    async def show_chart(self, job: JobRecord, png: bytes) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+def build(redis, **settings):
+    core = build_core(redis, **settings)
+    thread = Thread()
+    core.comparer.reporters.add("slack", thread)
+    core.reporters.add("slack", thread)
+    return core, thread
+
+
+@pytest.fixture
+def store(redis) -> ComparisonStore:
+    return ComparisonStore(redis, KEYS)
+
+
+async def a_comparison(
+    store: ComparisonStore, *, conversations: int = 2, kind: str = "gate"
+) -> tuple[Comparison, list[ComparedPair]]:
+    """Both models have answered every conversation; the pairs are posted and open to picks.
+    The new model is A on odd pairs and B on even ones, as the random order may have it."""
+    comparison = Comparison(
+        kind=kind,
+        status=OPEN,
+        current_model=MODEL,
+        current_provider="openai",
+        candidate_model=TUNED,
+        candidate_provider="openai",
+        current_prompt=SYSTEM,
+        candidate_prompt=SYSTEM,
+        asked_by="UALICE" if kind == "adhoc" else "",
+        channel="C1",
+        job_id=JOB if kind == "gate" else None,
+    )
+    pairs = [
+        ComparedPair(
+            id=f"{comparison.id}-{n}",
+            comparison_id=comparison.id,
+            conversation=Asked(messages=[{"role": "user", "content": f"question {n}"}]),
+            candidate_is_a=n % 2 == 1,
+            candidate=Answer(model=TUNED, text=f"tuned answer {n}"),
+            current=Answer(model=MODEL, text=f"current answer {n}"),
+            message_id=f"message-{n}",
+        )
+        for n in range(1, conversations + 1)
+    ]
+    for pair in pairs:
+        await store.save_pair(pair)
+    comparison.pair_ids = [pair.id for pair in pairs]
+    await store.save(comparison)
+    return comparison, pairs
+
+
+async def gated_job(core) -> None:
+    """The job whose model the gate compares (its message shows the tally)."""
+    await core.jobs.save(
+        JobRecord(
+            id=JOB,
+            status="succeeded",
+            base_model="gpt-4.1-mini-2025-04-14",
+            epochs=3,
+            started_by="UADMIN",
+            channel="C1",
+            examples=10,
+            tokens=1000,
+            billed_tokens=3000,
+            fine_tuned_model=TUNED,
+        )
+    )
+
+
+def new_model(pair: ComparedPair) -> str:
+    """The label people see on the new model's answer."""
+    return "a" if pair.candidate_is_a else "b"
+
+
+def model_in_use(pair: ComparedPair) -> str:
+    return "b" if pair.candidate_is_a else "a"
+
+
+async def preference_lines(core) -> list[tuple[str, str]]:
+    return [
+        (line["preferred_output"][0]["content"], line["non_preferred_output"][0]["content"])
+        async for line in core.dataset.preference_lines()
+    ]
+
+
+# Picks --------------------------------------------------------------------------------------
+
+
+async def test_a_second_pick_by_the_same_person_replaces_the_first(redis, store):
+    core, _ = build(redis)
+    _, [pair, _] = await a_comparison(store)
+
+    first = await core.comparer.pick(pair.id, "UALICE", new_model(pair))
+    second = await core.comparer.pick(pair.id, "UALICE", model_in_use(pair))
+
+    assert first.counted and second.counted
+    label = PICK_LABELS[model_in_use(pair)]
+    assert second.text == f"Your pick ({label}) is saved; pick again to change it."
+    records = await core.comparer.records()
+    assert (records[TUNED].wins, records[TUNED].losses) == (0, 1)
+    assert (records[MODEL].wins, records[MODEL].losses) == (1, 0)
+    assert await preference_lines(core) == [("current answer 1", "tuned answer 1")]
+
+
+async def test_the_side_ahead_makes_the_preference_pair_and_a_tie_makes_none(redis, store):
+    core, _ = build(redis)
+    _, [pair, _] = await a_comparison(store)
+
+    await core.comparer.pick(pair.id, "UALICE", new_model(pair))
+    assert await preference_lines(core) == [("tuned answer 1", "current answer 1")]
+
+    await core.comparer.pick(pair.id, "UBOB", model_in_use(pair))
+    assert await preference_lines(core) == []
+
+    await core.comparer.pick(pair.id, "UCAROL", "same")
+    assert await preference_lines(core) == []
+
+
+async def test_a_pick_on_a_comparison_no_longer_stored_is_not_counted(redis, store):
+    core, _ = build(redis)
+    comparison, [pair, _] = await a_comparison(store)
+    await store.delete(comparison)
+
+    result = await core.comparer.pick(pair.id, "UALICE", "a")
+
+    assert not result.counted
+    assert result.text == "That comparison is no longer stored."
+
+
+# The auto-promote rule ----------------------------------------------------------------------
+
+
+async def test_the_rule_counts_people_so_one_person_picking_every_pair_is_one_voice(redis, store):
+    core, thread = build(redis, compare_auto_promote=0.5, compare_min_votes=2)
+    await gated_job(core)
+    comparison, pairs = await a_comparison(store)
+
+    for pair in pairs:
+        await core.comparer.pick(pair.id, "UALICE", new_model(pair))
+    assert await core.models.active() is None, "one person is one voice"
+    assert (await core.comparer.get(comparison.id)).status == OPEN
+
+    await core.comparer.pick(pairs[0].id, "UBOB", new_model(pairs[0]))
+
+    active = await core.models.active()
+    assert (active.model, active.job_id, active.reason) == (TUNED, JOB, "compare")
+    assert (await core.comparer.get(comparison.id)).status == PROMOTED
+    assert any(text.startswith("the auto-promote rule promoted") for text in thread.said)
+    assert "3 picks by 2 people" in thread.job_messages[-1]
+
+
+async def test_the_rule_rejects_once_the_new_model_can_no_longer_reach_the_threshold(redis, store):
+    core, thread = build(redis, compare_auto_promote=1.0)
+    comparison, [first, _] = await a_comparison(store)
+
+    await core.comparer.pick(first.id, "UALICE", model_in_use(first))
+
+    assert (await core.comparer.get(comparison.id)).status == REJECTED
+    assert await core.models.active() is None
+    [said] = thread.said
+    assert said.startswith(f"`{TUNED}` can no longer reach the 100% needed")
+    assert said.endswith(f"so I keep `{MODEL}`.")
+
+    late = await core.comparer.pick(first.id, "UBOB", new_model(first))
+    assert not late.counted
+    assert "closed (rejected)" in late.text
+
+
+async def test_the_rule_waits_while_the_new_model_can_still_win(redis, store):
+    core, thread = build(redis, compare_auto_promote=0.5, compare_min_votes=2)
+    comparison, [first, _] = await a_comparison(store)
+
+    await core.comparer.pick(first.id, "UALICE", model_in_use(first))
+    await core.comparer.pick(first.id, "UBOB", model_in_use(first))
+
+    assert (await core.comparer.get(comparison.id)).status == OPEN
+    assert thread.said == []
+
+
+async def test_without_the_rule_picks_never_switch_the_model(redis, store):
+    core, thread = build(redis)
+    comparison, pairs = await a_comparison(store)
+
+    for person in ("UALICE", "UBOB", "UCAROL", "UDAVE"):
+        for pair in pairs:
+            await core.comparer.pick(pair.id, person, new_model(pair))
+
+    assert await core.models.active() is None
+    assert (await core.comparer.get(comparison.id)).status == OPEN
+    assert thread.said == []
+
+
+async def test_an_adhoc_comparison_never_switches_the_model_whatever_the_picks(redis, store):
+    core, _ = build(redis, compare_auto_promote=0.5, compare_min_votes=1)
+    comparison, pairs = await a_comparison(store, kind="adhoc", conversations=1)
+
+    for person in ("UALICE", "UBOB"):
+        await core.comparer.pick(pairs[0].id, person, new_model(pairs[0]))
+
+    assert await core.models.active() is None
+    assert (await core.comparer.get(comparison.id)).status == OPEN
+
+
+async def test_an_admin_promotes_an_open_gate_and_a_second_promotion_changes_nothing(redis, store):
+    core, thread = build(redis)
+    comparison, _ = await a_comparison(store)
+
+    said = await core.comparer.promote(await core.comparer.get(comparison.id), "UADMIN")
+    again = await core.comparer.promote(await core.comparer.get(comparison.id), "UADMIN")
+
+    assert said.startswith(f"<@UADMIN> promoted `{TUNED}`")
+    assert again == "This comparison is promoted; nothing changed."
+    assert thread.said == [said]
+    assert len(await core.models.history()) == 1
