@@ -6,46 +6,20 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from bot.commands.table import COMMANDS, MAX_BETA, MAX_EPOCHS, MAX_HOLDOUT, METHODS
 from bot.providers.registry import Providers
 from bot.training.finetune import StartOptions
 
-USAGE = {
-    "status": "the dataset, the model in use, the active job and the last finished ones",
-    "validate": "check the dataset and estimate tokens and cost, without spending anything",
-    "start": (
-        "[provider=<name>] [model=<base>] [epochs=<n>] [suffix=<s>] [holdout=<fraction>] "
-        "[method=dpo beta=<b>]: start fine-tuning the dataset (admins)"
-    ),
-    "cancel": "cancel the active job (admins)",
-    "models": "the models this bot has used, newest first, with their comparison records",
-    "compare": (
-        "[model=<id>] [provider=<name>] <prompt>: the model in use and another answer the same "
-        "prompt side by side, for everyone to pick the better one"
-    ),
-    "use": "<model> [provider=<name>]: switch to a model, wherever it is served (admins)",
-    "rollback": "switch back to the previous model (admins)",
-    "providers": "each provider: reachable or not, what it can do, its models and shutdown dates",
-    "migrate": (
-        "[estimate] [provider=<name>] [model=<base>]: retrain on MIGRATION_TARGET, compare, and "
-        "switch before the model in use shuts down (admins)"
-    ),
-    "export": (
-        "[dpo]: send you the dataset as an OpenAI chat fine-tuning .jsonl file "
-        "(dpo: the preference pairs)"
-    ),
-    "forget-me": "remove every example, pair and turn with your messages; stop recording you",
-    "include-me": "let your conversations become examples again",
-    "help": "list these commands",
-}
+# Derived from the table (bot/commands/table.py), where each command is declared once.
+USAGE = {name: command.usage for name, command in COMMANDS.items()}
 # Commands that spend money or change what everyone talks to: FINETUNE_ADMINS only.
-ADMIN_COMMANDS = frozenset({"start", "cancel", "use", "rollback", "migrate"})
-START_KEYS = ("provider", "model", "epochs", "suffix", "holdout", "method", "beta")
-MIGRATE_KEYS = ("provider", "model")
-METHODS = ("supervised", "dpo")
-MAX_BETA = 2.0
-TAKES_WORDS = frozenset({"start", "validate", "use", "export", "migrate"})
+ADMIN_COMMANDS = frozenset(name for name, command in COMMANDS.items() if command.admin)
+START_KEYS = tuple(option.name for option in COMMANDS["start"].options)
+MIGRATE_KEYS = tuple(option.name for option in COMMANDS["migrate"].options)
+TAKES_WORDS = frozenset(
+    name for name, command in COMMANDS.items() if command.words or command.options
+)
 EXPORT_KINDS = ("sft", "dpo")
-MAX_EPOCHS = 50
 # OpenAI accepts up to 64 characters in a suffix; letters, digits, '-' and '_' are safe.
 COMPARE = re.compile(
     r"^\s*compare\b(?P<options>(?:\s+(?:model|provider)=\S+)*)(?P<prompt>.*)$", re.I | re.S
@@ -109,8 +83,7 @@ def usage_lines(command: str = "/finetune") -> list[str]:
 
 def summary(name: str) -> str:
     """What a command does, without its argument syntax (for command pickers)."""
-    text = USAGE[name]
-    return text.split(": ", 1)[1] if text.startswith(("[", "<")) else text
+    return COMMANDS[name].summary
 
 
 def parse_start_options(
@@ -214,6 +187,6 @@ def _holdout(value: str | None) -> float | None:
         fraction = float(value)
     except ValueError:
         fraction = -1.0
-    if not 0 <= fraction <= 0.5:
-        raise CommandError(f"holdout must be a fraction from 0 to 0.5, not `{value}`.")
+    if not 0 <= fraction <= MAX_HOLDOUT:
+        raise CommandError(f"holdout must be a fraction from 0 to {MAX_HOLDOUT:g}, not `{value}`.")
     return fraction

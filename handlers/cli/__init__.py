@@ -11,11 +11,36 @@ from typing import Any
 
 import click
 
+from bot.commands.table import COMMANDS, EPOCHS, Option
 from handlers.cli import chat as chat_session
 from handlers.cli import dataset as dataset_commands
 from handlers.cli import finetune as finetune_commands
 
 Serve = Callable[[], None]
+
+
+def option_type(option: Option) -> click.ParamType | type:
+    """The click type of a table option: its range or choices, as the chat checks them."""
+    if option.choices:
+        return click.Choice(list(option.choices))
+    if option.kind is int:
+        return click.IntRange(option.low, option.high)
+    if option.kind is float:
+        return click.FloatRange(option.low, option.high)
+    return str
+
+
+def table_options(command: str) -> Callable[[Callable], Callable]:
+    """`--name` for each of the command's options in the table (bot/commands/table.py)."""
+
+    def decorate(function: Callable) -> Callable:
+        for option in reversed(COMMANDS[command].options):
+            function = click.option(f"--{option.name}", type=option_type(option), help=option.help)(
+                function
+            )
+        return function
+
+    return decorate
 
 
 def _run(work: Coroutine[Any, Any, int]) -> None:
@@ -65,7 +90,7 @@ def build_cli(serve: Serve) -> click.Group:
         "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
     )
     @click.option("--model", help="Base model to check against (default FINETUNE_BASE_MODEL).")
-    @click.option("--epochs", type=click.IntRange(1, 50), help="Epochs (default: chosen by size).")
+    @click.option("--epochs", type=option_type(EPOCHS), help=EPOCHS.help)
     @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
     def validate(file: Path | None, model: str | None, epochs: int | None, as_json: bool) -> None:
         """Check a file or the stored dataset; exit 1 when it can't train."""
@@ -118,13 +143,7 @@ def build_cli(serve: Serve) -> click.Group:
         """Fine-tuning jobs, as the slash commands run them (you are an admin here)."""
 
     @finetune.command()
-    @click.option("--provider", help="Where to train (default: the configured training provider).")
-    @click.option("--model", help="Base model (default FINETUNE_BASE_MODEL).")
-    @click.option("--epochs", type=click.IntRange(1, 50))
-    @click.option("--suffix")
-    @click.option("--holdout", type=click.FloatRange(0, 0.5))
-    @click.option("--method", type=click.Choice(["supervised", "dpo"]))
-    @click.option("--beta", type=float, help="DPO only.")
+    @table_options("start")
     @click.option("--no-follow", is_flag=True, help="Start and return; don't follow the job.")
     def start(no_follow: bool, **options: Any) -> None:
         """Validate, upload and start a job, then follow it."""

@@ -12,8 +12,9 @@ from discord import app_commands
 
 from bot.app import Services
 from bot.commands import results, wording
-from bot.commands.language import MAX_BETA, MAX_EPOCHS, ParsedCommand, summary
+from bot.commands.language import ParsedCommand, summary
 from bot.commands.service import SOMETHING_FAILED
+from bot.commands.table import COMMANDS, MAX_BETA, MAX_EPOCHS, MAX_HOLDOUT, METHODS
 from bot.dataset.tempfiles import TempFile
 from bot.dataset.validation import DatasetReport
 from bot.errors import REDIS_DOWN
@@ -28,8 +29,16 @@ MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
 IsAdmin = Callable[[discord.Interaction], bool]
 Epochs = app_commands.Range[int, 1, MAX_EPOCHS]
-Holdout = app_commands.Range[float, 0.0, 0.5]
+Holdout = app_commands.Range[float, 0.0, MAX_HOLDOUT]
 Beta = app_commands.Range[float, 0.0, MAX_BETA]
+
+
+METHOD_CHOICES = [app_commands.Choice(name=method, value=method) for method in METHODS]
+
+
+def option_help(command: str) -> dict[str, str]:
+    """Each option's help from the table, as Discord shows it (at most 100 characters)."""
+    return {option.name: option.help[:100] for option in COMMANDS[command].options}
 
 
 class FinetuneTree(app_commands.CommandTree):
@@ -85,31 +94,23 @@ class FinetuneCommands(app_commands.Group):
         await self._run(interaction, "status")
 
     @app_commands.command(name="validate", description=summary("validate"))
-    @app_commands.describe(model="base model to check against", epochs="training epochs")
+    @app_commands.describe(**option_help("validate"))
+    @app_commands.choices(method=METHOD_CHOICES)
     async def validate(
         self,
         interaction: discord.Interaction,
         model: str | None = None,
         epochs: Epochs | None = None,
+        method: str | None = None,
+        provider: str | None = None,
     ) -> None:
-        await self._run(interaction, "validate", model=model, epochs=epochs)
+        await self._run(
+            interaction, "validate", provider=provider, model=model, epochs=epochs, method=method
+        )
 
     @app_commands.command(name="start", description=summary("start"))
-    @app_commands.describe(
-        provider="where to train (default: the configured training provider)",
-        model="base model to fine-tune",
-        epochs="training epochs (default: chosen from the dataset size)",
-        suffix="added to the fine-tuned model's name",
-        holdout="fraction held out for validation, 0 to 0.5",
-        method="supervised (the examples, default) or dpo (the preference pairs)",
-        beta="DPO only: how strongly to keep close to the base model",
-    )
-    @app_commands.choices(
-        method=[
-            app_commands.Choice(name="supervised (examples)", value="supervised"),
-            app_commands.Choice(name="dpo (preference pairs)", value="dpo"),
-        ]
-    )
+    @app_commands.describe(**option_help("start"))
+    @app_commands.choices(method=METHOD_CHOICES)
     async def start(
         self,
         interaction: discord.Interaction,
@@ -143,8 +144,7 @@ class FinetuneCommands(app_commands.Group):
 
     @app_commands.command(name="use", description=summary("use"))
     @app_commands.describe(
-        model="a model id (the ones used before are suggested)",
-        provider="where it is served (default: where it was used before)",
+        model="a model id (the ones used before are suggested)", **option_help("use")
     )
     async def use(
         self, interaction: discord.Interaction, model: str, provider: str | None = None
@@ -152,11 +152,7 @@ class FinetuneCommands(app_commands.Group):
         await self._run(interaction, "use", model=model, provider=provider)
 
     @app_commands.command(name="compare", description=summary("compare"))
-    @app_commands.describe(
-        prompt="what to ask both models",
-        model="the model to compare with (default: the newest tuned one not in use)",
-        provider="where that model is served (default: where it was used before)",
-    )
+    @app_commands.describe(prompt="what to ask both models", **option_help("compare"))
     async def compare(
         self,
         interaction: discord.Interaction,
@@ -171,11 +167,7 @@ class FinetuneCommands(app_commands.Group):
         await self._run(interaction, "providers")
 
     @app_commands.command(name="migrate", description=summary("migrate"))
-    @app_commands.describe(
-        estimate="only show the plan and its cost",
-        provider="where to retrain (default: MIGRATION_TARGET's)",
-        model="the base model there (default: MIGRATION_TARGET's)",
-    )
+    @app_commands.describe(estimate="only show the plan and its cost", **option_help("migrate"))
     async def migrate(
         self,
         interaction: discord.Interaction,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.commands.language import METHODS
 from bot.commands.results import Overview
+from bot.commands.table import COMMANDS, METHODS
 from bot.commands.wording import (
     CURATION_HINT,
     dataset_line,
@@ -31,7 +31,7 @@ HOME_START, HOME_CANCEL, HOME_ROLLBACK = "home_start", "home_cancel", "home_roll
 HOME_COMPARE = "home_compare"
 START_CALLBACK, COMPARE_CALLBACK = "home_start_job", "home_compare_models"
 # The start modal's inputs: block id = the `/finetune start` option it sets.
-START_OPTIONS = ("provider", "model", "method", "epochs", "suffix", "holdout", "beta")
+START_OPTIONS = tuple(option.name for option in COMMANDS["start"].options)
 REPORT_CHANNEL = "channel"
 CHANNEL_PICKER = {"type": "conversations_select", "action_id": "value"}
 ADMINS_ONLY_NOTE = "Starting, cancelling and rolling back jobs is for fine-tune admins."
