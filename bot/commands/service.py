@@ -44,6 +44,7 @@ from bot.spending import Spending
 from bot.training.finetune import FineTuner
 from bot.training.model_switch import ModelSwitcher
 from bot.training.watcher import JobWatcher
+from storage.comparisons import Pick
 from storage.jobs import JobStore
 from storage.models import ModelStore
 
@@ -219,6 +220,26 @@ class CommandService:
             f"Both answers are posted for everyone to pick: `{compared.current_model}` (in use) "
             f"and `{compared.candidate_model}`, as A and B in a random order."
         )
+
+    async def pick(self, pair_id: str, caller: Caller, pick: Pick) -> str:
+        """A press of A, B or Same on a compared pair; what the person is told."""
+        try:
+            return (await self._comparer.pick(pair_id, caller.user, pick)).text
+        except REDIS_DOWN:
+            return STORAGE_DOWN
+
+    async def promote(self, comparison_id: str, caller: Caller) -> str:
+        """The Promote button under a comparison: anyone sees it, admins only promote, on
+        every front end the same way."""
+        if not caller.is_admin:
+            return ADMINS_ONLY
+        try:
+            comparison = await self._comparer.get(comparison_id)
+            if comparison is None:
+                return "That comparison is no longer stored."
+            return await self._comparer.promote(comparison, by=caller.user)
+        except REDIS_DOWN:
+            return STORAGE_DOWN
 
     async def status(self) -> StatusSummary:
         counts = await self._dataset.counts()

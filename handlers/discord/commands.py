@@ -76,12 +76,7 @@ class FinetuneCommands(app_commands.Group):
         # Words Slack takes bare (`use <model>`, `export dpo`) are arguments, not options.
         bare = {"use": "model", "export": "kind", "compare": "prompt", "migrate": "words"}.get(name)
         arguments = [options.pop(bare)] if bare in options else []
-        caller = results.Caller(
-            "discord",
-            str(interaction.user.id),
-            self._is_admin(interaction),
-            str(interaction.channel_id or ""),
-        )
+        caller = caller_of(self._is_admin, interaction)
         result = await self._services.commands.run(ParsedCommand(name, options, arguments), caller)
         try:
             await _show(interaction, result)
@@ -226,6 +221,16 @@ class FinetuneCommands(app_commands.Group):
             return _choices(await self._services.commands.model_names(), typed)
         except REDIS_DOWN:
             return []
+
+
+def caller_of(is_admin: IsAdmin, interaction: discord.Interaction) -> results.Caller:
+    """Who pressed or typed, as the core sees them; the front end says who is an admin."""
+    return results.Caller(
+        "discord",
+        str(interaction.user.id),
+        is_admin(interaction),
+        str(interaction.channel_id or ""),
+    )
 
 
 def _choices(names: list[str], typed: str) -> list[app_commands.Choice[str]]:

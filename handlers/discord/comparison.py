@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.commands.service import ADMINS_ONLY
 from bot.comparison.views import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
+from handlers.discord.commands import caller_of
 from handlers.discord.replies import NO_MENTIONS
 from storage.comparisons import ComparedPair, Comparison
 
@@ -40,9 +40,11 @@ class PickButton(
         return cls(match["pair"], match["pick"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        services = interaction.client.services
-        result = await services.comparer.pick(self.pair_id, str(interaction.user.id), self.pick)
-        await interaction.response.send_message(result.text, ephemeral=True)
+        bot: DiscordBot = interaction.client
+        text = await bot.services.commands.pick(
+            self.pair_id, caller_of(bot.is_admin, interaction), self.pick
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 class PromoteButton(
@@ -64,15 +66,9 @@ class PromoteButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: DiscordBot = interaction.client
-        if not bot.is_admin(interaction):
-            await interaction.response.send_message(ADMINS_ONLY, ephemeral=True)
-            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        comparison = await bot.services.comparer.get(self.comparison_id)
-        text = (
-            await bot.services.comparer.promote(comparison, by=str(interaction.user.id))
-            if comparison
-            else "That comparison is no longer stored."
+        text = await bot.services.commands.promote(
+            self.comparison_id, caller_of(bot.is_admin, interaction)
         )
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 

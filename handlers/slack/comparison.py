@@ -11,9 +11,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
-from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
+from bot.commands.results import Caller
 from bot.comparison.views import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
-from bot.errors import REDIS_DOWN
 from handlers.slack.blocks import button, confirmation, context, section
 from handlers.slack.escaping import acting_for, escape, escape_sentence, escape_within, escaped
 from storage.comparisons import ComparedPair, Comparison
@@ -108,11 +107,7 @@ async def handle_pick(
     services: Services = context["services"]
     pick = PICK.match(action["action_id"])[1]
     user = body["user"]["id"]
-    try:
-        result = await services.comparer.pick(action["value"], user, pick)
-        text = result.text
-    except REDIS_DOWN:
-        text = STORAGE_DOWN
+    text = await services.commands.pick(action["value"], _caller(body, services), pick)
     await _tell(client, body, user, text, services)
 
 
@@ -122,21 +117,16 @@ async def handle_promote(
     await ack()
     services: Services = context["services"]
     user = body["user"]["id"]
-    # The button is only shown to a channel; anyone can press it, only admins promote.
-    if not services.settings.is_admin(user):
-        await _tell(client, body, user, ADMINS_ONLY, services)
-        return
-    try:
-        comparison = await services.comparer.get(action["value"])
-        with acting_for(user):  # the thread hears "<@user> promoted …"
-            text = (
-                await services.comparer.promote(comparison, by=user)
-                if comparison
-                else "That comparison is no longer stored."
-            )
-    except REDIS_DOWN:
-        text = STORAGE_DOWN
+    # The button is shown to a channel: anyone can press it, the core lets admins promote.
+    with acting_for(user):  # the thread hears "<@user> promoted …"
+        text = await services.commands.promote(action["value"], _caller(body, services))
     await _tell(client, body, user, text, services)
+
+
+def _caller(body: dict, services: Services) -> Caller:
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id", "")
+    return Caller("slack", user, services.settings.is_admin(user), channel)
 
 
 async def _tell(

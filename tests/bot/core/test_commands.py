@@ -173,3 +173,17 @@ async def test_include_me_says_whether_anything_changed(core):
         "Your conversations can become examples again; what was removed stays removed."
     )
     assert already == Sentence("Your conversations already can become examples; nothing changed.")
+
+
+# The comparison buttons, the same on every front end ------------------------------------------
+
+
+async def test_only_admins_promote_from_the_button_whatever_the_front_end(core):
+    assert await core.commands.promote("cmp-anything", ALICE) == ADMINS_ONLY
+    discord_member = Caller(platform="discord", user="42", is_admin=False, channel="7")
+    assert await core.commands.promote("cmp-anything", discord_member) == ADMINS_ONLY
+
+
+async def test_a_promote_or_pick_on_a_comparison_no_longer_stored_says_so(core):
+    assert await core.commands.promote("cmp-gone", ADMIN) == "That comparison is no longer stored."
+    assert "no longer" in await core.commands.pick("cmp-gone-1", ALICE, "a")
