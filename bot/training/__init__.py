@@ -1,4 +1,5 @@
-"""Training: starting jobs on a provider (finetune), following them to the end and swapping
-(watcher), /finetune use and rollback (model_switch), what each base model costs and allows
-(model_table), the files a job uploads (files) and what is kept of them (snapshots), progress
-and the loss chart."""
+"""Training: starting jobs on a provider (finetune, with launch for the upload and creation,
+analysis for the check, adoption for a job between its start and the provider's answer),
+where progress shows (reporting), following a job to the end (watcher), the one owner of the
+model in use (model_switch), what each base model costs and allows (model_table), the files a
+job uploads (files) and what is kept of them (snapshots), progress and the loss chart."""
