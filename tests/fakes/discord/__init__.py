@@ -1,0 +1,27 @@
+"""A local fake of Discord's REST API and gateway for tests: `FakeDiscord` (see `fake.py`)."""
+
+from tests.fakes.discord.fake import FakeDiscord
+from tests.fakes.discord.models import (
+    Attachment,
+    BotReaction,
+    CommandSync,
+    Followup,
+    InteractionCallback,
+    Invocation,
+    RecordedRequest,
+    StoredMessage,
+    TypingCall,
+)
+
+__all__ = [
+    "Attachment",
+    "BotReaction",
+    "CommandSync",
+    "FakeDiscord",
+    "Followup",
+    "InteractionCallback",
+    "Invocation",
+    "RecordedRequest",
+    "StoredMessage",
+    "TypingCall",
+]
