@@ -2,7 +2,7 @@
 
 In one process and one event loop: the app as the composition root builds it
 (`bot.__main__.assemble`, Discord only) with its real discord.py client connected to the local
-fake Discord (REST + gateway, `tests/fakes/discord_api.py`), the OpenAI stand-in streaming the
+fake Discord (REST + gateway, `tests/fakes/discord/`), the OpenAI stand-in streaming the
 answer, and a real redis-server; everything on loopback, one event at a time:
 
 - floor: `PING` from a redis.asyncio client (one Redis round trip);

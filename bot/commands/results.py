@@ -27,6 +27,7 @@ class Sentence:
     """A one-line answer (done, refused, or what went wrong and what to do next)."""
 
     text: str
+    job_id: str | None = None  # the job this answer started, for a front end that follows it
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from bot.comparison.compare import Comparer
 from bot.config import Settings, SettingsError
 from bot.conversation.forgetting import Forgetting
 from bot.dataset.export import Dataset
+from bot.dataset.validation import DatasetReport
 from bot.errors import REDIS_DOWN
 from bot.providers.lifecycle import Lifecycle
 from bot.providers.migration import Migrations
@@ -45,7 +46,7 @@ from bot.training.finetune import FineTuner
 from bot.training.model_switch import ModelSwitcher
 from bot.training.watcher import JobWatcher
 from storage.comparisons import Pick
-from storage.jobs import JobStore
+from storage.jobs import JobRecord, JobStore
 from storage.models import ModelStore
 
 logger = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class CommandService:
                 outcome = await self._finetuner.start(
                     options, caller.user, caller.platform, caller.channel
                 )
-                return Sentence(outcome.text)
+                return Sentence(outcome.text, outcome.job_id)
             case "cancel":
                 answer = await self._finetuner.cancel()
                 job_id = await self._jobs.active_job_id()
@@ -189,11 +190,10 @@ class CommandService:
                 only_estimate, provider, model = parse_migrate(command)
                 if only_estimate:
                     return Sentence(await self._migrations.estimate(provider, model))
-                return Sentence(
-                    await self._migrations.migrate(
-                        caller.user, caller.platform, caller.channel, provider=provider, model=model
-                    )
+                answer = await self._migrations.migrate(
+                    caller.user, caller.platform, caller.channel, provider=provider, model=model
                 )
+                return Sentence(answer, await self._jobs.lock_holder())
         raise CommandError(f"I don't know the command `{command.name}`.")
 
     async def _compare(self, command: ParsedCommand, caller: Caller) -> Sentence:
@@ -240,6 +240,17 @@ class CommandService:
             return await self._comparer.promote(comparison, by=caller.user)
         except REDIS_DOWN:
             return STORAGE_DOWN
+
+    async def estimate(self) -> DatasetReport:
+        """The dataset checked and priced at the default options (the start form shows it)."""
+        return await self._finetuner.validate(self._settings.finetune_base_model)
+
+    async def active_job_id(self) -> str | None:
+        return await self._jobs.active_job_id()
+
+    async def job(self, job_id: str) -> JobRecord | None:
+        """A job brought up to date with its provider (the terminal follows one this way)."""
+        return await self._watcher.check(job_id)
 
     async def status(self) -> StatusSummary:
         counts = await self._dataset.counts()

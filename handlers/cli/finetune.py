@@ -35,28 +35,31 @@ async def run(
         else:
             for line in render(result):
                 click.echo(line)
-        started = isinstance(result, Sentence) and await services.jobs.lock_holder()
+        started = result.job_id if isinstance(result, Sentence) else None
         if follow and started:
-            await _follow(services)
+            await _follow(services, started)
     return 0
 
 
-async def _follow(services) -> None:
-    """Poll the active job until it ends, printing each change; Ctrl-C only stops watching."""
+async def _follow(services, job_id: str) -> None:
+    """Poll the job until it ends, printing each change; Ctrl-C only stops watching. A start
+    still being confirmed has a pending id until the provider's id replaces it."""
     click.echo("Following the job (Ctrl-C stops following; the job goes on).", err=True)
     last = None
     try:
         while True:
-            job_id = await services.jobs.active_job_id()
-            job = await services.watcher.check(job_id) if job_id else None
-            if job is not None:
-                line = job_line(job)
-                if line != last:
-                    click.echo(line, err=True)
-                    last = line
-                if job.is_finished:
+            job = await services.commands.job(job_id)
+            if job is None:
+                active = await services.commands.active_job_id()
+                if not active or active == job_id:
                     return
-            elif job_id is None:
+                job_id = active
+                continue
+            line = job_line(job)
+            if line != last:
+                click.echo(line, err=True)
+                last = line
+            if job.is_finished:
                 return
             await asyncio.sleep(FOLLOW_SECONDS)
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -104,7 +104,7 @@ async def handle_start_pressed(
         view=build_start_modal(None, names, settings.finetune_base_model, checking=True),
     )
     try:
-        report = await services.finetuner.validate(settings.finetune_base_model)
+        report = await services.commands.estimate()
     except REDIS_DOWN:
         await publish_home(client, services, user, STORAGE_DOWN)
         return
