@@ -25,7 +25,7 @@ from tenacity import (
 from bot.app import Services
 from bot.config import SettingsError
 from bot.errors import REDIS_DOWN
-from handlers.slack import actions, commands, comparison, events, feedback, home, views
+from handlers.slack import actions, commands, comparison, events, feedback, home, reactions, views
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def build_slack_app(services: Services) -> AsyncApp:
     app.client.base_url = settings.slack_api_url
     app.middleware(run_each_signed_request_once)
     app.middleware(provide_services)
-    events.register(app, services)
+    events.register(app)
+    reactions.register(app)
     commands.register(app)
     actions.register(app)
     views.register(app)

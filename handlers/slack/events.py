@@ -1,10 +1,12 @@
-"""Slack events: mentions and DMs get streamed answers; curation reactions vote on examples."""
+"""Slack events: mentions and DMs get streamed answers (each delivery answered once), deleted
+messages are forgotten, and a new agent thread is offered prompts."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
@@ -13,162 +15,65 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import Services
 from bot.conversation.chat import ANSWER_FAILED_APOLOGY, LATE_REPLY_NOTICE, Incoming
-from bot.conversation.curation import VOTE_NOT_SAVED
 from bot.errors import REDIS_DOWN, StorageUnavailable, storage_cause
 from handlers.slack.escaping import escape
+from handlers.slack.reactions import REACTIONS
 from handlers.slack.replies import StreamedThreadReply
 from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
 
-# Work done before the ack waits at most this long, so Slack's 3 s limit holds even when Redis
-# hangs or the process is saturated; the work itself goes on after the ack.
+# The repeat check waits at most this long before the ack, so Slack's 3 s limit holds even when
+# Redis hangs or the process is saturated; the check itself goes on after the ack.
 SEEN_CHECK_SECONDS = 1.0
-VOTE_SAVE_SECONDS = 1.5
-REACTIONS = ("reaction_added", "reaction_removed")
 UNCHECKED_REPEATS = "events: storage unavailable, cannot check for repeats (%s)"
+PROMPT_TITLE_CHARS = 40
 
 # An answer's repeat check: the event id and the claim, which may still be running.
 Claim = tuple[str, "asyncio.Future[bool]"]
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    async def skip_retried_deliveries(
-        body: dict, context: AsyncBoltContext, next
-    ) -> BoltResponse | None:
-        # Slack redelivers events it did not see acknowledged in time (X-Slack-Retry-Num);
-        # Bolt does not deduplicate, and answering twice would post two replies. Channel
-        # messages (every one arrives, for deletions) are never answered and forgetting one
-        # twice changes nothing; a vote is idempotent by its own clock: neither costs a write.
-        event_id = body.get("event_id")
-        event = body.get("event") or {}
-        if not event_id or _is_channel_message(event) or event.get("type") in REACTIONS:
-            return await next()
-        # An answer is claimed while it is written, so a crash mid-answer lets a later
-        # redelivery through; anything else is done once it is marked.
-        answers = event.get("type") == "app_mention" or _is_direct_message(event)
-        mark = services.seen.claim if answers else services.seen.first_time
-        checking = asyncio.ensure_future(mark(event_id))
-        await asyncio.wait({checking}, timeout=SEEN_CHECK_SECONDS)
-        if not checking.done():
-            # A busy process, not a dead Redis: the ack goes now, and the answer, which is
-            # written after it anyway, waits for the check.
-            logger.info("events: repeat check of %s still running at its deadline", event_id)
-            context["claim"] = (event_id, checking)
-            return await next()
-        try:
-            if not checking.result():
-                logger.info("events: skipped repeated delivery of %s", event_id)
-                return BoltResponse(status=200, body="")
-            context["claim"] = (event_id, checking)
-        except REDIS_DOWN as error:
-            logger.warning(UNCHECKED_REPEATS, storage_cause(error))
-        return await next()
-
-    async def handle_app_mention(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
-        await answer(event, context, client)
-
-    async def handle_message(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
-        if deleted := _deleted_message(event):
-            await _forget(services, deleted)
-            return
-        # Edits, joins and other subtypes are not people talking to the bot.
-        if event.get("subtype") or event.get("bot_id"):
-            return
-        # In channels the same message also arrives as app_mention; answer that one only.
-        if _is_channel_message(event):
-            return
-        await answer(event, context, client)
-
-    async def answer(event: dict, context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        message = Incoming(
-            platform="slack",
-            team=context.team_id or event.get("team", ""),
-            channel=event["channel"],
-            thread_ts=event.get("thread_ts") or event["ts"],
-            user=event.get("user", ""),
-            # Only the bot's own mention goes; other people's stay (redacted when stored).
-            text=(event.get("text") or "").replace(f"<@{context.bot_user_id}>", ""),
-            message_id=event["ts"],
-        )
-        claim = context.get("claim")
-        services.answers.submit(lambda waited: write_answer(message, client, claim, waited))
-
-    async def write_answer(
-        message: Incoming, client: AsyncWebClient, claim: Claim | None, waited: float
-    ) -> None:
-        event_id = await _claimed(claim)
-        if event_id is False:
-            return
-        reply = StreamedThreadReply(
-            client,
-            message.channel,
-            message.thread_ts,
-            user=message.user,
-            team=message.team,
-            feedback=services.curation.curates(message.channel),
-        )
-        if waited > services.settings.late_reply_seconds:
-            await _say_late(client, message)
-        reply.show_thinking()
-        try:
-            async with services.seen.working_on(event_id) if event_id else contextlib.nullcontext():
-                await services.chat.reply(message, reply)
-        except Exception:
-            logger.exception("events: answering failed")
-            await _end_with_apology(reply)
-
-    async def save_vote_before_ack(
-        event: dict, context: AsyncBoltContext, next
-    ) -> BoltResponse | None:
-        # Slack never redelivers an event it saw acknowledged, and a process can die right after
-        # the ack: so the vote is saved first, and a 200 means it is in Redis or the person is
-        # told it is not (by the listener, after the ack). A save still running at the deadline
-        # is a saturated process, not a failure: the ack goes and the save goes on.
-        saving = asyncio.ensure_future(save_vote(event, context))
-        await asyncio.wait({saving}, timeout=VOTE_SAVE_SECONDS)
-        context["vote_saving"] = saving
-        return await next()
-
-    async def save_vote(event: dict, context: AsyncBoltContext) -> bool | None:
-        """True when saved, False when storage failed, None when this is not a judgement."""
-        judgement = _judgement(event, context, services)
-        if judgement is None:
-            return None
-        reply = MessageKey("slack", event["item"]["channel"], event["item"]["ts"])
-        added = event["type"] == "reaction_added"
-        return await services.votes.take(
-            reply, event["user"], judgement, added, event.get("event_ts", "0")
-        )
-
-    async def handle_reaction(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
-        if await context["vote_saving"] is False:
-            await _tell_vote_not_saved(client, event)
-
-    async def offer_prompts(event: dict, client: AsyncWebClient) -> None:
-        # Agent view: a new DM thread with the bot. No thread_ts: for agent apps Slack
-        # silently ignores a call that names one.
-        channel = (event.get("assistant_thread") or {}).get("channel_id")
-        if not channel or not services.settings.suggested_prompts:
-            return
-        try:
-            await client.assistant_threads_setSuggestedPrompts(
-                channel_id=channel,
-                title="Try asking",
-                prompts=suggested_prompts(services.settings.suggested_prompts),
-            )
-        except SlackApiError as error:
-            logger.warning("events: suggested prompts not set (%s)", error.response.get("error"))
-
+def register(app: AsyncApp) -> None:
     app.middleware(skip_retried_deliveries)
     app.event("app_mention")(handle_app_mention)
     app.event("message")(handle_message)
-    app.event("reaction_added", middleware=[save_vote_before_ack])(handle_reaction)
-    app.event("reaction_removed", middleware=[save_vote_before_ack])(handle_reaction)
-    app.event("assistant_thread_started")(offer_prompts)
+    app.event("assistant_thread_started")(handle_assistant_thread_started)
 
 
-PROMPT_TITLE_CHARS = 40
+async def skip_retried_deliveries(
+    body: dict, context: AsyncBoltContext, next
+) -> BoltResponse | None:
+    # Slack redelivers events it did not see acknowledged in time (X-Slack-Retry-Num); Bolt
+    # does not deduplicate, and answering twice would post two replies. Channel messages (every
+    # one arrives, for deletions) are never answered and forgetting one twice changes nothing;
+    # a vote is idempotent by its own clock: neither costs a write.
+    event_id = body.get("event_id")
+    event = body.get("event") or {}
+    if not event_id or _is_channel_message(event) or event.get("type") in REACTIONS:
+        return await next()
+    mark = _seen_mark(context["services"], event)
+    checking = asyncio.ensure_future(mark(event_id))
+    await asyncio.wait({checking}, timeout=SEEN_CHECK_SECONDS)
+    if not checking.done():
+        # A busy process, not a dead Redis: the ack goes now, and the answer, which is written
+        # after it anyway, waits for the check.
+        logger.info("events: repeat check of %s still running at its deadline", event_id)
+        context["claim"] = (event_id, checking)
+        return await next()
+    claimed = await _claimed((event_id, checking))
+    if claimed is False:
+        return BoltResponse(status=200, body="")
+    if claimed:
+        context["claim"] = (event_id, checking)
+    return await next()
+
+
+def _seen_mark(services: Services, event: dict) -> Callable[[str], Awaitable[bool]]:
+    """How an event is marked seen: True the first time, False for a repeat."""
+    # An answer is claimed while it is written, so a crash mid-answer lets a later redelivery
+    # through; anything else is done once it is marked.
+    answers = event.get("type") == "app_mention" or _is_direct_message(event)
+    return services.seen.claim if answers else services.seen.first_time
 
 
 async def _claimed(claim: Claim | None) -> str | bool | None:
@@ -186,6 +91,97 @@ async def _claimed(claim: Claim | None) -> str | bool | None:
     return event_id
 
 
+async def handle_app_mention(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
+    await queue_answer(event, context, client)
+
+
+async def handle_message(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
+    if deleted := _deleted_message(event):
+        await _forget(context["services"], deleted)
+        return
+    # Edits, joins and other subtypes are not people talking to the bot.
+    if event.get("subtype") or event.get("bot_id"):
+        return
+    # In channels the same message also arrives as app_mention; answer that one only.
+    if _is_channel_message(event):
+        return
+    await queue_answer(event, context, client)
+
+
+async def queue_answer(event: dict, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+    """Hand the answer to the answer queue; it is written after the ack."""
+    services: Services = context["services"]
+    message = _incoming(event, context)
+    claim = context.get("claim")
+    services.answers.submit(lambda waited: write_answer(services, message, client, claim, waited))
+
+
+def _incoming(event: dict, context: AsyncBoltContext) -> Incoming:
+    return Incoming(
+        platform="slack",
+        team=context.team_id or event.get("team", ""),
+        channel=event["channel"],
+        thread_ts=event.get("thread_ts") or event["ts"],
+        user=event.get("user", ""),
+        # Only the bot's own mention goes; other people's stay (redacted when stored).
+        text=(event.get("text") or "").replace(f"<@{context.bot_user_id}>", ""),
+        message_id=event["ts"],
+    )
+
+
+async def write_answer(
+    services: Services,
+    message: Incoming,
+    client: AsyncWebClient,
+    claim: Claim | None,
+    waited: float,
+) -> None:
+    """Run by the answer queue, `waited` seconds after the message was queued."""
+    event_id = await _claimed(claim)
+    if event_id is False:
+        return
+    reply = _thread_reply(services, client, message)
+    if waited > services.settings.late_reply_seconds:
+        await _say_late(client, message)
+    reply.show_thinking()
+    try:
+        async with services.seen.working_on(event_id) if event_id else contextlib.nullcontext():
+            await services.chat.reply(message, reply)
+    except Exception:
+        logger.exception("events: answering failed")
+        await _end_with_apology(reply)
+
+
+def _thread_reply(
+    services: Services, client: AsyncWebClient, message: Incoming
+) -> StreamedThreadReply:
+    return StreamedThreadReply(
+        client,
+        message.channel,
+        message.thread_ts,
+        user=message.user,
+        team=message.team,
+        feedback=services.curation.curates(message.channel),
+    )
+
+
+async def handle_assistant_thread_started(
+    event: dict, context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
+    # Agent view: a new DM thread with the bot; it is offered the suggested prompts. No
+    # thread_ts: for agent apps Slack silently ignores a call that names one.
+    prompts = context["services"].settings.suggested_prompts
+    channel = (event.get("assistant_thread") or {}).get("channel_id")
+    if not channel or not prompts:
+        return
+    try:
+        await client.assistant_threads_setSuggestedPrompts(
+            channel_id=channel, title="Try asking", prompts=suggested_prompts(prompts)
+        )
+    except SlackApiError as error:
+        logger.warning("events: suggested prompts not set (%s)", error.response.get("error"))
+
+
 def suggested_prompts(prompts: tuple[str, ...]) -> list[dict[str, str]]:
     """Slack's prompt buttons: a short title, and the whole prompt sent when clicked."""
     return [
@@ -195,22 +191,6 @@ def suggested_prompts(prompts: tuple[str, ...]) -> list[dict[str, str]]:
 
 def _shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _judgement(event: dict, context: AsyncBoltContext, services: Services) -> str | None:
-    """ "vote" or "veto" for a reaction that judges a bot reply, else None."""
-    # Only replies the bot wrote can be turns; other messages are not ours to curate, and the
-    # bot's own reactions are not anybody's judgement.
-    if event.get("item", {}).get("type") != "message" or event.get("user") == context.bot_user_id:
-        return None
-    if event.get("item_user") != context.bot_user_id:
-        return None
-    # Skin tones (`+1::skin-tone-3`) are the same emoji.
-    emoji = event.get("reaction", "").split("::")[0]
-    settings = services.settings
-    if emoji in settings.curate_reactions:
-        return "vote"
-    return "veto" if emoji in settings.reject_reactions else None
 
 
 def _is_direct_message(event: dict) -> bool:
@@ -265,12 +245,3 @@ async def _end_with_apology(reply: StreamedThreadReply) -> None:
         await reply.fail(ANSWER_FAILED_APOLOGY)
     except Exception:
         logger.warning("events: could not finish the answer with an apology")
-
-
-async def _tell_vote_not_saved(client: AsyncWebClient, event: dict) -> None:
-    try:
-        await client.chat_postEphemeral(
-            channel=event["item"]["channel"], user=event["user"], text=VOTE_NOT_SAVED
-        )
-    except Exception:
-        logger.exception("events: could not tell the person their vote was not saved")
