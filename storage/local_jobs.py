@@ -3,6 +3,10 @@
 The bot stores uploaded JSONL files, queues jobs and asks for cancels; workers take jobs,
 report progress and finish them. Pure Redis and pydantic: nothing here imports torch.
 
+Longer than 400 lines (files, queue, job state, heartbeats, 8 Lua scripts) because this is the
+home-made queue issue 21 moves onto a maintained task engine (SAQ is the pick; see its closing
+note); it is not split meanwhile, since the engine replaces most of it.
+
 - Files: `local:file:<id>` hashes holding the JSONL gzip'd and base64'd, kept `FILE_TTL`.
 - Queue: the bot LPUSHes job ids onto `local:queue`; a worker BLMOVEs the oldest into its own
   `local:processing:<worker>` list, so a job taken by a worker that then dies is found again.
