@@ -27,6 +27,7 @@ from bot.trainers import TrainerContext
 from bot.training.model_table import load_model_table
 from storage.examples import ExampleStore
 from storage.feedback import FeedbackStore
+from storage.jobs import JobRecord
 from storage.keys import Keys
 from storage.pairs import PairStore
 from storage.pending_votes import PendingVotes
@@ -249,3 +250,20 @@ async def traces_of(redis: Redis, person: str) -> list[str]:
         for line in (await stored_text(redis)).splitlines()
         if person in line and not line.startswith(f"{KEYS.opted_out} ")
     ]
+
+
+def a_job(job_id: str, status: str = "running", **fields) -> JobRecord:
+    """A job record as a start writes it (fields override)."""
+    return JobRecord(
+        id=job_id,
+        provider="openai",
+        status=status,
+        base_model="gpt-4.1-mini-2025-04-14",
+        epochs=3,
+        started_by="UADMIN",
+        channel="C1",
+        examples=10,
+        tokens=1000,
+        billed_tokens=3000,
+        **{"training_file": "file-training", **fields},
+    )

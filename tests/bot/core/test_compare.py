@@ -19,7 +19,7 @@ from storage.comparisons import (
 )
 from storage.comparisons import Conversation as Asked
 from storage.jobs import JobRecord
-from tests.bot.core.conftest import KEYS, MODEL, SYSTEM, build_core
+from tests.bot.core.conftest import KEYS, MODEL, SYSTEM, a_job, build_core
 
 TUNED = "ft:gpt-4.1-mini-2025-04-14:acme::tuned"
 JOB = "ftjob-gated"
@@ -109,20 +109,7 @@ async def a_comparison(
 
 async def gated_job(core) -> None:
     """The job whose model the gate compares (its message shows the tally)."""
-    await core.jobs.save(
-        JobRecord(
-            id=JOB,
-            status="succeeded",
-            base_model="gpt-4.1-mini-2025-04-14",
-            epochs=3,
-            started_by="UADMIN",
-            channel="C1",
-            examples=10,
-            tokens=1000,
-            billed_tokens=3000,
-            fine_tuned_model=TUNED,
-        )
-    )
+    await core.jobs.save(a_job(JOB, "succeeded", fine_tuned_model=TUNED))
 
 
 def new_model(pair: ComparedPair) -> str:

@@ -15,7 +15,7 @@ from bot.training.model_switch import ModelSwitcher
 from bot.training.watcher import JobWatcher
 from storage.jobs import JobRecord, JobStore
 from storage.models import ModelStore
-from tests.bot.core.conftest import KEYS, MODEL, PREFIX, build_providers, make_settings
+from tests.bot.core.conftest import KEYS, MODEL, PREFIX, a_job, build_providers, make_settings
 
 TUNED = "ft:gpt-4.1-mini-2025-04-14:acme::tuned"
 JOB = "ftjob-1"
@@ -136,23 +136,6 @@ def trainer() -> StandInTrainer:
 @pytest.fixture
 def bot(redis, trainer) -> Bot:
     return Bot(redis, trainer)
-
-
-def a_job(job_id: str, status: str = "running", **fields) -> JobRecord:
-    return JobRecord(
-        id=job_id,
-        provider="openai",
-        status=status,
-        base_model="gpt-4.1-mini-2025-04-14",
-        epochs=3,
-        started_by="UADMIN",
-        channel="C1",
-        examples=10,
-        tokens=1000,
-        billed_tokens=3000,
-        training_file="file-training",
-        **fields,
-    )
 
 
 async def started(bot: Bot, job_id: str = JOB) -> JobRecord:
