@@ -84,6 +84,20 @@ class Forgetting:
             forgotten.examples, forgotten.pairs, forgotten.turns, len(set(judged)), copies
         )
 
+    async def remove_examples(self, example_ids: list[str]) -> list[str]:
+        """The operator removes examples (`dataset remove`): like a deleted message, each goes
+        with its vetoes and every copy of it. Returns the ids that were examples."""
+        removed = Removed()
+        found = []
+        try:
+            for example_id in example_ids:
+                if (await self._remove({f"example:{example_id}"}, removed)).examples:
+                    found.append(example_id)
+            await self._withdraw(removed)
+        except REDIS_DOWN as exc:
+            raise StorageUnavailable from exc
+        return found
+
     async def include_person(self, user: str) -> bool:
         """True if they had opted out."""
         try:

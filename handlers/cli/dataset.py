@@ -226,7 +226,7 @@ async def remove(example_ids: tuple[str, ...], yes: bool) -> int:
         click.confirm(f"Remove {len(example_ids)} example(s) from the dataset?", abort=True)
     settings = settings_or_exit()
     async with core(settings) as services:
-        removed = [i for i in example_ids if await services.examples.delete(i)]
+        removed = await services.forgetting.remove_examples(list(example_ids))
     unknown = sorted(set(example_ids) - set(removed))
     click.echo(f"Removed {len(removed)} example(s).")
     if unknown:

@@ -197,3 +197,37 @@ async def test_include_me_lets_a_persons_conversations_become_examples_again(
         Outcome.ADDED
     )
     assert await trained(dataset) == [("hi again", "Ahoy again!")]
+
+
+# The operator removes examples ----------------------------------------------------------------
+
+
+class RecordedCopies:
+    """A copy holder (a job snapshot, comparisons) that records what it was asked to drop."""
+
+    def __init__(self) -> None:
+        self.withdrawn = []
+
+    async def withdraw(self, removed) -> int:
+        self.withdrawn.append(removed)
+        return len(removed.lines)
+
+
+async def test_an_example_the_operator_removes_goes_with_its_vetoes_and_every_copy(
+    curation, stores, dataset
+):
+    copies = RecordedCopies()
+    forgetting = Forgetting(stores, copies=[copies])
+    kept = await a_thread(stores).ask("UALICE", "keep this", "Kept.")
+    dropped = await a_thread(stores).ask("UALICE", "drop this", "Dropped.")
+    await curation.react(kept.key, "UBOB", "vote", True, "10.0")
+    await curation.react(dropped.key, "UBOB", "vote", True, "10.0")
+    await curation.react(dropped.key, "UCAROL", "veto", True, "11.0")
+    [dropped_id] = await stores.examples.examples_of_replies([dropped.ref])
+
+    assert await forgetting.remove_examples([dropped_id, "no-such-example"]) == [dropped_id]
+
+    assert await trained(dataset) == [("keep this", "Kept.")]
+    assert await stores.vetoes.vetoed_ids() == set()
+    [removed] = copies.withdrawn
+    assert len(removed.lines) == 1 and len(removed.prompts) == 1
