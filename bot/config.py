@@ -30,6 +30,17 @@ _SLACK_TOKEN_KINDS = {
 }
 # .env.example's values are "xoxb-...", "sk-..." and "..."; no real credential holds "...".
 _PLACEHOLDER_MARKS = ("...", "…")
+# The values .env.example ships with: a variable still holding one was never filled in.
+_EXAMPLE_VALUES = frozenset({"xoxb-...", "xapp-...", "sk-...", "..."})
+# Which credentials each way of running uses: a placeholder matters only where it is used.
+_FRONT_END_CREDENTIALS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "DISCORD_TOKEN",
+    "OPENAI_WEBHOOK_SECRET",
+    "HEALTHZ_TOKEN",
+)
 
 
 MAX_SUGGESTED_PROMPTS = 4  # Slack shows up to four
@@ -195,17 +206,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_mode_and_prompt(self) -> Settings:
-        self._check_credentials_are_real()
-        if self.slack_enabled and not self.slack_app_token and not self.slack_signing_secret:
-            raise ValueError(
-                "SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset)"
-            )
-        if self.discord_token and not self.discord_guilds:
-            raise ValueError(
-                "DISCORD_GUILD_IDS must name the servers this bot serves (DISCORD_GUILD_ID for "
-                "one): Discord bots are public by default, and the owner of any server that "
-                "adds it would be a fine-tune admin there"
-            )
         if not self.curate_reactions:
             raise ValueError("CURATE_REACTIONS needs at least one emoji name")
         if not self.discord_curate_reactions:
@@ -223,12 +223,38 @@ class Settings(BaseSettings):
             self.slack_api_url += "/"
         return self
 
-    def _check_credentials_are_real(self) -> None:
-        for name, value in self._credentials().items():
-            if any(mark in value for mark in _PLACEHOLDER_MARKS):
-                raise ValueError(
-                    f"{name} is still the placeholder from .env.example; set it to the real value"
-                )
+    def _check_real(self, names: list[str]) -> None:
+        """One line naming every credential among `names` that was never filled in."""
+        values = self._credentials()
+        found = [name for name in dict.fromkeys(names) if _looks_unset(values[name])]
+        if not found:
+            return
+        if any(values[name] not in _EXAMPLE_VALUES for name in found):
+            # Typed by hand (`OPENAI_API_KEY=sk-…` copied from a README): not .env.example's.
+            raise ValueError(
+                f"{_listed(found)} {'looks' if len(found) == 1 else 'look'} like a placeholder "
+                "(an ellipsis, “...” or “…”, where the real value goes); set the real value"
+            )
+        if len(found) == 1:
+            raise ValueError(
+                f"{found[0]} is still the placeholder from .env.example; set it to the real value"
+            )
+        raise ValueError(
+            f"{_listed(found)} are still the placeholders from .env.example; set them to the "
+            "real values"
+        )
+
+    def _check_front_end(self) -> None:
+        if self.slack_enabled and not self.slack_app_token and not self.slack_signing_secret:
+            raise ValueError(
+                "SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset)"
+            )
+        if self.discord_token and not self.discord_guilds:
+            raise ValueError(
+                "DISCORD_GUILD_IDS must name the servers this bot serves (DISCORD_GUILD_ID for "
+                "one): Discord bots are public by default, and the owner of any server that "
+                "adds it would be a fine-tune admin there"
+            )
         bot_kind = _slack_token_kind(self.slack_bot_token)
         if bot_kind and not self.slack_bot_token.startswith("xoxb-"):
             raise ValueError(
@@ -247,11 +273,20 @@ class Settings(BaseSettings):
         model to talk to), "training" (a backend to train on). Raises SettingsError.
         With PROVIDERS_FILE, the file's own checks cover chat and training."""
         try:
-            if "front_end" in needs and not (self.slack_enabled or self.discord_enabled):
-                raise ValueError(
-                    "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; "
-                    "neither is set"
-                )
+            # Every placeholder in the way is named at once, before what else is missing.
+            used = list(_FRONT_END_CREDENTIALS) if "front_end" in needs else []
+            if self.providers_file is None and "chat" in needs:
+                used.append("CHAT_API_KEY" if self.chat_api_key else "OPENAI_API_KEY")
+            if self.providers_file is None and "training" in needs:
+                used.append("TRAIN_API_KEY" if self.train_api_key else "OPENAI_API_KEY")
+            self._check_real(used)
+            if "front_end" in needs:
+                if not (self.slack_enabled or self.discord_enabled):
+                    raise ValueError(
+                        "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; "
+                        "neither is set"
+                    )
+                self._check_front_end()
             if self.providers_file is not None:
                 return
             if "chat" in needs and not (self.chat_key or self.chat_base_url):
@@ -374,6 +409,15 @@ def load_settings(*, front_end_required: bool = True, **overrides: object) -> Se
     if front_end_required:
         settings.require("front_end", "chat", "training")
     return settings
+
+
+def _looks_unset(value: str) -> bool:
+    return any(mark in value for mark in _PLACEHOLDER_MARKS)
+
+
+def _listed(names: list[str]) -> str:
+    """`A`, `A and B`, `A, B and C`."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _slack_token_kind(token: str) -> str | None:

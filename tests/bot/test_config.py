@@ -137,7 +137,6 @@ ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
         ("SLACK_SIGNING_SECRET", "..."),
         ("SLACK_APP_TOKEN", "xapp-..."),
         ("OPENAI_API_KEY", "sk-..."),
-        ("DISCORD_TOKEN", "…"),
     ],
 )
 def test_a_placeholder_left_in_place_is_named_in_one_line(variable, placeholder):
@@ -148,10 +147,35 @@ def test_a_placeholder_left_in_place_is_named_in_one_line(variable, placeholder)
     )
 
 
-def test_env_example_copied_unchanged_is_refused(tmp_path):
+def test_a_key_typed_with_an_ellipsis_is_not_called_the_env_example_placeholder():
+    with pytest.raises(SettingsError) as error:
+        load_settings(**{**REQUIRED, "openai_api_key": "sk-…"})
+    assert str(error.value).startswith("OPENAI_API_KEY looks like a placeholder")
+    assert ".env.example" not in str(error.value)
+
+
+def test_env_example_copied_unchanged_names_every_placeholder_in_one_line(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text(ENV_EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"^SLACK_BOT_TOKEN is still the placeholder"):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError) as error:
         load_settings()
+    assert str(error.value) == (
+        "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and OPENAI_API_KEY are still the placeholders "
+        "from .env.example; set them to the real values"
+    )
+
+
+def test_a_placeholder_matters_only_to_the_part_that_uses_it(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text(ENV_EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(front_end_required=False)
+    settings.require()  # dataset commands need no key
+    with pytest.raises(SettingsError, match=r"^OPENAI_API_KEY is still the placeholder"):
+        settings.require("chat")
+    local = load_settings(
+        front_end_required=False, chat_base_url="http://localhost:11434/v1", chat_api_key="ollama"
+    )
+    local.require("chat")  # the terminal chat with a local model ignores the Slack tokens
 
 
 @pytest.mark.parametrize(

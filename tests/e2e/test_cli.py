@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -328,3 +329,26 @@ async def test_compare_in_the_terminal_shows_both_answers(cli_env, openai_fake, 
     assert "> what's new?" in out
     assert f"Answer from {tuned}" in out and "Both answers are posted" in out
     assert sum(line.startswith(("A: ", "B: ")) for line in out.splitlines()) == 2
+
+
+async def test_an_unchanged_env_example_copy_lets_the_terminal_work_and_names_all_placeholders(
+    cli_env, openai_fake, tmp_path
+):
+    # As the README says: copy .env.example, change nothing, talk to a local model server.
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    env = {k: v for k, v in cli_env.items() if k != "OPENAI_API_KEY"}
+    local = {**env, "CHAT_BASE_URL": openai_fake.base_url, "CHAT_API_KEY": openai_fake.api_key}
+    openai_fake.reply = "Ahoy from the local model."
+
+    code, out, err = await bot(local, "chat", stdin="hello\n", cwd=tmp_path)
+    assert code == 0, err
+    assert "Ahoy from the local model." in out
+    code, out, err = await bot(env, "dataset", "stats", cwd=tmp_path)
+    assert code == 0, err
+
+    # The bot itself needs them all: one line names every one in the way.
+    code, _, err = await bot(env, "serve", cwd=tmp_path)
+    assert code != 0
+    assert (
+        "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and OPENAI_API_KEY are still the placeholders" in err
+    )
