@@ -8,14 +8,19 @@ admin). Piped, stdout carries only what the bot says; prompts and logs go to std
 from __future__ import annotations
 
 import asyncio
+import re
+import shutil
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import TextIO
 
 import click
 
 from bot.app import Services
+from bot.commands import wording
+from bot.commands.results import CommandResult, DatasetFile, Help
 from bot.comparison.views import answer_figures, pair_view
 from bot.conversation.chat import Incoming
 from bot.conversation.curation import Outcome
@@ -30,6 +35,11 @@ HELP = (
     "Type a message to talk to the bot. /good or /bad judges its last reply, /new starts a new "
     "conversation, /finetune <command> runs a command (/finetune help lists them), /quit ends."
 )
+# How curation works here: the chat front ends say "react with an emoji".
+TERMINAL_HINT = "Here, /good saves the last reply as an example and /bad keeps it out of training."
+CHAT_WORDS = frozenset({"/quit", "/exit", "/new", "/help", "/good", "/bad", "/finetune"})
+# A first word like `/word` is a command; `/etc/hosts is…` is a message.
+COMMAND_WORD = re.compile(r"/[A-Za-z][A-Za-z-]*")
 
 
 def message_id() -> str:
@@ -115,15 +125,29 @@ class Session:
             click.echo(HELP, err=True)
         elif text in ("/good", "/bad"):
             await self._judge("vote" if text == "/good" else "veto")
-        elif text.startswith("/finetune"):
+        elif text.split(maxsplit=1)[0] == "/finetune":
             result = await self._services.commands.run_text(
                 text.removeprefix("/finetune"), OPERATOR
             )
-            for line_out in render(result):
+            for line_out in self._shown(result):
                 click.echo(line_out, file=self._out)
+        elif COMMAND_WORD.fullmatch(word := text.split(maxsplit=1)[0]) and word not in CHAT_WORDS:
+            click.echo(f"Unknown command {word}; /help lists them.", err=True)
         elif text:
             await self._answer(text)
         return True
+
+    def _shown(self, result: CommandResult) -> list[str]:
+        """A command's answer as the terminal says it: help in the terminal's words, and an
+        export written to the working directory."""
+        if isinstance(result, Help) and not result.problem:
+            return [TERMINAL_HINT, "", *render(result)[2:]]
+        if isinstance(result, DatasetFile):
+            target = Path.cwd() / result.filename
+            with result.file:
+                shutil.copyfile(result.path, target)
+            return [f"Wrote {wording.file_contents(result)} to {target}."]
+        return render(result)
 
     async def _answer(self, text: str) -> None:
         incoming = Incoming(

@@ -83,7 +83,10 @@ async def test_chat_piped_answers_votes_and_runs_commands(cli_env, openai_fake, 
     assert lines[0] == "Arr, the deploy be green."
     assert lines[1] == "Saved: the last reply is an example now."
     assert "Dataset: 1 example, about" in out
-    assert any(line.endswith("1 example in OpenAI chat JSONL") for line in lines)
+    # The export is written where the terminal is, and says so.
+    [written] = list(tmp_path.glob("*.jsonl"))
+    assert f"Wrote 1 example in OpenAI chat JSONL to {written}." in lines
+    assert json.loads(written.read_text())["messages"][-1]["content"] == "Arr, the deploy be green."
     assert "you>" not in out  # prompts are for terminals (and go to stderr)
     assert openai_fake.chat_requests[0]["messages"][-1] == {
         "role": "user",
@@ -352,3 +355,17 @@ async def test_an_unchanged_env_example_copy_lets_the_terminal_work_and_names_al
     assert (
         "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and OPENAI_API_KEY are still the placeholders" in err
     )
+
+
+async def test_the_terminal_chat_says_what_an_unknown_command_is_and_helps_in_its_own_words(
+    cli_env, openai_fake, tmp_path
+):
+    code, out, err = await bot(
+        cli_env, "chat", stdin="/godo\n/finetune help\n/etc/hosts is what?\n", cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "Unknown command /godo; /help lists them." in err
+    assert "/good saves the last reply as an example" in out and "emoji" not in out
+    # A path is a message, not a command: only it reached the model.
+    [request] = openai_fake.chat_requests
+    assert request["messages"][-1]["content"] == "/etc/hosts is what?"
