@@ -9,6 +9,10 @@ class StorageUnavailable(Exception):
     """Redis could not be reached; the action was not saved."""
 
 
+class Refused(Exception):
+    """The core won't do what was asked; `str()` says why in one sentence for the person."""
+
+
 # What redis-py raises when the server is down, restarting or too slow; on Redis Cluster also
 # while a slot's master is down and before its replica takes over.
 REDIS_DOWN = (

@@ -28,6 +28,7 @@ class Sentence:
 
     text: str
     job_id: str | None = None  # the job this answer started, for a front end that follows it
+    refused: bool = False  # nothing was done (refused, or failed): the terminal exits non-zero
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from bot.config import Settings, SettingsError
 from bot.conversation.forgetting import Forgetting
 from bot.dataset.export import Dataset
 from bot.dataset.validation import DatasetReport
-from bot.errors import REDIS_DOWN
+from bot.errors import REDIS_DOWN, Refused
 from bot.providers.lifecycle import Lifecycle
 from bot.providers.migration import Migrations
 from bot.providers.registry import ProviderError, Providers
@@ -108,20 +108,20 @@ class CommandService:
 
     async def run(self, command: ParsedCommand, caller: Caller) -> CommandResult:
         if command.name in ADMIN_COMMANDS and not caller.is_admin:
-            return Sentence(ADMINS_ONLY)
+            return Sentence(ADMINS_ONLY, refused=True)
         if command.name == "export" and not self._may_read_dataset(caller):
-            return Sentence(EXPORT_ADMINS_ONLY)
+            return Sentence(EXPORT_ADMINS_ONLY, refused=True)
         try:
             return await self._run(command, caller)
         except CommandError as error:
             return Help(problem=str(error))
-        except ProviderError as error:
-            return Sentence(str(error))
+        except (ProviderError, Refused) as error:
+            return Sentence(str(error), refused=True)
         except REDIS_DOWN:
-            return Sentence(STORAGE_DOWN)
+            return Sentence(STORAGE_DOWN, refused=True)
         except Exception:
             logger.exception("commands: /finetune %s failed", command.name)
-            return Sentence(SOMETHING_FAILED)
+            return Sentence(SOMETHING_FAILED, refused=True)
 
     def _may_read_dataset(self, caller: Caller) -> bool:
         """EXPORT_ACCESS: the dataset holds every approved conversation, DMs with the bot and

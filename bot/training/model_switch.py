@@ -9,6 +9,7 @@ import logging
 
 import openai
 
+from bot.errors import Refused
 from bot.providers.lifecycle import list_models
 from bot.providers.registry import ModelRef, ProviderError, Providers
 from storage.jobs import JobStore
@@ -40,23 +41,24 @@ class ModelSwitcher:
         return self._providers.ref(swap.model, swap.provider)
 
     async def use(self, model: str, user: str, provider: str | None = None) -> str:
+        """Switch to `model`; what happened. Raises Refused when it can't."""
         try:
             if provider is not None:
                 self._providers.get(provider)  # named by the user: say which ones exist
         except ProviderError as error:
-            return str(error)
+            raise Refused(str(error)) from None
         earlier = await self.known(model, provider)
         ref = self._providers.ref(model, provider or (earlier.provider if earlier else None))
         try:
             self._providers.check_chat(ref)
             if earlier is None and not await self._is_served(ref):
-                return (
+                raise Refused(
                     f"I don't know the model `{model}` on {self._providers.label(ref.provider)}; "
                     "`/finetune models` lists the ones I used, `/finetune providers` what each "
                     "provider serves."
                 )
         except ProviderError as error:
-            return str(error)
+            raise Refused(str(error)) from None
         await self._switch(ref, earlier, user, "use")
         return f"<@{user}> switched me to `{model}` on {self._providers.label(ref.provider)}."
 
@@ -72,11 +74,11 @@ class ModelSwitcher:
             else self._providers.ref(self._default)
         )
         if target == current:
-            return f"There is no earlier model to go back to; I am using `{current.model}`."
+            raise Refused(f"There is no earlier model to go back to; I am using `{current.model}`.")
         try:
             self._providers.check_chat(target)
         except ProviderError as error:
-            return f"I can't roll back to `{target.model}`: {error}"
+            raise Refused(f"I can't roll back to `{target.model}`: {error}") from None
         await self._switch(target, earlier, user, "rollback")
         return (
             f"<@{user}> rolled me back from `{current.model}` to `{target.model}` on "

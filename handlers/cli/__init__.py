@@ -4,6 +4,7 @@ bot in the terminal, and work with the dataset and fine-tuning jobs without Slac
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -15,6 +16,9 @@ from bot.commands.table import COMMANDS, EPOCHS, Option
 from handlers.cli import chat as chat_session
 from handlers.cli import dataset as dataset_commands
 from handlers.cli import finetune as finetune_commands
+from handlers.cli.runtime import set_verbose
+
+logger = logging.getLogger(__name__)
 
 Serve = Callable[[], None]
 
@@ -44,20 +48,40 @@ def table_options(command: str) -> Callable[[Callable], Callable]:
 
 
 def _run(work: Coroutine[Any, Any, int]) -> None:
-    sys.exit(asyncio.run(work))
+    """Run a command to its exit code. A failure nobody foresaw is one line here, never a
+    traceback; `--verbose` puts the details in the log (stderr)."""
+    try:
+        code = asyncio.run(work)
+    except (click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        logger.debug("cli: the command failed", exc_info=True)
+        hint = (
+            "the details are above"
+            if logger.isEnabledFor(logging.DEBUG)
+            else ("run it again with --verbose for the details")
+        )
+        click.echo(f"The command failed ({type(error).__name__}); {hint}.", err=True)
+        code = 1
+    sys.exit(code)
 
 
 def build_cli(serve: Serve) -> click.Group:
     @click.group(
         invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
     )
+    @click.option(
+        "--verbose", "-v", is_flag=True, help="Log what happens (and any failure's details)."
+    )
     @click.pass_context
-    def cli(context: click.Context) -> None:
+    def cli(context: click.Context, verbose: bool) -> None:
         """A Slack and Discord bot that your team fine-tunes from inside the chat.
 
         Without a command, serves the chat front ends whose tokens are set (`serve`).
         Every command uses REDIS_URL, or else the embedded Redis under DATA_DIR, like the bot.
         """
+        if verbose:
+            set_verbose()
         if context.invoked_subcommand is None:
             serve()
 

@@ -10,7 +10,7 @@ import json
 import click
 
 from bot.commands.language import ParsedCommand
-from bot.commands.results import Sentence
+from bot.commands.results import Help, Sentence
 from handlers.cli.render import job_line, render
 from handlers.cli.runtime import OPERATOR, core, settings_or_exit
 
@@ -38,7 +38,14 @@ async def run(
         started = result.job_id if isinstance(result, Sentence) else None
         if follow and started:
             await _follow(services, started)
-    return 0
+    return 1 if refused(result) else 0
+
+
+def refused(result: object) -> bool:
+    """A refusal or a failure: the terminal exits non-zero, as scripts expect."""
+    return (isinstance(result, Sentence) and result.refused) or (
+        isinstance(result, Help) and bool(result.problem)
+    )
 
 
 async def _follow(services, job_id: str) -> None:

@@ -30,9 +30,17 @@ def settings_or_exit(*needs: str) -> Settings:
     return settings
 
 
+def set_verbose() -> None:
+    """`--verbose`: every log line, and a failure's details, on stderr."""
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(message)s")
+    for noisy in ("asyncio", "httpcore", "httpx", "openai", "urllib3", "aiohttp"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
+
+
 @contextlib.asynccontextmanager
 async def core(settings: Settings) -> AsyncIterator[Services]:
-    # Logs go to stderr and stay at warnings, so stdout carries only what the bot says.
+    # Logs go to stderr and stay at warnings (unless --verbose came first), so stdout carries
+    # only what the bot says.
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
     )

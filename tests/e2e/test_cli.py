@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -369,3 +371,20 @@ async def test_the_terminal_chat_says_what_an_unknown_command_is_and_helps_in_it
     # A path is a message, not a command: only it reached the model.
     [request] = openai_fake.chat_requests
     assert request["messages"][-1]["content"] == "/etc/hosts is what?"
+
+
+async def test_refusals_and_failures_exit_non_zero_in_one_line_without_a_traceback(
+    cli_env, tmp_path
+):
+    code, out, err = await bot(cli_env, "finetune", "use", "no-such-model")
+    assert code == 1 and "I don't know the model no-such-model" in out
+    unreachable = {**cli_env, "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}
+    code, out, err = await bot(unreachable, "finetune", "use", "another-model")
+    assert code == 1 and "couldn't reach" in out and "Traceback" not in out + err
+    # Something nobody foresaw: one line, the exit code, and --verbose for the details.
+    target = tmp_path / "no-such-dir" / "out.jsonl"
+    code, out, err = await bot(cli_env, "dataset", "export", "--output", str(target))
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith("run it again with --verbose for the details.")
+    code, _, err = await bot(cli_env, "--verbose", "dataset", "export", "--output", str(target))
+    assert code == 1 and "FileNotFoundError" in err and "the details are above" in err

@@ -83,7 +83,7 @@ async def test_an_unknown_command_gets_the_usage_and_names_what_was_typed(core):
 async def test_a_non_admin_is_refused_what_spends_money_or_switches_the_model(core, command):
     answer = await core.commands.run_text(command, ALICE)
 
-    assert answer == Sentence(ADMINS_ONLY)
+    assert answer == Sentence(ADMINS_ONLY, refused=True)
     assert await core.jobs.lock_holder() is None
     assert await core.models.active() is None
     assert await core.models.history() == []
@@ -92,8 +92,8 @@ async def test_a_non_admin_is_refused_what_spends_money_or_switches_the_model(co
 async def test_a_non_admin_cannot_export_the_dataset_by_default(core):
     await approved(core, "private question", "Private answer.", "UBOB")
 
-    assert await core.commands.run_text("export", ALICE) == Sentence(EXPORT_ADMINS_ONLY)
-    assert await core.commands.run_text("export dpo", ALICE) == Sentence(EXPORT_ADMINS_ONLY)
+    assert await core.commands.run_text("export", ALICE) == Sentence(EXPORT_ADMINS_ONLY, refused=True)
+    assert await core.commands.run_text("export dpo", ALICE) == Sentence(EXPORT_ADMINS_ONLY, refused=True)
 
 
 async def test_an_admin_gets_the_dataset_as_a_training_file(core, temp_dir):
@@ -135,7 +135,9 @@ async def test_exporting_an_empty_dataset_says_how_to_add_examples(core, temp_di
 async def test_an_admin_rollback_with_no_earlier_model_says_so_and_changes_nothing(core):
     answer = await core.commands.run_text("rollback", ADMIN)
 
-    assert answer == Sentence(f"There is no earlier model to go back to; I am using `{MODEL}`.")
+    assert answer == Sentence(
+        f"There is no earlier model to go back to; I am using `{MODEL}`.", refused=True
+    )
     assert await core.models.active() is None
 
 
