@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from bot.app import build_redactor
+from bot.commands.wording import plural
 from bot.dataset import file_checks, importing, jsonl_lines
 from bot.dataset.tempfiles import CHUNK_BYTES
 from bot.training.model_table import ModelTable
@@ -55,15 +56,16 @@ async def import_file(
     for problem in report.problems:
         click.echo(f"line {problem.line}: {problem.text}", err=True)
     if report.problems and not skip_invalid:
+        has = "has" if len(report.problems) == 1 else "have"
         click.echo(
-            f"Nothing was imported: {len(report.problems)} of {report.lines} lines have problems. "
-            "Fix them, or pass --skip-invalid to import the rest."
+            f"Nothing was imported: {len(report.problems):,} of {plural(report.lines, 'line')} "
+            f"{has} problems. Fix them, or pass --skip-invalid to import the rest."
         )
         return 1
     click.echo(
-        f"Imported {report.added} new example{'s' if report.added != 1 else ''}, updated "
-        f"{report.updated}, skipped {report.duplicates} already stored and {report.skipped} "
-        f"invalid, from {report.lines} lines."
+        f"Imported {plural(report.added, 'new example')}, updated {report.updated:,}, skipped "
+        f"{report.duplicates:,} already stored and {report.skipped:,} invalid, from "
+        f"{plural(report.lines, 'line')}."
     )
     click.echo(_redaction_line(report, redact, settings.redact_pii))
     return 0
@@ -124,7 +126,8 @@ async def validate(path: Path | None, model: str | None, epochs: int | None, as_
             for problem in unreadable.shown:
                 click.echo(f"line {problem.line}: {problem.text}", err=as_json)
             if unreadable.more:
-                click.echo(f"… and {unreadable.more} more such lines.", err=as_json)
+                more = plural(unreadable.more, "more such line")
+                click.echo(f"… and {more}.", err=as_json)
             item = "line"
     if as_json:
         _echo_json(report.model_dump())

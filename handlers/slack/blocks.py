@@ -19,6 +19,7 @@ from bot.commands.wording import (
     job_title,
     model_history_lines,
     model_line,
+    plural,
     report_facts,
     report_spread,
     report_title,
@@ -131,7 +132,7 @@ def build_help_block() -> dict:
 
 def status_text(summary: StatusSummary) -> str:
     """Plain-text fallback for notifications and screen readers."""
-    return f"Dataset: {summary.examples} examples. Model in use: {escape(summary.model)}."
+    return f"Dataset: {plural(summary.examples, 'example')}. Model in use: {escape(summary.model)}."
 
 
 def build_job_blocks(job: JobRecord) -> list[dict]:

@@ -388,3 +388,14 @@ async def test_refusals_and_failures_exit_non_zero_in_one_line_without_a_traceba
     assert err.strip().splitlines()[-1].endswith("run it again with --verbose for the details.")
     code, _, err = await bot(cli_env, "--verbose", "dataset", "export", "--output", str(target))
     assert code == 1 and "FileNotFoundError" in err and "the details are above" in err
+
+
+async def test_counts_read_as_words_one_line_one_example(cli_env, tmp_path):
+    one = tmp_path / "one.jsonl"
+    one.write_text(chat_line("question", "answer") + "\n")
+    code, out, _ = await bot(cli_env, "dataset", "import", str(one))
+    assert code == 0 and "Imported 1 new example, updated 0," in out and "from 1 line." in out
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(chat_line("another", "answer") + "\n{not json\n")
+    code, out, _ = await bot(cli_env, "dataset", "import", str(broken))
+    assert code == 1 and "Nothing was imported: 1 of 2 lines has problems." in out

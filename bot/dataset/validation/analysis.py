@@ -258,7 +258,8 @@ def _refusal(trainable: int) -> str | None:
 def few_examples_advice(trainable: int) -> str:
     """The advice for a supervised dataset that can train but is small."""
     return (
-        f"Only {trainable} examples are usable; fine-tuning usually improves clearly "
+        f"Only {trainable:,} {'example is' if trainable == 1 else 'examples are'} usable; "
+        "fine-tuning usually improves clearly "
         f"from {RECOMMENDED_EXAMPLES} to 100 good examples, so consider approving more replies."
     )
 
