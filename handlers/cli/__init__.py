@@ -34,6 +34,11 @@ def option_type(option: Option) -> click.ParamType | type:
     return str
 
 
+as_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of text."
+)
+
+
 def table_options(command: str) -> Callable[[Callable], Callable]:
     """`--name` for each of the command's options in the table (bot/commands/table.py)."""
 
@@ -128,22 +133,33 @@ def build_cli(serve: Serve) -> click.Group:
         help="File to write (default stdout).",
     )
     @click.option(
-        "--format", "kind", type=click.Choice(["sft", "dpo"]), default="sft", show_default=True
+        "--format",
+        "kind",
+        type=click.Choice(["sft", "dpo"]),
+        default="sft",
+        show_default=True,
+        help="sft: the chat examples; dpo: the preference pairs.",
     )
     def export(output: Path | None, kind: str) -> None:
         """Write what trains as JSONL: the chat examples (sft) or the preference pairs (dpo)."""
         _run(dataset_commands.export(output, kind))
 
     @dataset.command()
-    @click.option("--json", "as_json", is_flag=True)
+    @as_json_option
     def stats(as_json: bool) -> None:
         """Examples in the set, waiting, vetoed; pairs; tokens; redactions."""
         _run(dataset_commands.stats(as_json))
 
     @dataset.command("list")
-    @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
-    @click.option("--source", type=click.Choice(["chat", "import"]))
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option(
+        "--limit", type=click.IntRange(1), default=20, show_default=True, help="How many to list."
+    )
+    @click.option(
+        "--source",
+        type=click.Choice(["chat", "import"]),
+        help="Only examples approved in chat, or only imported ones.",
+    )
+    @as_json_option
     def list_(limit: int, source: str | None, as_json: bool) -> None:
         """Examples, oldest first: id, where it came from, tokens, what was asked."""
         _run(dataset_commands.list_examples(limit, source, as_json))
@@ -174,8 +190,9 @@ def build_cli(serve: Serve) -> click.Group:
         _run(finetune_commands.run("start", options, [], follow=not no_follow))
 
     for name in ("status", "cancel", "models", "rollback", "providers"):
-        finetune.command(name, help=f"`/finetune {name}` from the terminal.")(
-            click.option("--json", "as_json", is_flag=True)(_simple(name))
+        summary = COMMANDS[name].summary
+        finetune.command(name, help=f"{summary[0].upper()}{summary[1:]}.")(
+            as_json_option(_simple(name))
         )
 
     @finetune.command()
@@ -198,7 +215,7 @@ def build_cli(serve: Serve) -> click.Group:
         _run(finetune_commands.run("migrate", options, words, follow=follow))
 
     @cli.command("providers")
-    @click.option("--json", "as_json", is_flag=True)
+    @as_json_option
     def providers(as_json: bool) -> None:
         """Every provider: reachable or not, what it can do, its models and shutdown dates."""
         _run(finetune_commands.run("providers", {}, [], follow=False, as_json=as_json))

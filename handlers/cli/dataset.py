@@ -205,8 +205,14 @@ async def list_examples(limit: int, source: str | None, as_json: bool) -> int:
                 break
     if as_json:
         _echo_json(rows)
-    for row in [] if as_json else rows:
-        click.echo(f"{row['id']}  {row['source']:<6}  {row['tokens']:>6}  {row['asked'][:60]}")
+        return 0
+    if not rows:
+        what = f"from {source} " if source else ""
+        click.echo(f"No examples {what}in the dataset yet.", err=True)
+        return 0
+    click.echo(f"{'ID':<32}  {'SOURCE':<6}  {'TOKENS':>6}  ASKED")
+    for row in rows:
+        click.echo(f"{row['id']:<32}  {row['source']:<6}  {row['tokens']:>6,}  {row['asked'][:60]}")
     return 0
 
 

@@ -19,6 +19,13 @@ from bot.config import Settings, SettingsError, load_settings
 OPERATOR = Caller(platform="local", user="operator", is_admin=True, channel="terminal")
 
 
+class ConfigurationProblem(click.ClickException):
+    """Said as the bot says it at start, without click's own "Error:" in front."""
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"Configuration error: {self.format_message()}", err=True)
+
+
 def settings_or_exit(*needs: str) -> Settings:
     """Settings for a terminal command, which needs no Slack or Discord token; `needs` names
     what else it must have ("chat": a chat model to call, "training": a training key)."""
@@ -26,7 +33,7 @@ def settings_or_exit(*needs: str) -> Settings:
         settings = load_settings(front_end_required=False)
         settings.require(*needs)
     except SettingsError as error:
-        raise click.ClickException(f"Configuration error: {error}") from None
+        raise ConfigurationProblem(str(error)) from None
     return settings
 
 
@@ -47,7 +54,7 @@ async def core(settings: Settings) -> AsyncIterator[Services]:
     try:
         redis, services = open_core(settings)
     except SettingsError as error:
-        raise click.ClickException(f"Configuration error: {error}") from None
+        raise ConfigurationProblem(str(error)) from None
     try:
         yield services
     finally:

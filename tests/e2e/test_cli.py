@@ -10,8 +10,10 @@ import shutil
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
+from handlers.cli import build_cli
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -399,3 +401,29 @@ async def test_counts_read_as_words_one_line_one_example(cli_env, tmp_path):
     broken.write_text(chat_line("another", "answer") + "\n{not json\n")
     code, out, _ = await bot(cli_env, "dataset", "import", str(broken))
     assert code == 1 and "Nothing was imported: 1 of 2 lines has problems." in out
+
+
+async def test_an_empty_list_says_so_and_a_list_has_headers(cli_env, tmp_path):
+    code, out, err = await bot(cli_env, "dataset", "list")
+    assert code == 0 and out == "" and "No examples in the dataset yet." in err
+    one = tmp_path / "one.jsonl"
+    one.write_text(chat_line("what is the tide?", "High at noon.") + "\n")
+    await bot(cli_env, "dataset", "import", str(one))
+    code, out, _ = await bot(cli_env, "dataset", "list")
+    header, row = out.splitlines()
+    assert header.split() == ["ID", "SOURCE", "TOKENS", "ASKED"]
+    assert row.split()[1] == "import" and row.endswith("what is the tide?")
+
+
+def test_every_command_line_option_says_what_it_does():
+    def commands(group, path=()):
+        for name, command in group.commands.items():
+            yield (*path, name), command
+            if isinstance(command, click.Group):
+                yield from commands(command, (*path, name))
+
+    for path, command in commands(build_cli(serve=lambda: None)):
+        assert command.help, path
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, (*path, param.name)

@@ -62,7 +62,7 @@ def configuration_error(code: int, out: str, err: str) -> str:
     assert "Traceback" not in out + err, err
     assert out == "", out
     [line] = err.strip().splitlines()
-    assert line.startswith("Error: Configuration error: "), line
+    assert line.startswith("Configuration error: "), line
     return line
 
 
@@ -91,7 +91,7 @@ def in_process(tmp_path: Path, text: str, **environ: str) -> tuple[Path, str]:
     path = providers_file(tmp_path, text)
     with pytest.raises(SettingsError) as raised:
         read_providers_file(path, environ)
-    return path, f"Error: Configuration error: {raised.value}"
+    return path, f"Configuration error: {raised.value}"
 
 
 # 1. Not TOML ------------------------------------------------------------------------------------
