@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import signal
 import sys
 import time
 import uuid
@@ -35,6 +36,8 @@ HELP = (
     "Type a message to talk to the bot. /good or /bad judges its last reply, /new starts a new "
     "conversation, /finetune <command> runs a command (/finetune help lists them), /quit ends."
 )
+THINKING = "thinking…"
+CLEAR_LINE = "\r\x1b[K"  # back to the line's start, and clear it
 # How curation works here: the chat front ends say "react with an emoji".
 TERMINAL_HINT = "Here, /good saves the last reply as an example and /bad keeps it out of training."
 CHAT_WORDS = frozenset({"/quit", "/exit", "/new", "/help", "/good", "/bad", "/finetune"})
@@ -47,24 +50,45 @@ def message_id() -> str:
 
 
 class TerminalReply:
-    """Prints the answer; in a terminal it streams in as the model writes it."""
+    """Prints the answer; in a terminal it streams in as the model writes it, after a
+    "thinking…" line that its first words replace."""
 
     def __init__(self, out: TextIO, *, streams: bool) -> None:
         self.streams = streams
         self._out = out
         self._shown = 0
+        self._thinking = False
+
+    def show_thinking(self) -> None:
+        if self.streams:
+            self._out.write(THINKING)
+            self._out.flush()
+            self._thinking = True
+
+    def _clear_thinking(self) -> None:
+        if self._thinking:
+            self._out.write(CLEAR_LINE)
+            self._thinking = False
 
     async def show_partial(self, text: str) -> None:
+        self._clear_thinking()
         self._out.write(text[self._shown :])
         self._out.flush()
         self._shown = len(text)
 
     async def post(self, text: str) -> list[str]:
+        self._clear_thinking()
         self._out.write(f"{text[self._shown :]}\n")
         self._out.flush()
         return [message_id()]
 
+    def cancelled(self) -> None:
+        self._clear_thinking()
+        self._out.write(f"{chr(10) if self._shown else ''}(cancelled; the reply was not kept)\n")
+        self._out.flush()
+
     async def say(self, text: str) -> None:
+        self._clear_thinking()
         self._out.write(f"{text}\n")
         self._out.flush()
 
@@ -160,7 +184,12 @@ class Session:
             message_id=message_id(),
         )
         reply = TerminalReply(self._out, streams=self._interactive)
-        turn = await self._services.chat.reply(incoming, reply)
+        reply.show_thinking()
+        try:
+            turn = await self._services.chat.reply(incoming, reply)
+        except asyncio.CancelledError:
+            reply.cancelled()  # Ctrl-C: the reply goes; whoever cancelled decides what next
+            raise
         if turn is not None:
             self.last_reply = turn.ts
 
@@ -184,6 +213,25 @@ class Session:
         click.echo(words.get(result.outcome, "That reply is no longer recorded."), file=self._out)
 
 
+async def handled(session: Session, line: str, interactive: bool) -> bool:
+    """`session.handle(line)`; in a terminal, Ctrl-C meanwhile cancels that line's work (a
+    reply the model is still writing) and the session goes on. At the prompt, Ctrl-C ends the
+    session as usual."""
+    if not interactive:
+        return await session.handle(line)
+    loop = asyncio.get_running_loop()
+    work = asyncio.ensure_future(session.handle(line))
+    loop.add_signal_handler(signal.SIGINT, work.cancel)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if asyncio.current_task().cancelling():
+            raise
+        return True
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 async def run_chat() -> None:
     settings = settings_or_exit("chat")
     interactive = sys.stdin.isatty()
@@ -199,7 +247,7 @@ async def run_chat() -> None:
                 if interactive:
                     click.echo("you> ", nl=False, err=True)
                 line = await asyncio.to_thread(sys.stdin.readline)
-                if not line or not await session.handle(line):
+                if not line or not await handled(session, line, interactive):
                     break
         finally:
             services.watcher.stop()

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -427,3 +430,66 @@ def test_every_command_line_option_says_what_it_does():
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.help, (*path, param.name)
+
+
+class Terminal:
+    """`python -m bot chat` in a pseudo-terminal, as a person runs it."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self._master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "chat"],
+            env=env,
+            cwd=cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+        )
+        os.close(slave)
+        self.seen = ""
+
+    async def wait_for(self, text: str, timeout: float = 15) -> str:
+        async def more() -> None:
+            chunk = await asyncio.to_thread(os.read, self._master, 4096)
+            self.seen += chunk.decode(errors="replace")
+
+        async with asyncio.timeout(timeout):
+            while text not in self.seen:
+                await more()
+        return self.seen
+
+    def type(self, line: str) -> None:
+        os.write(self._master, f"{line}\n".encode())
+
+    def close(self) -> int:
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            os.close(self._master)
+
+
+async def test_a_terminal_shows_thinking_and_ctrl_c_cancels_only_the_pending_reply(
+    cli_env, openai_fake, tmp_path
+):
+    terminal = Terminal(cli_env, tmp_path)
+    try:
+        await terminal.wait_for("you> ")
+        openai_fake.reply, openai_fake.reply_delay = "A slow answer.", 30.0
+        terminal.type("tell me slowly")
+        await terminal.wait_for("thinking…")
+        terminal.process.send_signal(signal.SIGINT)
+        await terminal.wait_for("(cancelled; the reply was not kept)")
+        await terminal.wait_for("you> ", timeout=15)  # the session goes on
+
+        openai_fake.reply, openai_fake.reply_delay = "A quick answer.", 0.0
+        before = len(terminal.seen)
+        terminal.type("and now quickly")
+        await terminal.wait_for("A quick answer.")
+        shown = terminal.seen[before:]
+        # "thinking…" stood until the first words replaced it.
+        assert shown.index("thinking…") < shown.index("\r\x1b[K") < shown.index("A quick")
+        terminal.type("/quit")
+    finally:
+        code = terminal.close()
+    assert code == 0
+    assert "A slow answer." not in terminal.seen and "Traceback" not in terminal.seen
