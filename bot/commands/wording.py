@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from bot.commands.results import ComparisonRecord, DatasetFile, ProviderList, StatusSummary
 from bot.conversation.forgetting import Forgotten
 from bot.dataset.validation import DatasetReport
+from bot.dataset.validation.distribution import Distribution
 from bot.training.progress import format_duration, progress_bar, sparkline, time_left
 from storage.jobs import JobRecord
 from storage.models import ModelSwap
@@ -156,8 +157,17 @@ def report_spread(report: DatasetReport) -> str | None:
     if not report.tokens_total:
         return None
     return (
-        f"Tokens per example: min {report.tokens_min}, median {report.tokens_median:.0f}, "
-        f"max {report.tokens_max}"
+        f"Tokens per example: min {report.tokens_min:,}, median {report.tokens_median:,.0f}, "
+        f"mean {report.tokens_mean:,.1f}, max {report.tokens_max:,}"
+    )
+
+
+def distribution_line(name: str, spread: Distribution) -> str:
+    """One of the cookbook notebook's distributions, with the figures it prints (its "p5 /
+    p95" are the 10th and 90th percentiles, named here for what they are)."""
+    return (
+        f"{name}: min {spread.min:,}, max {spread.max:,}, mean {spread.mean:,.1f}, "
+        f"median {spread.median:,.1f}, p10 {spread.p10:,.1f}, p90 {spread.p90:,.1f}"
     )
 
 

@@ -121,7 +121,7 @@ def check_file(
             numbers.append(number)
             yield example  # None when unreadable: "not a JSON object" to the analysis
 
-    report = analyse_dataset(examples(), model, table, epochs)
+    report = analyse_dataset(examples(), model, table, epochs, chat_dataset=False)
     errors, samples = dict(report.errors), dict(report.error_samples)
     if count := len(unreadable.shown) + unreadable.more:
         errors[UNREADABLE] = count

@@ -63,6 +63,18 @@ def report_lines(report: DatasetReport, item: str = "example") -> list[str]:
     if spread := wording.report_spread(report):
         lines.append(spread)
     lines += [f"Assistant tokens: {report.assistant_tokens:,}"]
+    # The rest of what the cookbook's data-prep notebook prints.
+    if report.trainable:
+        lines.append(
+            f"Examples missing a system message: {report.missing_system:,} · "
+            f"missing a user message: {report.missing_user:,}"
+        )
+    for name, spread in (
+        ("Messages per example", report.messages_per_example),
+        ("Assistant tokens per example", report.assistant_tokens_per_example),
+    ):
+        if spread is not None:
+            lines.append(wording.distribution_line(name, spread))
     lines += describe_problems(report, item)
     lines += [f"⚠️ {warning}" for warning in report.warnings if "skipped:" not in warning]
     return lines

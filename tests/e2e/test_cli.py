@@ -262,6 +262,7 @@ def cookbook_figures(dataset: list[dict], encoding_name: str) -> dict:
         epochs = max(1, 25000 // n)
     billing = sum(min(65536, length) for length in lengths)
     return {
+        **notebook_counts(dataset, enc),
         "tokens_total": sum(lengths),
         "tokens_min": min(lengths),
         "tokens_max": max(lengths),
@@ -270,6 +271,35 @@ def cookbook_figures(dataset: list[dict], encoding_name: str) -> dict:
         "assistant_tokens": assistant,
         "n_epochs": epochs,
         "billed_tokens": epochs * billing,
+    }
+
+
+def notebook_counts(dataset: list[dict], enc) -> dict:
+    """The notebook's "data warnings and token counts": examples missing a system or a user
+    message, and its distributions (`print_distribution`: min / max, mean / median, and what it
+    prints as "p5 / p95": `np.quantile(values, 0.1)` and `(values, 0.9)`)."""
+    numpy = pytest.importorskip("numpy")
+
+    def spread(values: list[int]) -> dict:
+        return {
+            "min": min(values),
+            "max": max(values),
+            "mean": float(numpy.mean(values)),
+            "median": float(numpy.median(values)),
+            "p10": float(numpy.quantile(values, 0.1)),
+            "p90": float(numpy.quantile(values, 0.9)),
+        }
+
+    roles = [{m["role"] for m in example["messages"]} for example in dataset]
+    assistant = [
+        sum(len(enc.encode(m["content"])) for m in ex["messages"] if m["role"] == "assistant")
+        for ex in dataset
+    ]
+    return {
+        "missing_system": sum("system" not in r for r in roles),
+        "missing_user": sum("user" not in r for r in roles),
+        "messages_per_example": spread([len(example["messages"]) for example in dataset]),
+        "assistant_tokens_per_example": spread(assistant),
     }
 
 
@@ -300,13 +330,27 @@ async def test_validate_figures_equal_the_cookbooks_on_its_toy_chat_shape(cli_en
         }
         for question, answer in pairs
     ]
+    # Two without the system message, one conversation of two turns: the counts differ.
+    for example in dataset[:2]:
+        del example["messages"][0]
+    dataset[2]["messages"] += [
+        {"role": "user", "content": "And the capital of Italy?"},
+        {"role": "assistant", "content": "Rome. Next you'll ask about Spain."},
+    ]
     file = tmp_path / "toy_chat_fine_tuning.jsonl"
     file.write_text("".join(json.dumps(line) + "\n" for line in dataset))
     code, out, _ = await bot(cli_env, "dataset", "validate", str(file), "--json")
     report = json.loads(out)
     assert code == 0
     expected = cookbook_figures(dataset, "o200k_base")
-    assert {key: report[key] for key in expected} == pytest.approx(expected)
+    for key, value in expected.items():
+        assert report[key] == (pytest.approx(value) if isinstance(value, dict) else value), key
+    # The text report shows the same figures, the mean included.
+    _, text, _ = await bot(cli_env, "dataset", "validate", str(file))
+    assert "Examples missing a system message: 2 · missing a user message: 0" in text
+    spread = expected["messages_per_example"]
+    assert f"Messages per example: min 2, max 5, mean {spread['mean']:.1f}" in text
+    assert f"mean {expected['tokens_mean']:.1f}" in text
 
 
 async def test_chat_needs_no_training_key_until_a_job_is_started(cli_env, openai_fake, tmp_path):

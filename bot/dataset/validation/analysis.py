@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.dataset.tokens import TokenCounter, encoding_for, encoding_name_for
+from bot.dataset.validation.distribution import Distribution, distribution, quantile
 from bot.dataset.validation.format_checks import example_errors
 from bot.dataset.validation.problems import counted, problem_words
 from bot.dataset.validation.token_counts import example_texts
@@ -61,6 +62,12 @@ class DatasetReport(BaseModel):
     tokens_mean: float | None
     tokens_median: float | None
     assistant_tokens: int
+    # The notebook's other counts, over the usable examples.
+    missing_system: int = 0  # examples without a system message
+    missing_user: int = 0  # examples without a user message
+    tokens_per_example: Distribution | None = None
+    messages_per_example: Distribution | None = None
+    assistant_tokens_per_example: Distribution | None = None
     n_epochs: int
     billed_tokens: int
     estimated_cost_usd: float | None
@@ -108,6 +115,11 @@ class _Tally:
         self.tokens_total = 0
         self.billable_per_epoch = 0
         self.assistant_tokens = 0
+        # Histograms too, for the notebook's distributions (bounded by the values' range).
+        self.messages: Counter[int] = Counter()
+        self.assistant: Counter[int] = Counter()
+        self.missing_system = 0
+        self.missing_user = 0
 
     def reject(self, index: int, kinds: Iterable[str]) -> None:
         for kind in kinds:
@@ -116,11 +128,16 @@ class _Tally:
             if len(kept) < MAX_SAMPLES_PER_ERROR:
                 kept.append(index)
 
-    def accept(self, tokens: int, assistant: int) -> None:
+    def accept(self, tokens: int, assistant: int, messages: list[Any]) -> None:
         self.lengths[tokens] += 1
         self.tokens_total += tokens
         self.billable_per_epoch += min(self.limit, tokens)
         self.assistant_tokens += assistant
+        self.assistant[assistant] += 1
+        self.messages[len(messages)] += 1
+        roles = {message.get("role") for message in messages}
+        self.missing_system += "system" not in roles
+        self.missing_user += "user" not in roles
 
     @property
     def trainable(self) -> int:
@@ -133,12 +150,15 @@ def analyse_dataset(
     table: ModelTable,
     epochs: int | None = None,
     keep: list[Any] | None = None,
+    *,
+    chat_dataset: bool = True,
 ) -> DatasetReport:
     """Check, count and price a dataset in one pass over `examples`.
 
     Malformed examples and those over the model's token limit are left out of the trainable
     set and counted; the report says whether what remains is enough to train on. With `keep`,
     the trainable examples are appended to it, so a caller about to upload need not check twice.
+    A file (`chat_dataset=False`) is not told to approve more replies.
     """
     info = table.lookup(model)
     if info is None:
@@ -155,7 +175,7 @@ def analyse_dataset(
             if keep is not None:
                 keep.append(example)
         start += len(batch)
-    return _report(tally, info, model, epochs)
+    return _report(tally, info, model, epochs, chat_dataset)
 
 
 def _analyse_batch(tally: _Tally, start: int, batch: list[Any], counter: TokenCounter) -> list[Any]:
@@ -176,7 +196,7 @@ def _analyse_batch(tally: _Tally, start: int, batch: list[Any], counter: TokenCo
         if tokens > tally.limit:
             tally.reject(index, ["too_many_tokens"])
             continue
-        tally.accept(tokens, counter.total(trained_texts))
+        tally.accept(tokens, counter.total(trained_texts), example["messages"])
         trainable.append(example)
     return trainable
 
@@ -193,11 +213,13 @@ def check_batch(batch: list[Any], counter: TokenCounter, limit: int) -> list[tup
     return checked
 
 
-def _report(tally: _Tally, info: ModelInfo, model: str, epochs: int | None) -> DatasetReport:
+def _report(
+    tally: _Tally, info: ModelInfo, model: str, epochs: int | None, chat_dataset: bool
+) -> DatasetReport:
     trainable = tally.trainable
     n_epochs = epochs or _default_epochs_or_zero(trainable)
     billed = tally.billable_per_epoch * n_epochs
-    refusal = _refusal(trainable)
+    refusal = _refusal(trainable, chat_dataset)
     return DatasetReport(
         model=info.name,
         total=tally.total,
@@ -210,12 +232,17 @@ def _report(tally: _Tally, info: ModelInfo, model: str, epochs: int | None) -> D
         tokens_min=min(tally.lengths) if trainable else None,
         tokens_max=max(tally.lengths) if trainable else None,
         tokens_mean=tally.tokens_total / trainable if trainable else None,
-        tokens_median=_median(tally.lengths),
+        tokens_median=quantile(tally.lengths, 0.5) if trainable else None,
         assistant_tokens=tally.assistant_tokens,
+        missing_system=tally.missing_system,
+        missing_user=tally.missing_user,
+        tokens_per_example=distribution(tally.lengths),
+        messages_per_example=distribution(tally.messages),
+        assistant_tokens_per_example=distribution(tally.assistant),
         n_epochs=n_epochs,
         billed_tokens=billed,
         estimated_cost_usd=estimate_cost(billed, info),
-        warnings=_warnings(tally, info, model),
+        warnings=_warnings(tally, info, model, chat_dataset),
         can_train=refusal is None,
         refusal=refusal,
     )
@@ -226,45 +253,29 @@ def _default_epochs_or_zero(trainable: int) -> int:
     return default_epochs(trainable) if trainable else 0
 
 
-def _median(lengths: Counter[int]) -> float | None:
-    """The exact median of a histogram {token count: how many examples}."""
-    n = lengths.total()
-    if n == 0:
-        return None
-    # The 0-based positions of the middle value(s) in sorted order.
-    wanted = sorted({(n - 1) // 2, n // 2})
-    found: list[int] = []
-    seen = 0
-    for value in sorted(lengths):
-        seen += lengths[value]
-        while wanted and wanted[0] < seen:
-            found.append(value)
-            wanted.pop(0)
-        if not wanted:
-            break
-    return sum(found) / len(found)
-
-
-def _refusal(trainable: int) -> str | None:
+def _refusal(trainable: int, chat_dataset: bool) -> str | None:
     if trainable >= MIN_EXAMPLES:
         return None
     missing = MIN_EXAMPLES - trainable
+    needs = f"a fine-tuning job needs at least {MIN_EXAMPLES}"
+    if not chat_dataset:
+        return f"The file has {counted(trainable, 'usable example')}; {needs}."
     return (
-        f"The dataset has {counted(trainable, 'usable example')}; a fine-tuning job needs at least "
-        f"{MIN_EXAMPLES}, so approve {missing} more {'reply' if missing == 1 else 'replies'} first."
+        f"The dataset has {counted(trainable, 'usable example')}; {needs}, so approve {missing} "
+        f"more {'reply' if missing == 1 else 'replies'} first."
     )
 
 
-def few_examples_advice(trainable: int) -> str:
+def few_examples_advice(trainable: int, chat_dataset: bool = True) -> str:
     """The advice for a supervised dataset that can train but is small."""
-    return (
+    advice = (
         f"Only {trainable:,} {'example is' if trainable == 1 else 'examples are'} usable; "
-        "fine-tuning usually improves clearly "
-        f"from {RECOMMENDED_EXAMPLES} to 100 good examples, so consider approving more replies."
+        f"fine-tuning usually improves clearly from {RECOMMENDED_EXAMPLES} to 100 good examples"
     )
+    return f"{advice}, so consider approving more replies." if chat_dataset else f"{advice}."
 
 
-def _warnings(tally: _Tally, info: ModelInfo, model: str) -> list[str]:
+def _warnings(tally: _Tally, info: ModelInfo, model: str, chat_dataset: bool) -> list[str]:
     warnings = []
     if tally.invalid:
         kinds = sorted(
@@ -286,7 +297,7 @@ def _warnings(tally: _Tally, info: ModelInfo, model: str) -> list[str]:
             f"{info.max_tokens_per_example:,}-token limit of {info.name}."
         )
     if MIN_EXAMPLES <= tally.trainable < RECOMMENDED_EXAMPLES:
-        warnings.append(few_examples_advice(tally.trainable))
+        warnings.append(few_examples_advice(tally.trainable, chat_dataset))
     counted_with = encoding_name_for(model)
     if counted_with != info.encoding:
         warnings.append(
