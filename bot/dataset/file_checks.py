@@ -22,6 +22,7 @@ from bot.dataset.validation import (
     check_batch,
     problem_words,
 )
+from bot.dataset.validation.format_checks import offending_values
 from bot.training.model_table import ModelTable
 
 BATCH = 1000
@@ -75,7 +76,8 @@ def check_lines(
                 yield number, None, problem, 0
                 continue
             kinds, tokens = next(results)
-            words = "; ".join(problem_words(kind) for kind in sorted(kinds)) if kinds else None
+            values = offending_values(example) if kinds else {}
+            words = "; ".join(problem_words(k, values.get(k)) for k in sorted(kinds)) or None
             yield number, example, words, tokens
 
 

@@ -398,7 +398,8 @@ def test_invalid_examples_are_skipped_with_counts_per_kind(table):
     assert report.error_samples == {"missing_content": [12], "unrecognized_role": [13]}
     assert report.warnings[0] == (
         "2 examples were skipped: 1 has a message with empty content (example 13); "
-        "1 has a message whose role is not system, user, assistant or tool (example 14)."
+        "1 has a message whose role is not system, user, assistant, tool, function or developer "
+        "(`robot`) (example 14)."
     )
     assert report.can_train
 

@@ -194,7 +194,11 @@ async def test_validate_a_file_reports_figures_and_problems_with_line_numbers(cl
     report = json.loads(out)
     assert code == 0 and report["trainable"] == 12 and report["total"] == 13
     code, out, _ = await bot(cli_env, "dataset", "validate", str(file))
-    assert "whose role is not system, user, assistant or tool (line 5)" in out
+    # The problem names the value to fix.
+    assert (
+        "whose role is not system, user, assistant, tool, function or developer (`robot`) (line 5)"
+        in out
+    )
     small = tmp_path / "small.jsonl"
     small.write_text("\n".join(lines[:3]) + "\n")
     code, out, _ = await bot(cli_env, "dataset", "validate", str(small))

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from bot.dataset.tokens import TokenCounter, encoding_for, encoding_name_for
 from bot.dataset.validation.distribution import Distribution, distribution, quantile
-from bot.dataset.validation.format_checks import example_errors
+from bot.dataset.validation.format_checks import example_errors, offending_values
 from bot.dataset.validation.problems import counted, problem_words
 from bot.dataset.validation.token_counts import example_texts
 from bot.training.model_table import ModelInfo, ModelTable
@@ -55,6 +55,7 @@ class DatasetReport(BaseModel):
     invalid: int
     errors: dict[str, int]
     error_samples: dict[str, list[int]]
+    error_values: dict[str, str] = {}  # the first value that caused a kind (a key, a role)
     dropped_too_long: int
     tokens_total: int
     tokens_min: int | None
@@ -109,6 +110,7 @@ class _Tally:
         self.invalid = 0
         self.errors: Counter[str] = Counter()
         self.samples: dict[str, list[int]] = {}
+        self.values: dict[str, str] = {}
         # How many trainable examples have each token count. Trainable examples are within
         # the limit, so this holds at most limit + 1 keys and gives an exact median.
         self.lengths: Counter[int] = Counter()
@@ -121,7 +123,11 @@ class _Tally:
         self.missing_system = 0
         self.missing_user = 0
 
-    def reject(self, index: int, kinds: Iterable[str]) -> None:
+    def reject(
+        self, index: int, kinds: Iterable[str], values: dict[str, str] | None = None
+    ) -> None:
+        for kind, value in (values or {}).items():
+            self.values.setdefault(kind, value)
         for kind in kinds:
             self.errors[kind] += 1
             kept = self.samples.setdefault(kind, [])
@@ -186,7 +192,7 @@ def _analyse_batch(tally: _Tally, start: int, batch: list[Any], counter: TokenCo
         kinds = example_errors(example)
         if kinds:
             tally.invalid += 1
-            tally.reject(index, sorted(kinds))
+            tally.reject(index, sorted(kinds), offending_values(example))
         else:
             valid.append((index, example, *example_texts(example)))
     counter.count_all(text for _, _, texts, _, _ in valid for text in texts)
@@ -227,6 +233,7 @@ def _report(
         invalid=tally.invalid,
         errors=dict(tally.errors),
         error_samples=tally.samples,
+        error_values=tally.values,
         dropped_too_long=tally.errors["too_many_tokens"],
         tokens_total=tally.tokens_total,
         tokens_min=min(tally.lengths) if trainable else None,
@@ -283,7 +290,7 @@ def _warnings(tally: _Tally, info: ModelInfo, model: str, chat_dataset: bool) ->
             key=lambda kind: (-tally.errors[kind], kind),
         )
         details = "; ".join(
-            f"{tally.errors[kind]} {problem_words(kind)} (example "
+            f"{tally.errors[kind]} {problem_words(kind, tally.values.get(kind))} (example "
             f"{', '.join(str(i + 1) for i in tally.samples.get(kind, []))})"
             for kind in kinds
         )

@@ -35,6 +35,28 @@ def example_errors(example: Any) -> set[str]:
     return errors
 
 
+def offending_values(example: Any) -> dict[str, str]:
+    """For the kinds a value causes, the first such value, so a person sees what to fix: the
+    key OpenAI does not accept, the role that is not allowed."""
+    found: dict[str, str] = {}
+    if not isinstance(example, dict):
+        return found
+    for key in example:
+        if key not in EXAMPLE_KEYS:
+            found.setdefault("unknown_example_key", str(key))
+    messages = example.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        if not isinstance(message, dict):
+            continue
+        for key in message:
+            if key not in MESSAGE_KEYS:
+                found.setdefault("message_unrecognized_key", str(key))
+        role = message.get("role")
+        if "role" in message and not (isinstance(role, str) and role in ROLES):
+            found.setdefault("unrecognized_role", str(role)[:40])
+    return found
+
+
 def _is_plain_text_message(message: Any) -> bool:
     """The common shape, accepted without the full check: role, non-empty text, valid weight.
 

@@ -12,11 +12,15 @@ if TYPE_CHECKING:
 # These are the kinds format_checks reports, and too_many_tokens from the model's limit.
 ERROR_REASONS: dict[str, str] = {
     "data_type": "is not a JSON object",
-    "unknown_example_key": "has a key other than messages, tools, parallel_tool_calls",
+    "unknown_example_key": (
+        "has a key other than messages, tools, parallel_tool_calls or functions"
+    ),
     "missing_messages_list": "has no list of messages",
     "message_missing_key": "has a message without a role or content",
     "message_unrecognized_key": "has a message with a key OpenAI does not accept",
-    "unrecognized_role": "has a message whose role is not system, user, assistant or tool",
+    "unrecognized_role": (
+        "has a message whose role is not system, user, assistant, tool, function or developer"
+    ),
     "missing_content": "has a message with empty content",
     "example_missing_assistant_message": "has no assistant message",
     "no_trained_assistant_message": "has no assistant message with weight 1",
@@ -35,8 +39,10 @@ PROBLEM_WORDS: dict[str, str] = {
 }
 
 
-def problem_words(kind: str) -> str:
-    return PROBLEM_WORDS.get(kind, kind.replace("_", " "))
+def problem_words(kind: str, value: str | None = None) -> str:
+    """The kind in words, naming the value that caused it when there is one (`colour`)."""
+    words = PROBLEM_WORDS.get(kind, kind.replace("_", " "))
+    return f"{words} (`{value}`)" if value is not None else words
 
 
 def describe_problems(report: DatasetReport, item: str = "example") -> list[str]:
@@ -48,7 +54,8 @@ def describe_problems(report: DatasetReport, item: str = "example") -> list[str]
         count = report.errors[kind]
         places = ", ".join(str(i + 1) for i in report.error_samples.get(kind, []))
         more = "…" if count > len(report.error_samples.get(kind, [])) else ""
-        lines.append(f"{counted(count, item)} {problem_words(kind)} ({item} {places}{more}).")
+        words = problem_words(kind, report.error_values.get(kind))
+        lines.append(f"{counted(count, item)} {words} ({item} {places}{more}).")
     return lines
 
 

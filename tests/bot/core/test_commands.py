@@ -92,8 +92,12 @@ async def test_a_non_admin_is_refused_what_spends_money_or_switches_the_model(co
 async def test_a_non_admin_cannot_export_the_dataset_by_default(core):
     await approved(core, "private question", "Private answer.", "UBOB")
 
-    assert await core.commands.run_text("export", ALICE) == Sentence(EXPORT_ADMINS_ONLY, refused=True)
-    assert await core.commands.run_text("export dpo", ALICE) == Sentence(EXPORT_ADMINS_ONLY, refused=True)
+    assert await core.commands.run_text("export", ALICE) == Sentence(
+        EXPORT_ADMINS_ONLY, refused=True
+    )
+    assert await core.commands.run_text("export dpo", ALICE) == Sentence(
+        EXPORT_ADMINS_ONLY, refused=True
+    )
 
 
 async def test_an_admin_gets_the_dataset_as_a_training_file(core, temp_dir):
