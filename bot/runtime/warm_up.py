@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from openai import AsyncOpenAI, OpenAIError
+from openai import APIStatusError, AsyncOpenAI, OpenAIError
 
 from bot.config import Settings
 from bot.dataset.tokens import warm_up as load_encodings
@@ -76,6 +76,14 @@ async def _chat_client(openai: AsyncOpenAI, model: str) -> None:
     try:
         client = openai.with_options(timeout=MODEL_WARM_UP_SECONDS, max_retries=0)
         await client.models.retrieve(model)
+    except APIStatusError as error:
+        # It answered: some servers have no lookup by id, or don't know this model.
+        logger.info(
+            "warm-up: the chat provider answered HTTP %s to looking up %s (a reply says so "
+            "if the model really is unknown)",
+            error.status_code,
+            model,
+        )
     except OpenAIError as error:
         logger.info("warm-up: the chat provider did not answer (%s)", type(error).__name__)
     openai.chat.completions  # noqa: B018 (the SDK builds its resources on first access)

@@ -137,6 +137,12 @@ class ModelSwitcher:
             except openai.NotFoundError:
                 # Some providers (Together) have no lookup by id, only the listing.
                 return ref.model in {model for model, _ in await list_models(client)}
+        except openai.APIStatusError as error:
+            logger.warning("use: %s answered HTTP %s", ref.provider, error.status_code)
+            raise ProviderError(
+                f"{self._providers.label(ref.provider)} refused to look up `{ref.model}` "
+                f"(HTTP {error.status_code}); nothing changed. Check the provider's key."
+            ) from None
         except openai.OpenAIError as error:
             logger.warning("use: %s did not answer (%s)", ref.provider, type(error).__name__)
             raise ProviderError(

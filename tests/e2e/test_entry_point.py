@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import redis.asyncio as redis
 from storage.events import _RENEW
 from storage.examples import _ADD_VOTE
 from tests.conftest import free_port
-from tests.e2e.harness import SIGNING_SECRET, SlackSender
+from tests.e2e.harness import SIGNING_SECRET, RunningBot, SlackSender, make_settings
 from tests.e2e.test_core_loop import replies
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +167,20 @@ async def test_the_first_vote_finds_its_script_already_in_redis(
         log = await stop_process(process)
     assert process.returncode == 0, log
     assert "warm-up: ready in" in log
+
+
+async def test_warm_up_says_what_a_provider_answered_rather_than_that_it_did_not_answer(
+    slack, openai_fake, redis_url, caplog
+):
+    # A local server without this model (or without lookups by id) answers 404: that is an
+    # answer, and the log says so; only a server that can't be reached "did not answer".
+    openai_fake.missing_models.add("gpt-4.1-mini")
+    caplog.set_level(logging.INFO, logger="bot.runtime.warm_up")
+    settings = make_settings(slack, openai_fake, redis_url=redis_url, chat_model="gpt-4.1-mini")
+    bot = await RunningBot.start(settings, watch=False, warm=True)
+    try:
+        logged = caplog.text
+    finally:
+        await bot.stop()
+    assert "answered HTTP 404 to looking up gpt-4.1-mini" in logged
+    assert "did not answer" not in logged
