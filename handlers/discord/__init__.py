@@ -16,7 +16,9 @@ from handlers.discord.reporter import DiscordJobReporter
 
 logger = logging.getLogger(__name__)
 
+FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 60
+UNREACHABLE = (OSError, aiohttp.ClientError, discord.HTTPException)
 
 
 def point_discord_at(api_url: str, gateway_url: str) -> None:
@@ -47,16 +49,24 @@ async def run_discord(bot: DiscordBot, token: str) -> None:
         logger.warning("discord: can't reach Discord (%s), retrying", error)
 
     retrying = AsyncRetrying(
-        retry=retry_if_exception_type((OSError, aiohttp.ClientError, discord.HTTPException)),
+        retry=retry_if_exception_type(UNREACHABLE),
         stop=lambda _: bot.is_closed(),
-        wait=wait_exponential(multiplier=1, max=MAX_RETRY_SECONDS),
+        wait=wait_exponential(multiplier=FIRST_RETRY_SECONDS, max=MAX_RETRY_SECONDS),
         before_sleep=say,
         reraise=True,
     )
     try:
         async for attempt in retrying:
             with attempt:
-                await bot.start(token)
+                try:
+                    await bot.start(token)
+                except UNREACHABLE:
+                    # The failed login's HTTP session would otherwise leak into the next try
+                    # (and log "Unclosed client session" when collected). Closing it closes
+                    # its connector too, so the next login must be let to make a new one.
+                    await bot.http.close()
+                    bot.http.connector = discord.utils.MISSING
+                    raise
     except discord.LoginFailure:
         logger.error("discord: Discord refused DISCORD_TOKEN; the Discord side stays off")
     except discord.PrivilegedIntentsRequired:
@@ -64,5 +74,5 @@ async def run_discord(bot: DiscordBot, token: str) -> None:
             "discord: enable the Message Content intent for this bot in the Developer "
             "Portal (Bot > Privileged Gateway Intents); the Discord side stays off"
         )
-    except (OSError, aiohttp.ClientError, discord.HTTPException):
+    except UNREACHABLE:
         pass  # the bot was closed while Discord was unreachable: nothing more to try

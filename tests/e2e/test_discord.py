@@ -4,6 +4,7 @@ talking to a local fake Discord (REST + gateway), real Redis and the OpenAI stan
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import logging
@@ -11,6 +12,7 @@ import time
 
 import pytest
 
+import handlers.discord as discord_front_end
 from bot.commands.language import USAGE
 from bot.comparison.views import WITHDRAWN
 from bot.conversation.chat import (
@@ -20,6 +22,7 @@ from bot.conversation.chat import (
 )
 from bot.training.loss_chart import charts_available
 from storage.schemas import MessageKey
+from tests.conftest import free_port
 from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import RunningBot
 from tests.e2e.test_backends import LLAMA
@@ -681,3 +684,17 @@ async def test_a_vote_while_saturated_is_journaled_then_applied_as_in_slack(
 
 async def _waiting(journal, count: int) -> bool:
     return await journal.waiting() == count
+
+
+async def test_an_unreachable_discord_is_retried_with_one_warning_each_and_no_leak(
+    start_bot, discord_fake, caplog, monkeypatch
+):
+    monkeypatch.setattr(discord_front_end, "FIRST_RETRY_SECONDS", 0.05)
+    caplog.set_level(logging.WARNING)
+    dead = f"http://127.0.0.1:{free_port()}"
+    settings = {**discord_settings(discord_fake), "discord_api_url": f"{dead}/api/v10"}
+    await start_bot(**settings)
+    await eventually(lambda: caplog.text.count("discord: can't reach Discord") >= 3)
+    gc.collect()  # a leaked session says so when it is collected
+    await asyncio.sleep(0.05)
+    assert "Unclosed client session" not in caplog.text
