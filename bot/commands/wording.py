@@ -143,9 +143,10 @@ def report_title(report: DatasetReport) -> str:
     return f"Dataset check for `{report.model}`: {verdict}"
 
 
-def report_facts(report: DatasetReport) -> Facts:
+def report_facts(report: DatasetReport, item: str = "example") -> Facts:
+    """The report's figures; `item` is what was counted (a file's lines, the dataset's examples)."""
     return [
-        ("Usable", f"{report.trainable:,} of {report.total:,} examples"),
+        ("Usable", f"{report.trainable:,} of {plural(report.total, item)}"),
         ("Tokens", f"{report.tokens_total:,}"),
         ("Epochs", str(report.n_epochs)),
         ("Est. billed tokens", f"{report.billed_tokens:,}"),

@@ -58,7 +58,7 @@ def job_line(job) -> str:
 
 
 def report_lines(report: DatasetReport, item: str = "example") -> list[str]:
-    facts = " · ".join(f"{label}: {value}" for label, value in wording.report_facts(report))
+    facts = " · ".join(f"{label}: {value}" for label, value in wording.report_facts(report, item))
     lines = [plain(wording.report_title(report)), facts]
     if spread := wording.report_spread(report):
         lines.append(spread)

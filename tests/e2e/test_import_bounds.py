@@ -49,7 +49,7 @@ async def test_lines_nested_too_deep_are_line_errors_in_validate_and_import(cli_
 
     code, out, err = await bot(cli_env, "dataset", "validate", str(file))
     assert "Traceback" not in err and problem_lines(out) == expected
-    assert code == 0 and "Usable: 10 of 12 examples" in out
+    assert code == 0 and "Usable: 10 of 12 lines" in out
     code, out, err = await bot(cli_env, "dataset", "validate", str(file), "--json")
     report = json.loads(out)
     assert report["invalid"] == 2 and report["errors"] == {"unreadable_line": 2}
@@ -94,7 +94,7 @@ async def test_an_over_long_line_is_a_line_error_in_validate_and_import(cli_env,
         f"line 2: is {len(long):,} bytes long; a line may have up to 2,048 (MAX_IMPORT_LINE_BYTES)"
     ]
     _, out, err = await bot(env, "dataset", "validate", str(file))
-    assert problem_lines(out) == expected and "Usable: 2 of 3 examples" in out, err
+    assert problem_lines(out) == expected and "Usable: 2 of 3 lines" in out, err
     code, out, err = await bot(env, "dataset", "import", str(file), "--skip-invalid")
     assert code == 0 and problem_lines(err) == expected
     assert "Imported 2 new examples" in out and "1 invalid, from 3 lines" in out
