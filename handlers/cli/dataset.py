@@ -176,9 +176,9 @@ async def stats(as_json: bool) -> int:
         _echo_json(dataclasses.asdict(counts))
         return 0
     click.echo(
-        f"{counts.in_set:,} examples in the training set, {counts.waiting:,} waiting for votes, "
-        f"{counts.vetoed:,} vetoed, {counts.pairs:,} preference pairs, about "
-        f"{counts.approx_tokens:,} tokens; {counts.redactions:,} redactions made."
+        f"{plural(counts.in_set, 'example')} in the training set, {counts.waiting:,} waiting "
+        f"for votes, {counts.vetoed:,} vetoed, {plural(counts.pairs, 'preference pair')}, about "
+        f"{counts.approx_tokens:,} tokens; {plural(counts.redactions, 'redaction')} made."
     )
     return 0
 

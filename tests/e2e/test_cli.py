@@ -448,6 +448,8 @@ async def test_counts_read_as_words_one_line_one_example(cli_env, tmp_path):
     one.write_text(chat_line("question", "answer") + "\n")
     code, out, _ = await bot(cli_env, "dataset", "import", str(one))
     assert code == 0 and "Imported 1 new example, updated 0," in out and "from 1 line." in out
+    _, out, _ = await bot(cli_env, "dataset", "stats")
+    assert out.startswith("1 example in the training set,") and "0 preference pairs" in out
     broken = tmp_path / "broken.jsonl"
     broken.write_text(chat_line("another", "answer") + "\n{not json\n")
     code, out, _ = await bot(cli_env, "dataset", "import", str(broken))
