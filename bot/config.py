@@ -1,4 +1,8 @@
-"""Settings, read once from the environment (and `.env`) by one pydantic-settings model."""
+"""Settings, read once from the environment (and `.env`) by one pydantic-settings model.
+
+Longer than 400 lines because it is the one place every setting is declared (about ninety, each
+with the comment that says what it does), as shared/DESIGN.md asks, with the checks of what
+each way of running needs beside them."""
 
 from __future__ import annotations
 
