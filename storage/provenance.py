@@ -61,6 +61,10 @@ class Provenance:
         return bool(await self._redis.srem(self._keys.opted_out, user))
 
     async def any_opted_out(self, people: list[str]) -> bool:
+        return any(await self.opted_out(people))
+
+    async def opted_out(self, people: list[str]) -> list[bool]:
+        """Whether each person opted out, in order, in one round trip."""
         if not people:
-            return False
-        return any(await self._redis.smismember(self._keys.opted_out, people))
+            return []
+        return [bool(flag) for flag in await self._redis.smismember(self._keys.opted_out, people)]

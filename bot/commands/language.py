@@ -81,11 +81,6 @@ def usage_lines(command: str = "/finetune") -> list[str]:
     return [f"`{command} {name}`: {text}" for name, text in USAGE.items()]
 
 
-def summary(name: str) -> str:
-    """What a command does, without its argument syntax (for command pickers)."""
-    return COMMANDS[name].summary
-
-
 def parse_start_options(
     command: ParsedCommand, default_model: str, providers: Providers
 ) -> StartOptions:

@@ -58,6 +58,7 @@ class Comparer:
         pairs: PairStore,
         models: ModelStore,
         jobs: JobStore,
+        snapshots: JobSnapshots,  # a job's held-out conversations, without what was forgotten
         dataset: Dataset,
         table: ModelTable,
         reporters: ComparisonReporters,
@@ -72,7 +73,7 @@ class Comparer:
         self._providers = providers
         self._store = store
         self._jobs = jobs
-        self._snapshots = JobSnapshots(jobs, providers)
+        self._snapshots = snapshots
         self._dataset = dataset
         self._table = table
         self.reporters = reporters

@@ -79,15 +79,12 @@ class CopyHolder(Protocol):
         """Remove the copies of what was removed; how many went."""
 
 
-def without_lines(content: bytes, dropped: set[str]) -> tuple[bytes, int]:
-    """A JSONL file without the lines whose key is in `dropped`, and how many were left out."""
+def without_lines(content: bytes, dropped: set[str]) -> bytes:
+    """A JSONL file without the lines whose key is in `dropped`."""
     if not dropped:
-        return content, 0
-    kept: list[bytes] = []
-    left_out = 0
-    for raw in content.splitlines(keepends=True):
-        if raw.strip() and line_key(json.loads(raw)) in dropped:
-            left_out += 1
-        else:
-            kept.append(raw)
-    return b"".join(kept), left_out
+        return content
+    return b"".join(
+        raw
+        for raw in content.splitlines(keepends=True)
+        if not (raw.strip() and line_key(json.loads(raw)) in dropped)
+    )

@@ -306,11 +306,12 @@ class Curation:
         return await _stored(judged())
 
     async def _opted_out(self, turn: Turn, by: str | None) -> Outcome | None:
-        if by is not None and await self._provenance.any_opted_out([by]):
+        # One round trip on the vote path: the judge first, then the conversation's people.
+        judge = [by] if by is not None else []
+        flags = await self._provenance.opted_out([*judge, *turn.people])
+        if judge and flags[0]:
             return Outcome.VOTER_OPTED_OUT
-        if await self._provenance.any_opted_out(turn.people):
-            return Outcome.OPTED_OUT
-        return None
+        return Outcome.OPTED_OUT if any(flags[len(judge) :]) else None
 
 
 def _with_tokens(example: Example) -> Example:

@@ -27,8 +27,7 @@ class JobSnapshots:
         if content is None:
             return None
         dropped = await self._jobs.dropped_lines(job_id)
-        kept, _ = await asyncio.to_thread(without_lines, content, dropped)
-        return kept
+        return await asyncio.to_thread(without_lines, content, dropped)
 
     async def withdraw(self, removed: Removed) -> int:
         """Mark forgotten conversations in every snapshot still kept, and take them out of the

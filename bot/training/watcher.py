@@ -46,6 +46,7 @@ class JobWatcher:
         poll_seconds: float,
         bot_name: str,
         switcher: ModelSwitcher,
+        snapshots: JobSnapshots,
         gate: str = "auto",
         comparer: Comparer | None = None,
         on_tick: Callable[[], Awaitable[None]] | None = None,
@@ -57,7 +58,7 @@ class JobWatcher:
         self._on_tick = on_tick
         self._bot_name = bot_name
         self._jobs = jobs
-        self._snapshots = JobSnapshots(jobs, providers)
+        self._snapshots = snapshots
         self._models = models
         self._reporter = reporter
         self._poll = poll_seconds

@@ -12,7 +12,7 @@ from discord import app_commands
 
 from bot.app import Services
 from bot.commands import results, wording
-from bot.commands.language import ParsedCommand, summary
+from bot.commands.language import ParsedCommand
 from bot.commands.service import SOMETHING_FAILED
 from bot.commands.table import COMMANDS, MAX_BETA, MAX_EPOCHS, MAX_HOLDOUT, METHODS
 from bot.dataset.tempfiles import TempFile
@@ -84,11 +84,11 @@ class FinetuneCommands(app_commands.Group):
             logger.exception("discord: could not show the /finetune answer")
             await interaction.followup.send(SOMETHING_FAILED, ephemeral=True)
 
-    @app_commands.command(name="status", description=summary("status"))
+    @app_commands.command(name="status", description=COMMANDS["status"].summary)
     async def status(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "status")
 
-    @app_commands.command(name="validate", description=summary("validate"))
+    @app_commands.command(name="validate", description=COMMANDS["validate"].summary)
     @app_commands.describe(**option_help("validate"))
     @app_commands.choices(method=METHOD_CHOICES)
     async def validate(
@@ -103,7 +103,7 @@ class FinetuneCommands(app_commands.Group):
             interaction, "validate", provider=provider, model=model, epochs=epochs, method=method
         )
 
-    @app_commands.command(name="start", description=summary("start"))
+    @app_commands.command(name="start", description=COMMANDS["start"].summary)
     @app_commands.describe(**option_help("start"))
     @app_commands.choices(method=METHOD_CHOICES)
     async def start(
@@ -129,15 +129,15 @@ class FinetuneCommands(app_commands.Group):
             beta=beta,
         )
 
-    @app_commands.command(name="cancel", description=summary("cancel"))
+    @app_commands.command(name="cancel", description=COMMANDS["cancel"].summary)
     async def cancel(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "cancel")
 
-    @app_commands.command(name="models", description=summary("models"))
+    @app_commands.command(name="models", description=COMMANDS["models"].summary)
     async def models(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "models")
 
-    @app_commands.command(name="use", description=summary("use"))
+    @app_commands.command(name="use", description=COMMANDS["use"].summary)
     @app_commands.describe(
         model="a model id (the ones used before are suggested)", **option_help("use")
     )
@@ -146,7 +146,7 @@ class FinetuneCommands(app_commands.Group):
     ) -> None:
         await self._run(interaction, "use", model=model, provider=provider)
 
-    @app_commands.command(name="compare", description=summary("compare"))
+    @app_commands.command(name="compare", description=COMMANDS["compare"].summary)
     @app_commands.describe(prompt="what to ask both models", **option_help("compare"))
     async def compare(
         self,
@@ -157,11 +157,11 @@ class FinetuneCommands(app_commands.Group):
     ) -> None:
         await self._run(interaction, "compare", prompt=prompt, model=model, provider=provider)
 
-    @app_commands.command(name="providers", description=summary("providers"))
+    @app_commands.command(name="providers", description=COMMANDS["providers"].summary)
     async def providers(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "providers")
 
-    @app_commands.command(name="migrate", description=summary("migrate"))
+    @app_commands.command(name="migrate", description=COMMANDS["migrate"].summary)
     @app_commands.describe(estimate="only show the plan and its cost", **option_help("migrate"))
     async def migrate(
         self,
@@ -178,11 +178,11 @@ class FinetuneCommands(app_commands.Group):
             words="estimate" if estimate else None,
         )
 
-    @app_commands.command(name="rollback", description=summary("rollback"))
+    @app_commands.command(name="rollback", description=COMMANDS["rollback"].summary)
     async def rollback(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "rollback")
 
-    @app_commands.command(name="export", description=summary("export"))
+    @app_commands.command(name="export", description=COMMANDS["export"].summary)
     @app_commands.describe(kind="the chat examples (default) or the preference pairs")
     @app_commands.choices(
         kind=[
@@ -193,15 +193,15 @@ class FinetuneCommands(app_commands.Group):
     async def export(self, interaction: discord.Interaction, kind: str | None = None) -> None:
         await self._run(interaction, "export", kind=kind)
 
-    @app_commands.command(name="forget-me", description=summary("forget-me"))
+    @app_commands.command(name="forget-me", description=COMMANDS["forget-me"].summary)
     async def forget_me(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "forget-me")
 
-    @app_commands.command(name="include-me", description=summary("include-me"))
+    @app_commands.command(name="include-me", description=COMMANDS["include-me"].summary)
     async def include_me(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "include-me")
 
-    @app_commands.command(name="help", description=summary("help"))
+    @app_commands.command(name="help", description=COMMANDS["help"].summary)
     async def help(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "help")
 

@@ -6,7 +6,9 @@ notebook's."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
+from itertools import accumulate
 
 from pydantic import BaseModel
 
@@ -24,33 +26,38 @@ class Distribution(BaseModel):
 
 def distribution(counts: Counter[int]) -> Distribution | None:
     """The distribution of a histogram; None when it is empty."""
-    n = counts.total()
-    if n == 0:
+    if not counts:
         return None
-    total = sum(value * count for value, count in counts.items())
+    ordered = _Ordered(counts)
     return Distribution(
-        min=min(counts),
-        max=max(counts),
-        mean=total / n,
-        median=quantile(counts, 0.5),
-        p10=quantile(counts, LOW),
-        p90=quantile(counts, HIGH),
+        min=ordered.values[0],
+        max=ordered.values[-1],
+        mean=sum(value * count for value, count in counts.items()) / ordered.n,
+        median=ordered.quantile(0.5),
+        p10=ordered.quantile(LOW),
+        p90=ordered.quantile(HIGH),
     )
 
 
 def quantile(counts: Counter[int], q: float) -> float:
     """numpy's linear quantile of the values a histogram holds."""
-    position = q * (counts.total() - 1)
-    below = int(position)
-    low, high = _at(counts, below), _at(counts, min(below + 1, counts.total() - 1))
-    return low + (high - low) * (position - below)
+    return _Ordered(counts).quantile(q)
 
 
-def _at(counts: Counter[int], index: int) -> int:
-    """The value at a 0-based position in sorted order."""
-    seen = 0
-    for value in sorted(counts):
-        seen += counts[value]
-        if index < seen:
-            return value
-    raise IndexError(index)
+class _Ordered:
+    """A histogram's values in order, with how many lie at or below each: sorted once."""
+
+    def __init__(self, counts: Counter[int]) -> None:
+        self.values = sorted(counts)
+        self.through = list(accumulate(counts[value] for value in self.values))
+        self.n = self.through[-1]
+
+    def quantile(self, q: float) -> float:
+        position = q * (self.n - 1)
+        below = int(position)
+        low, high = self._at(below), self._at(min(below + 1, self.n - 1))
+        return low + (high - low) * (position - below)
+
+    def _at(self, index: int) -> int:
+        """The value at a 0-based position in sorted order."""
+        return self.values[bisect_right(self.through, index)]

@@ -12,6 +12,7 @@ import pytest
 from bot.providers.registry import Providers
 from bot.trainers.base import JobGone, JobProgress, JobSpec, Trainer, output_model
 from bot.training.model_switch import ModelSwitcher
+from bot.training.snapshots import JobSnapshots
 from bot.training.watcher import JobWatcher
 from storage.jobs import JobRecord, JobStore
 from storage.models import ModelStore
@@ -124,6 +125,7 @@ class Bot:
             poll_seconds=0.05,
             bot_name=PREFIX,
             switcher=ModelSwitcher(self.providers, self.models, self.jobs, MODEL),
+            snapshots=JobSnapshots(self.jobs, self.providers),
             gate=gate,
         )
 
