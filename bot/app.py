@@ -118,7 +118,7 @@ def open_core(settings: Settings) -> tuple[RedisHandle, Services]:
     registry = Providers(
         providers,
         table,
-        TrainerContext(redis.client, keys, settings.openai_timeout_seconds),
+        TrainerContext(redis.client, keys, settings.openai_timeout_seconds, settings.gpu_queue_url),
         timeout_seconds=settings.openai_timeout_seconds,
         temperature=settings.chat_temperature,
         reply_max_tokens=settings.reply_max_tokens,

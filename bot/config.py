@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # REDIS_URL names one node of a Redis Cluster: use the cluster client.
     redis_cluster: bool = False
+    # A plain Redis for the local GPU workers' queue (SAQ), which can't live on a cluster;
+    # unset: the bot's own Redis. The workers' REDIS_URL names the same one.
+    gpu_queue_url: str | None = None
     redis_prefix: str = Field(default="finetune", pattern=r"^[A-Za-z0-9_.-]+$")
     data_dir: Path = Path("data")
     port: int = Field(default=3000, ge=1, le=65535)

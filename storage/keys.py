@@ -238,38 +238,16 @@ class Keys:
         """Hash: `usd` and `tokens` spent on model calls on `day` (UTC, YYYY-MM-DD)."""
         return f"{self._base}:spend:day:{day}"
 
-    # The local GPU worker (storage/local_jobs.py) --------------------------------------------
+    # The local GPU workers (storage/gpu_queue.py; SAQ keeps the jobs themselves) -----------
 
     def local_file(self, file_id: str) -> str:
         """Hash: one uploaded JSONL file (gzip + base64), its name and sha256."""
         return f"{self._base}:local:file:{file_id}"
 
-    def local_job(self, job_id: str) -> str:
-        """Hash: one local training job: its spec, status, progress and result."""
-        return f"{self._base}:local:job:{job_id}"
+    def local_progress(self, job_id: str) -> str:
+        """Hash: what the worker reported of a job: step, loss, the adapter it wrote."""
+        return f"{self._base}:local:progress:{job_id}"
 
     def local_job_events(self, job_id: str) -> str:
         """List of the job's events, newest first, capped."""
         return f"{self._base}:local:job-events:{job_id}"
-
-    def local_job_ref(self, ref: str) -> str:
-        """Our job reference -> local job id, so creating a job twice creates it once."""
-        return f"{self._base}:local:job-ref:{ref}"
-
-    @property
-    def local_queue(self) -> str:
-        """List of job ids waiting for a worker (LPUSH in, taken from the right)."""
-        return f"{self._base}:local:queue"
-
-    def local_processing(self, worker_id: str) -> str:
-        """List of the job ids one worker has taken, so they can be found if it dies."""
-        return f"{self._base}:local:processing:{worker_id}"
-
-    @property
-    def local_workers(self) -> str:
-        """Set of worker ids that have taken work (live or dead; heartbeats tell which)."""
-        return f"{self._base}:local:workers"
-
-    def local_worker(self, worker_id: str) -> str:
-        """A worker's heartbeat; it expires when the worker stops renewing it."""
-        return f"{self._base}:local:worker:{worker_id}"

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
-
-from redis.asyncio import Redis
 
 from worker.config import SettingsError, WorkerSettings, load_settings
 from worker.loop import Worker
@@ -42,22 +39,15 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _serve(settings: WorkerSettings, train, *, once: bool) -> int:
     settings.local_models_dir.mkdir(parents=True, exist_ok=True)
-    # No socket timeout: BLMOVE blocks for up to POLL_SECONDS by design.
-    redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=5)
-    worker = Worker(settings, redis, train)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, worker.stop)
+    # SIGINT and SIGTERM stop the worker after the current training step (SAQ's handlers).
+    worker = Worker(settings, train)
     logger.info(
         "worker: %s taking jobs of bot %s, adapters under %s",
         worker.id,
         settings.redis_prefix,
         settings.local_models_dir.resolve(),
     )
-    try:
-        await worker.run(once=once)
-    finally:
-        await redis.aclose()
+    await worker.run(once=once)
     return 0
 
 

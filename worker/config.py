@@ -40,6 +40,11 @@ class WorkerSettings(BaseSettings):
     local_models_dir: Path = Path("data/models")
     worker_id: str = Field(default_factory=_default_worker_id, pattern=r"^[A-Za-z0-9_.:-]+$")
     poll_seconds: float = Field(default=5, gt=0)
+    # A job this worker holds is touched every third of this; one not touched for this long
+    # is taken as left by a dead worker, and the next sweep (every SWEEP_SECONDS, by any
+    # worker) queues it again.
+    heartbeat_seconds: int = Field(default=30, ge=2)
+    sweep_seconds: int = Field(default=10, ge=1)
     lora_r: int = Field(default=16, ge=1)
     lora_alpha: int = Field(default=32, ge=1)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)

@@ -134,6 +134,7 @@ class TrainerContext:
     redis: Redis
     keys: Keys
     timeout_seconds: float
+    gpu_queue_url: str | None = None  # the local workers' queue, when not on `redis`
 
 
 class ProviderKind(Protocol):

@@ -1,9 +1,9 @@
 """The local GPU worker as a training backend: jobs go through Redis, adapters into vLLM.
 
-The bot never trains here: it queues jobs in Redis (storage/local_jobs.py) for a separate
-`python -m worker` process, reads their progress back, and when one succeeds loads the LoRA
-adapter into the OpenAI-compatible server at CHAT_BASE_URL with vLLM's runtime LoRA API. The
-adapter's name is then the `model` of chat requests. No torch import on this side.
+The bot never trains here: it queues jobs on SAQ in Redis (storage/gpu_queue.py) for
+separate `python -m worker` processes, reads their progress back, and when one succeeds loads
+the LoRA adapter into the OpenAI-compatible server at CHAT_BASE_URL with vLLM's runtime LoRA
+API. The adapter's name is then the `model` of chat requests. No torch import on this side.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 from openai import AsyncOpenAI
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -29,9 +29,7 @@ from bot.trainers.base import (
     provider_label,
 )
 from bot.trainers.openai_api import openai_client
-from storage.keys import Keys
-from storage.local_jobs import QUEUED, RUNNING, LocalJob, LocalJobStore, new_job_id
-from storage.schemas import utcnow
+from storage.gpu_queue import QUEUED, RUNNING, GpuQueue, LocalJob
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +37,10 @@ EVENTS_SHOWN = 5
 LOAD_TIMEOUT_SECONDS = 120  # vLLM reads the adapter from disk and warms it up
 NO_WORKER = "No local worker is running; start one with `python -m worker`."
 WORKER_GONE = "The worker training this job stopped answering; another worker will restart it."
+CLUSTER_NEEDS_QUEUE = (
+    "The local GPU workers' queue needs a plain Redis beside the cluster: set GPU_QUEUE_URL "
+    "(and the workers' REDIS_URL) to it."
+)
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -60,8 +62,7 @@ class LocalKind:
 
     def trainer(self, provider: Provider, context: TrainerContext) -> LocalTrainer:
         return LocalTrainer(
-            context.redis,
-            context.keys,
+            GpuQueue(gpu_queue_client(context), context.keys.prefix),
             chat_base_url=provider.base_url or "",
             chat_api_key=provider.api_key,
             models_dir=provider.models_dir,
@@ -76,8 +77,7 @@ class LocalTrainer:
 
     def __init__(
         self,
-        redis: Redis,
-        keys: Keys,
+        queue: GpuQueue,
         *,
         chat_base_url: str,
         chat_api_key: str = "",
@@ -88,8 +88,7 @@ class LocalTrainer:
     ) -> None:
         self.name = name
         self.label = label
-        self._store = LocalJobStore(redis, keys)
-        self._bot = keys.prefix
+        self._store = queue
         self._chat_base_url = chat_base_url.rstrip("/")
         self._chat_api_key = chat_api_key
         # Where the model server sees the worker's models directory. Only an absolute path
@@ -110,7 +109,7 @@ class LocalTrainer:
             raise Unreachable("Could not store the training file in Redis; try again.") from exc
 
     async def close(self) -> None:
-        pass  # a session per request: nothing stays open
+        await self._store.close()
 
     async def replace_file(self, file_id: str, content: bytes) -> bool:
         # A worker reads the file when it takes the job: until then it can still change.
@@ -126,22 +125,17 @@ class LocalTrainer:
             raise Unreachable("Could not delete the training file in Redis.") from exc
 
     async def create_job(self, spec: JobSpec) -> JobProgress:
-        now = utcnow()
-        draft = LocalJob(
-            id=new_job_id(),
-            ref=spec.ref,
-            base_model=spec.base_model,
-            epochs=spec.epochs,
-            suffix=spec.suffix,
-            training_file=spec.training_file,
-            validation_file=spec.validation_file,
-            dataset_sha256=spec.dataset_sha256,
-            bot=spec.bot,
-            created_at=now,
-            updated_at=now,
-        )
+        fields = {
+            "base_model": spec.base_model,
+            "epochs": spec.epochs,
+            "suffix": spec.suffix,
+            "training_file": spec.training_file,
+            "validation_file": spec.validation_file,
+            "dataset_sha256": spec.dataset_sha256,
+            "bot": spec.bot,
+        }
         try:
-            job = await self._store.create(draft)
+            job = await self._store.create(spec.ref, fields)
             return await self._progress(job)
         except _REDIS_DOWN as exc:
             raise Unreachable("Could not queue the job in Redis; try again.") from exc
@@ -227,12 +221,30 @@ class LocalTrainer:
         )
 
     async def _waiting_note(self, job: LocalJob) -> str | None:
-        """Say so when nothing will move the job: no worker alive to take or finish it."""
-        if job.status == QUEUED and not await self._store.live_workers():
+        """Say what the job waits for: no worker alive to take or finish it, or a worker
+        that died and left it to the next one."""
+        if job.status not in (QUEUED, RUNNING):
+            return None
+        live = await self._store.live_workers()
+        if job.status == QUEUED and not live:
             return NO_WORKER
-        if job.status == RUNNING and job.worker and not await self._store.is_alive(job.worker):
+        if job.status == RUNNING and job.worker not in live:
             return WORKER_GONE
+        if job.status == QUEUED and job.attempts:
+            return f"Worker {job.worker} stopped answering; the job is queued again."
         return None
+
+
+def gpu_queue_client(context: TrainerContext) -> Redis:
+    """A client for the GPU queue: GPU_QUEUE_URL, or the bot's own Redis. It does not decode
+    responses, since SAQ reads bytes."""
+    if context.gpu_queue_url:
+        return Redis.from_url(context.gpu_queue_url, socket_connect_timeout=5)
+    if isinstance(context.redis, RedisCluster):
+        raise TrainerError(CLUSTER_NEEDS_QUEUE)
+    pool = context.redis.connection_pool
+    options = {**pool.connection_kwargs, "decode_responses": False}
+    return Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, **options))
 
 
 def _already_loaded(body: str) -> bool:

@@ -11,8 +11,8 @@ import json
 import time
 
 from bot.comparison.views import WITHDRAWN
+from storage.gpu_queue import GpuQueue
 from storage.keys import Keys
-from storage.local_jobs import LocalJobStore
 from storage.vetoes import FORGOTTEN
 from tests.e2e.harness import CHANNEL
 from tests.e2e.test_compare import TUNED, answers_by_model, gated_job, pair_id, pair_messages, said
@@ -197,7 +197,7 @@ async def test_forget_me_reaches_the_file_a_local_worker_has_not_taken_yet(
     await settle()
     assert "local GPU worker" in await command(bot, slack, "start")
     job = await bot.services.jobs.get(await bot.services.jobs.active_job_id())
-    files = LocalJobStore(bot.services.redis, Keys(bot.settings.redis_prefix))
+    files = GpuQueue(bot.services.redis, bot.settings.redis_prefix)
     assert b"bob's private question" in await files.load_file(job.training_file)
 
     await command(bot, slack, "forget-me", user="UBOB")
@@ -210,7 +210,7 @@ async def test_forget_me_reaches_the_file_a_local_worker_has_not_taken_yet(
     assert await bot.services.jobs.with_exports() == []
 
 
-async def _gone(files: LocalJobStore, file_id: str) -> bool:
+async def _gone(files: GpuQueue, file_id: str) -> bool:
     return await files.load_file(file_id) is None
 
 

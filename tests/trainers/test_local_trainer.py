@@ -9,19 +9,19 @@ from redis.asyncio import Redis
 
 from bot.trainers.base import JobGone, JobSpec, TrainerError, Unreachable
 from bot.trainers.local import NO_WORKER, WORKER_GONE, LocalTrainer
-from storage.keys import Keys
-from storage.local_jobs import LocalJobStore
+from storage.gpu_queue import GpuQueue
 from tests.conftest import free_port
 from tests.fakes.vllm_api import FakeVLLM
+from tests.worker.by_hand import HandWorker
 
 API_KEY = "vllm-key"
 
 
 @pytest.fixture
-async def redis(redis_url):
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
+async def gpu(redis_url):
+    queue = GpuQueue(Redis.from_url(redis_url), "test")
+    yield queue
+    await queue.close()
 
 
 @pytest.fixture
@@ -31,16 +31,14 @@ async def vllm():
 
 
 @pytest.fixture
-def trainer(redis, vllm):
-    return LocalTrainer(
-        redis, Keys("test"), chat_base_url=vllm.base_url, chat_api_key=API_KEY, models_dir=None
-    )
+def trainer(gpu, vllm):
+    return LocalTrainer(gpu, chat_base_url=vllm.base_url, chat_api_key=API_KEY, models_dir=None)
 
 
 @pytest.fixture
-def store(redis):
-    """The worker's side of the contract, to play the worker by hand."""
-    return LocalJobStore(redis, Keys("test"))
+def worker(gpu):
+    """The worker's side of the contract, played by hand."""
+    return HandWorker(gpu)
 
 
 def spec(file_id: str, ref: str = "job-ref-1") -> JobSpec:
@@ -63,22 +61,10 @@ def adapter_dir(root: Path, name: str) -> Path:
     return path
 
 
-async def succeed(store: LocalJobStore, job_id: str, path: Path) -> None:
-    await store.beat("w1")
-    assert await store.take("w1", 1) == job_id
-    assert await store.claim(job_id, "w1") == "run"
-    await store.finish(
-        job_id,
-        "w1",
-        "succeeded",
-        "Adapter saved.",
-        output_model=path.name,
-        adapter_path=str(path),
-        trained_tokens=1200,
-        step=6,
-        total_steps=6,
-        train_loss=1.25,
-    )
+async def succeed(worker: HandWorker, job_id: str, path: Path) -> None:
+    job = await worker.take()
+    assert job.key == job_id
+    await worker.succeed(job, path)
 
 
 async def test_the_backend_names_itself(trainer):
@@ -86,11 +72,11 @@ async def test_the_backend_names_itself(trainer):
     assert "local" in trainer.label
 
 
-async def test_an_upload_keeps_the_bytes_for_the_worker(trainer, store, tmp_path):
+async def test_an_upload_keeps_the_bytes_for_the_worker(trainer, gpu, tmp_path):
     content = b'{"messages":[{"role":"user","content":"hi"}]}\n'
     (tmp_path / "train.jsonl").write_bytes(content)
     file_id = await trainer.upload(tmp_path / "train.jsonl", "train.jsonl")
-    assert await store.load_file(file_id) == content
+    assert await gpu.load_file(file_id) == content
 
 
 async def test_creating_a_job_queues_it_and_says_no_worker_is_running(trainer):
@@ -100,8 +86,8 @@ async def test_creating_a_job_queues_it_and_says_no_worker_is_running(trainer):
     assert progress.events[1].startswith("Job queued")
 
 
-async def test_a_queued_job_with_a_live_worker_just_waits(trainer, store):
-    await store.beat("w1")
+async def test_a_queued_job_with_a_live_worker_just_waits(trainer, worker):
+    await worker.report_in()
     progress = await trainer.create_job(spec("localfile-1"))
     assert NO_WORKER not in progress.events
 
@@ -114,13 +100,12 @@ async def test_creating_the_same_job_twice_creates_it_once(trainer):
     assert await trainer.find_job(spec("localfile-1", ref="never-created")) is None
 
 
-async def test_progress_reads_what_the_worker_wrote(trainer, store):
+async def test_progress_reads_what_the_worker_wrote(trainer, worker, gpu):
     job = await trainer.create_job(spec("localfile-1"))
-    await store.beat("w1")
-    await store.take("w1", 1)
-    await store.claim(job.id, "w1")
-    await store.progress(
-        job.id, "w1", event="Training 2/6 steps, loss 2.31", step=2, total_steps=6, train_loss=2.31
+    await worker.report_in()
+    await worker.take()
+    await gpu.record(
+        job.id, "Training 2/6 steps, loss 2.31", step=2, total_steps=6, train_loss=2.31
     )
     progress = await trainer.job(job.id)
     assert (progress.status, progress.step, progress.total_steps, progress.train_loss) == (
@@ -132,12 +117,11 @@ async def test_progress_reads_what_the_worker_wrote(trainer, store):
     assert progress.events[0] == "Training 2/6 steps, loss 2.31"
 
 
-async def test_a_running_job_whose_worker_died_says_so(trainer, store, redis):
+async def test_a_running_job_whose_worker_died_says_so(trainer, worker, gpu):
     job = await trainer.create_job(spec("localfile-1"))
-    await store.beat("w1")
-    await store.take("w1", 1)
-    await store.claim(job.id, "w1")
-    await redis.delete(Keys("test").local_worker("w1"))
+    await worker.report_in()
+    await worker.take()
+    await gpu.leave(worker.id)  # its worker info ran out
     assert (await trainer.job(job.id)).events[0] == WORKER_GONE
 
 
@@ -154,10 +138,10 @@ async def test_an_unknown_job_is_gone(trainer):
         await trainer.cancel("localjob-000000")
 
 
-async def test_serving_loads_the_adapter_and_chat_then_uses_it(trainer, store, vllm, tmp_path):
+async def test_serving_loads_the_adapter_and_chat_then_uses_it(trainer, worker, vllm, tmp_path):
     job = await trainer.create_job(spec("localfile-1"))
     path = adapter_dir(tmp_path, "support-1a2b3c4d")
-    await succeed(store, job.id, path)
+    await succeed(worker, job.id, path)
     progress = await trainer.job(job.id)
     assert (progress.status, progress.output_model, progress.trained_tokens) == (
         "succeeded",
@@ -181,37 +165,36 @@ async def test_serving_loads_the_adapter_and_chat_then_uses_it(trainer, store, v
         )
 
 
-async def test_serving_an_adapter_already_loaded_is_fine(trainer, store, vllm, tmp_path):
+async def test_serving_an_adapter_already_loaded_is_fine(trainer, worker, vllm, tmp_path):
     job = await trainer.create_job(spec("localfile-1"))
-    await succeed(store, job.id, adapter_dir(tmp_path, "support-1"))
+    await succeed(worker, job.id, adapter_dir(tmp_path, "support-1"))
     progress = await trainer.job(job.id)
     assert await trainer.serving_model(progress) == "support-1"
     assert await trainer.serving_model(progress) == "support-1"  # e.g. a second replica
     assert len(vllm.load_requests) == 2
 
 
-async def test_the_models_dir_says_where_the_server_sees_adapters(redis, store, vllm, tmp_path):
+async def test_the_models_dir_says_where_the_server_sees_adapters(gpu, worker, vllm, tmp_path):
     served = tmp_path / "as-vllm-sees-it"
     adapter_dir(served, "support-1")
     trainer = LocalTrainer(
-        redis,
-        Keys("test"),
+        gpu,
         chat_base_url=vllm.base_url,
         chat_api_key=API_KEY,
         models_dir=served,
     )
     job = await trainer.create_job(spec("localfile-1"))
-    await succeed(store, job.id, tmp_path / "worker-path" / "support-1")
+    await succeed(worker, job.id, tmp_path / "worker-path" / "support-1")
     await trainer.serving_model(await trainer.job(job.id))
     assert vllm.adapters == {"support-1": str(served / "support-1")}
 
 
-async def test_a_server_without_runtime_loras_gets_the_command_to_serve_it(redis, store, tmp_path):
+async def test_a_server_without_runtime_loras_gets_the_command_to_serve_it(gpu, worker, tmp_path):
     async with FakeVLLM("tiny-base", runtime_lora_updating=False) as vllm:
-        trainer = LocalTrainer(redis, Keys("test"), chat_base_url=vllm.base_url)
+        trainer = LocalTrainer(gpu, chat_base_url=vllm.base_url)
         job = await trainer.create_job(spec("localfile-1"))
         path = adapter_dir(tmp_path, "support-1")
-        await succeed(store, job.id, path)
+        await succeed(worker, job.id, path)
         with pytest.raises(TrainerError) as refused:
             await trainer.serving_model(await trainer.job(job.id))
     message = str(refused.value)
@@ -220,22 +203,20 @@ async def test_a_server_without_runtime_loras_gets_the_command_to_serve_it(redis
     assert "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in message
 
 
-async def test_a_server_that_is_down_gets_a_sentence_too(redis, store, tmp_path):
-    trainer = LocalTrainer(redis, Keys("test"), chat_base_url=f"http://127.0.0.1:{free_port()}/v1")
+async def test_a_server_that_is_down_gets_a_sentence_too(gpu, worker, tmp_path):
+    trainer = LocalTrainer(gpu, chat_base_url=f"http://127.0.0.1:{free_port()}/v1")
     job = await trainer.create_job(spec("localfile-1"))
-    await succeed(store, job.id, adapter_dir(tmp_path, "support-1"))
+    await succeed(worker, job.id, adapter_dir(tmp_path, "support-1"))
     with pytest.raises(TrainerError, match="did not answer"):
         await trainer.serving_model(await trainer.job(job.id))
 
 
 async def test_redis_down_is_unreachable_not_a_crash(tmp_path):
-    down = Redis.from_url(
-        f"redis://127.0.0.1:{free_port()}/0", decode_responses=True, socket_connect_timeout=1
-    )
-    trainer = LocalTrainer(down, Keys("test"), chat_base_url="http://127.0.0.1:9/v1")
+    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    trainer = LocalTrainer(GpuQueue(down, "test"), chat_base_url="http://127.0.0.1:9/v1")
     with pytest.raises(Unreachable):
         await trainer.create_job(spec("localfile-1"))
     with pytest.raises(Unreachable):
         (tmp_path / "train.jsonl").write_bytes(b"{}")
         await trainer.upload(tmp_path / "train.jsonl", "train.jsonl")
-    await down.aclose()
+    await trainer.close()

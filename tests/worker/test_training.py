@@ -19,7 +19,7 @@ pytest.importorskip("trl", reason='needs the [local] extra: pip install ".[local
 
 from bot.trainers.base import JobSpec
 from bot.trainers.local import LocalTrainer
-from storage.keys import Keys
+from storage.gpu_queue import GpuQueue
 from tests.fakes.vllm_api import FakeVLLM
 from tests.worker.conftest import example_lines, to_jsonl
 from worker.config import load_settings
@@ -40,10 +40,10 @@ TINY_TRAINING = {
 
 
 @pytest.fixture
-async def redis(redis_url):
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
+async def gpu(redis_url):
+    queue = GpuQueue(Redis.from_url(redis_url), "test")
+    yield queue
+    await queue.close()
 
 
 @pytest.fixture
@@ -53,8 +53,8 @@ async def vllm(tiny_base):
 
 
 @pytest.fixture
-def trainer(redis, vllm):
-    return LocalTrainer(redis, Keys("test"), chat_base_url=vllm.base_url)
+def trainer(gpu, vllm):
+    return LocalTrainer(gpu, chat_base_url=vllm.base_url)
 
 
 async def queue_job(trainer: LocalTrainer, base: Path, examples: int, epochs: int) -> str:
@@ -128,7 +128,7 @@ async def test_the_worker_process_trains_an_adapter_that_loads_back_and_is_serve
 
 
 async def test_a_cancel_stops_training_at_the_next_step(
-    trainer, redis, redis_url, tiny_base, tmp_path, monkeypatch
+    trainer, redis_url, tiny_base, tmp_path, monkeypatch
 ):
     from worker.training import train
 
@@ -136,7 +136,7 @@ async def test_a_cancel_stops_training_at_the_next_step(
     for name, value in TINY_TRAINING.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(redis_url=redis_url, local_models_dir=tmp_path / "models")
-    running = asyncio.create_task(Worker(settings, redis, train).run(once=True))
+    running = asyncio.create_task(Worker(settings, train).run(once=True))
 
     deadline = time.monotonic() + 60
     while (await trainer.job(job_id)).step in (None, 0):
@@ -153,7 +153,7 @@ async def test_a_cancel_stops_training_at_the_next_step(
 
 
 async def test_a_base_model_that_is_not_there_fails_with_one_sentence(
-    trainer, redis, redis_url, tmp_path, monkeypatch
+    trainer, redis_url, tmp_path, monkeypatch
 ):
     from worker.training import train
 
@@ -161,7 +161,7 @@ async def test_a_base_model_that_is_not_there_fails_with_one_sentence(
     for name, value in TINY_TRAINING.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(redis_url=redis_url, local_models_dir=tmp_path / "models")
-    await Worker(settings, redis, train).run(once=True)
+    await Worker(settings, train).run(once=True)
 
     progress = await trainer.job(job_id)
     assert progress.status == "failed"
@@ -170,7 +170,7 @@ async def test_a_base_model_that_is_not_there_fails_with_one_sentence(
 
 
 async def test_a_worker_told_to_stop_hands_its_job_back(
-    trainer, redis, redis_url, tiny_base, tmp_path, monkeypatch
+    trainer, gpu, redis_url, tiny_base, tmp_path, monkeypatch
 ):
     from worker.training import train
 
@@ -178,7 +178,7 @@ async def test_a_worker_told_to_stop_hands_its_job_back(
     for name, value in TINY_TRAINING.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(redis_url=redis_url, local_models_dir=tmp_path / "models")
-    worker = Worker(settings, redis, train)
+    worker = Worker(settings, train)
     running = asyncio.create_task(worker.run())
 
     deadline = time.monotonic() + 60
@@ -191,28 +191,57 @@ async def test_a_worker_told_to_stop_hands_its_job_back(
     progress = await trainer.job(job_id)
     assert progress.status == "queued"
     assert "queued again" in progress.events[1]  # [0]: no worker is running any more
-    assert await redis.lrange(Keys("test").local_queue, 0, -1) == [job_id]
+    assert await gpu.saq.count("queued") == 1
+    assert (await gpu.get(job_id)).attempts == 0  # stopping on purpose is not counted
 
 
-async def test_a_job_left_by_a_dead_worker_is_trained_by_the_next_one(
-    trainer, redis, redis_url, tiny_base, tmp_path, monkeypatch
+async def test_of_two_workers_one_killed_mid_job_the_other_trains_it_to_the_end(
+    trainer, gpu, redis_url, tiny_base, tmp_path
 ):
-    from storage.local_jobs import LocalJobStore
-    from worker.training import train
+    job_id = await queue_job(trainer, tiny_base, examples=8, epochs=10)  # 40 steps
+    env = {
+        **os.environ,
+        **TINY_TRAINING,
+        "REDIS_URL": redis_url,
+        "LOCAL_MODELS_DIR": str(tmp_path / "models"),
+        "HEARTBEAT_SECONDS": "2",
+        "SWEEP_SECONDS": "1",
+    }
+    workers = {
+        name: await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "worker",
+            cwd=REPO,
+            env={**env, "WORKER_ID": name},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("gpu-a", "gpu-b")
+    }
+    try:
+        deadline = time.monotonic() + 120
+        while not (progress := await gpu.get(job_id)).step:
+            assert time.monotonic() < deadline, progress
+            await asyncio.sleep(0.1)
+        killed = progress.worker
+        [survivor] = set(workers) - {killed}
+        workers[killed].kill()  # SIGKILL: no goodbye, its heartbeat just stops
+        await workers[killed].wait()
 
-    job_id = await queue_job(trainer, tiny_base, examples=2, epochs=1)
-    store = LocalJobStore(redis, Keys("test"))
-    await store.beat("crashed")
-    assert await store.take("crashed", 1) == job_id
-    assert await store.claim(job_id, "crashed") == "run"
-    await redis.delete(Keys("test").local_worker("crashed"))  # its heartbeat ran out
+        deadline = time.monotonic() + 180
+        while not (progress := await gpu.get(job_id)).is_finished:
+            assert time.monotonic() < deadline, progress
+            await asyncio.sleep(0.2)
+    finally:
+        for process in workers.values():
+            if process.returncode is None:
+                process.terminate()
+                await process.wait()
 
-    for name, value in TINY_TRAINING.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings(redis_url=redis_url, local_models_dir=tmp_path / "models")
-    assert await Worker(settings, redis, train).run(once=True) == 1
-
-    progress = await trainer.job(job_id)
-    assert progress.status == "succeeded"
-    events = await store.events(job_id, limit=50)
-    assert any("crashed stopped answering" in event for event in events)
+    assert (progress.status, progress.worker, progress.attempts) == ("succeeded", survivor, 2)
+    assert progress.step == progress.total_steps == 40
+    events = await gpu.events(job_id, limit=50)
+    assert f"Worker {killed} started the job." in events
+    assert f"Worker {survivor} started the job." in events
+    assert (tmp_path / "models" / progress.output_model / "adapter_config.json").is_file()
