@@ -24,7 +24,10 @@ logger = logging.getLogger("bot")
 def assemble(settings: Settings, *, discord: bool = True) -> Bot:
     # The front ends are imported here, not at the top: the terminal commands don't need them,
     # and Bolt, discord.py and their clients are a second of every command's start otherwise.
+    from bot.faces import ChatFace
     from handlers.discord import build_discord_bot
+    from handlers.discord.comparison import DiscordComparisonReporter
+    from handlers.discord.reporter import DiscordJobReporter
     from handlers.serving import Bot
     from handlers.slack import build_slack_app
     from handlers.slack.comparison import SlackComparisonReporter
@@ -33,13 +36,19 @@ def assemble(settings: Settings, *, discord: bool = True) -> Bot:
     # The server loads the tokenizer before its first event, not during it.
     warm_encodings(settings)
     redis, services = open_core(settings)
+    # Each front end gets the core's face; the reporters that speak through it are added here.
+    face = ChatFace.of(services)
     slack = None
     if settings.slack_enabled:
-        slack = build_slack_app(services)
+        slack = build_slack_app(face)
         reporter = SlackJobReporter(slack.client, interval=settings.job_status_update_seconds)
         services.reporters.add("slack", reporter)
         services.comparer.reporters.add("slack", SlackComparisonReporter(slack.client))
-    discord_bot = build_discord_bot(services) if discord and settings.discord_enabled else None
+    discord_bot = None
+    if discord and settings.discord_enabled:
+        discord_bot = build_discord_bot(face)
+        services.reporters.add("discord", DiscordJobReporter(discord_bot))
+        services.comparer.reporters.add("discord", DiscordComparisonReporter(discord_bot))
     return Bot(redis, services, slack, discord_bot)
 
 

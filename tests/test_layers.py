@@ -68,3 +68,32 @@ def test_the_model_in_use_has_one_writer():
         if "models.activate(" in path.read_text()
     ]
     assert writers == ["bot/training/model_switch.py"]
+
+
+def imported_names(path: Path) -> set[str]:
+    return {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
+# The terminal's composition root opens the core; every other front-end module is handed a
+# face (bot/faces.py) and may name records (JobRecord, MessageKey), never a store or the bag.
+FACE_ONLY = [
+    path
+    for front_end in FRONT_ENDS
+    for path in modules(front_end.replace(".", "/"))
+    if path != ROOT / "handlers" / "cli" / "runtime.py"
+]
+
+
+@pytest.mark.parametrize("path", FACE_ONLY, ids=named)
+def test_front_ends_see_the_core_through_a_face_never_its_stores(path):
+    reaching = [
+        name
+        for name in imported_names(path)
+        if name.startswith("bot.app.") or name.endswith("Store") or name.endswith("Stores")
+    ]
+    assert not reaching, f"{named(path)} imports {reaching}"

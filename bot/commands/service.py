@@ -315,6 +315,26 @@ class CommandService:
             names += self._providers.training_table(provider).names()
         return list(dict.fromkeys(names))
 
+    @property
+    def default_training_provider(self) -> str | None:
+        return self._providers.default_train
+
+    def start_option_errors(self, options: dict[str, str]) -> dict[str, str]:
+        """Each `/finetune start` option checked as the command checks it, alone (for a form,
+        which shows each problem at its own field)."""
+        default = self._settings.finetune_base_model
+        errors = {}
+        for name, value in options.items():
+            method = options.get("method", "supervised")  # beta is checked against the method
+            alone = {"model": options.get("model", default), "method": method, name: value}
+            if "provider" in options:  # the model is checked against the provider chosen
+                alone.setdefault("provider", options["provider"])
+            try:
+                parse_start_options(ParsedCommand("start", alone), default, self._providers)
+            except (CommandError, ProviderError) as problem:
+                errors[name] = str(problem)
+        return errors
+
     def training_provider_names(self) -> list[str]:
         """Providers `start provider=` takes, the default first."""
         able = [n for n in self._providers.names if self._providers.get(n).train]

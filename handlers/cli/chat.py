@@ -19,13 +19,13 @@ from typing import TextIO
 
 import click
 
-from bot.app import Services
 from bot.commands import wording
 from bot.commands.results import CommandResult, DatasetFile, Help
 from bot.comparison.views import answer_figures, pair_view
 from bot.conversation.chat import Incoming
 from bot.conversation.curation import Outcome
 from bot.errors import StorageUnavailable
+from bot.faces import ChatFace
 from handlers.cli.render import job_line, plain, render
 from handlers.cli.runtime import OPERATOR, core, settings_or_exit
 from storage.comparisons import ComparedPair, Comparison
@@ -130,8 +130,8 @@ class TerminalComparisonReporter:
 
 
 class Session:
-    def __init__(self, services: Services, out: TextIO, *, interactive: bool) -> None:
-        self._services = services
+    def __init__(self, core: ChatFace, out: TextIO, *, interactive: bool) -> None:
+        self._core = core
         self._out = out
         self._interactive = interactive
         self.conversation = uuid.uuid4().hex[:12]
@@ -150,9 +150,7 @@ class Session:
         elif text in ("/good", "/bad"):
             await self._judge("vote" if text == "/good" else "veto")
         elif text.split(maxsplit=1)[0] == "/finetune":
-            result = await self._services.commands.run_text(
-                text.removeprefix("/finetune"), OPERATOR
-            )
+            result = await self._core.commands.run_text(text.removeprefix("/finetune"), OPERATOR)
             for line_out in self._shown(result):
                 click.echo(line_out, file=self._out)
         elif COMMAND_WORD.fullmatch(word := text.split(maxsplit=1)[0]) and word not in CHAT_WORDS:
@@ -186,7 +184,7 @@ class Session:
         reply = TerminalReply(self._out, streams=self._interactive)
         reply.show_thinking()
         try:
-            turn = await self._services.chat.reply(incoming, reply)
+            turn = await self._core.chat.reply(incoming, reply)
         except asyncio.CancelledError:
             reply.cancelled()  # Ctrl-C: the reply goes; whoever cancelled decides what next
             raise
@@ -199,7 +197,7 @@ class Session:
             return
         key = MessageKey("local", "terminal", self.last_reply)
         try:
-            result = await self._services.curation.react(
+            result = await self._core.curation.react(
                 key, OPERATOR.user, judgement, True, f"{time.time():.6f}"
             )
         except StorageUnavailable:
@@ -239,7 +237,7 @@ async def run_chat() -> None:
         services.reporters.add("local", TerminalJobReporter())
         services.comparer.reporters.add("local", TerminalComparisonReporter())
         watcher = asyncio.create_task(services.watcher.run())
-        session = Session(services, sys.stdout, interactive=interactive)
+        session = Session(ChatFace.of(services), sys.stdout, interactive=interactive)
         if interactive:
             click.echo(HELP, err=True)
         try:

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import click
 
-from bot.app import build_redactor
 from bot.commands.wording import plural
 from bot.dataset import file_checks, importing, jsonl_lines
 from bot.dataset.tempfiles import CHUNK_BYTES
 from bot.training.model_table import ModelTable
 from handlers.cli.render import report_lines
-from handlers.cli.runtime import core, settings_or_exit
+from handlers.cli.runtime import settings_or_exit, terminal
 
 
 def _echo_json(value: object) -> None:
@@ -32,21 +31,13 @@ async def import_file(
     """`redact=False` (`--no-redact`) keeps a trusted file as it is; otherwise what people wrote
     is redacted like chat when REDACT_PII is on."""
     settings = settings_or_exit()
-    async with core(settings) as services:
+    async with terminal(settings) as face:
         target = model or settings.finetune_base_model
-        table = _training_table(services, target)
-        _known_model(table, target)
+        _known_model(face.dataset.training_table(target), target)
         with _progress("Importing") as advance:
             try:
-                report = await importing.import_file(
-                    path,
-                    services.examples,
-                    target,
-                    table,
-                    skip_invalid=skip_invalid,
-                    progress=advance,
-                    redactor=build_redactor(settings) if redact else None,
-                    max_line_bytes=settings.max_import_line_bytes,
+                report = await face.dataset.import_file(
+                    path, target, skip_invalid=skip_invalid, progress=advance, redact=redact
                 )
             except jsonl_lines.ImportRefused as refused:
                 click.echo(str(refused), err=True)
@@ -83,14 +74,6 @@ def _redaction_line(report: importing.ImportReport, redact: bool, redact_pii: bo
     return f"Redacted like chat (REDACT_PII): {made} replaced ({rules})."
 
 
-def _training_table(services, model: str) -> ModelTable:
-    """The models the default training provider trains (the local worker: any, `model` too);
-    every model we know when nothing here trains."""
-    if services.providers.default_train is None:
-        return services.table
-    return services.providers.training_table(None, model)
-
-
 @contextlib.contextmanager
 def _progress(label: str) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr in a terminal; nothing when piped (scripts read stdout)."""
@@ -103,20 +86,16 @@ def _progress(label: str) -> Iterator[Callable[[int], None]]:
 
 async def validate(path: Path | None, model: str | None, epochs: int | None, as_json: bool) -> int:
     settings = settings_or_exit()
-    async with core(settings) as services:
+    async with terminal(settings) as face:
         target = model or settings.finetune_base_model
-        table = _training_table(services, target)
-        _known_model(table, target)
+        _known_model(face.dataset.training_table(target), target)
         if path is None:
-            report = await services.finetuner.validate(target, epochs)
+            report = await face.dataset.validate(target, epochs)
             item = "example"
         else:
             notes: list[str] = []
-            limit = settings.max_import_line_bytes
             try:
-                report, unreadable = await asyncio.to_thread(
-                    file_checks.check_file, path, target, table, epochs, notes, limit
-                )
+                report, unreadable = await face.dataset.check_file(path, target, epochs, notes)
             except jsonl_lines.ImportRefused as refused:
                 click.echo(str(refused), err=True)
                 return 1
@@ -153,8 +132,8 @@ def _known_model(table: ModelTable, model: str) -> None:
 
 async def export(output: Path | None, kind: str) -> int:
     settings = settings_or_exit()
-    async with core(settings) as services:
-        file = await services.dataset.export_file(kind)
+    async with terminal(settings) as face:
+        file = await face.dataset.export_file(kind)
     # Streamed from Redis to a temporary file, then copied from it a chunk at a time.
     with file:
         if output is None:
@@ -170,8 +149,8 @@ async def export(output: Path | None, kind: str) -> int:
 
 async def stats(as_json: bool) -> int:
     settings = settings_or_exit()
-    async with core(settings) as services:
-        counts = await services.dataset.counts()
+    async with terminal(settings) as face:
+        counts = await face.dataset.counts()
     if as_json:
         _echo_json(dataclasses.asdict(counts))
         return 0
@@ -185,24 +164,8 @@ async def stats(as_json: bool) -> int:
 
 async def list_examples(limit: int, source: str | None, as_json: bool) -> int:
     settings = settings_or_exit()
-    rows = []
-    async with core(settings) as services:
-        async for example in services.examples.iter_examples():
-            if source and example.origin != source:
-                continue
-            asked = next(
-                (m.get("content") for m in reversed(example.messages) if m["role"] == "user"), ""
-            )
-            rows.append(
-                {
-                    "id": example.id,
-                    "source": example.origin,
-                    "tokens": example.tokens,
-                    "asked": asked if isinstance(asked, str) else json.dumps(asked),
-                }
-            )
-            if len(rows) >= limit:
-                break
+    async with terminal(settings) as face:
+        rows = [dataclasses.asdict(row) for row in await face.dataset.rows(limit, source)]
     if as_json:
         _echo_json(rows)
         return 0
@@ -218,8 +181,8 @@ async def list_examples(limit: int, source: str | None, as_json: bool) -> int:
 
 async def show(example_id: str, as_json: bool) -> int:
     settings = settings_or_exit()
-    async with core(settings) as services:
-        example = await services.examples.get(example_id)
+    async with terminal(settings) as face:
+        example = await face.dataset.get(example_id)
     if example is None:
         click.echo(f"There is no example {example_id}; `dataset list` shows their ids.", err=True)
         return 1
@@ -234,8 +197,8 @@ async def remove(example_ids: tuple[str, ...], yes: bool) -> int:
             return 1
         click.confirm(f"Remove {len(example_ids)} example(s) from the dataset?", abort=True)
     settings = settings_or_exit()
-    async with core(settings) as services:
-        removed = await services.forgetting.remove_examples(list(example_ids))
+    async with terminal(settings) as face:
+        removed = await face.dataset.remove(list(example_ids))
     unknown = sorted(set(example_ids) - set(removed))
     click.echo(f"Removed {len(removed)} example(s).")
     if unknown:

@@ -11,8 +11,9 @@ import click
 
 from bot.commands.language import ParsedCommand
 from bot.commands.results import Help, Sentence
+from bot.faces import TerminalFace
 from handlers.cli.render import job_line, render
-from handlers.cli.runtime import OPERATOR, core, settings_or_exit
+from handlers.cli.runtime import OPERATOR, settings_or_exit, terminal
 
 FOLLOW_SECONDS = 2.0
 
@@ -28,8 +29,8 @@ async def run(
     needs = ("training",) if name in ("start", "migrate") else ()
     settings = settings_or_exit(*needs)
     given = {key: str(value) for key, value in options.items() if value is not None}
-    async with core(settings) as services:
-        result = await services.commands.run(ParsedCommand(name, given, arguments), OPERATOR)
+    async with terminal(settings) as face:
+        result = await face.commands.run(ParsedCommand(name, given, arguments), OPERATOR)
         if as_json:
             click.echo(json.dumps(_as_data(result), indent=2, default=str, ensure_ascii=False))
         else:
@@ -37,7 +38,7 @@ async def run(
                 click.echo(line)
         started = result.job_id if isinstance(result, Sentence) else None
         if follow and started:
-            await _follow(services, started)
+            await _follow(face, started)
     return 1 if refused(result) else 0
 
 
@@ -48,16 +49,16 @@ def refused(result: object) -> bool:
     )
 
 
-async def _follow(services, job_id: str) -> None:
+async def _follow(face: TerminalFace, job_id: str) -> None:
     """Poll the job until it ends, printing each change; Ctrl-C only stops watching. A start
     still being confirmed has a pending id until the provider's id replaces it."""
     click.echo("Following the job (Ctrl-C stops following; the job goes on).", err=True)
     last = None
     try:
         while True:
-            job = await services.commands.job(job_id)
+            job = await face.commands.job(job_id)
             if job is None:
-                active = await services.commands.active_job_id()
+                active = await face.commands.active_job_id()
                 if not active or active == job_id:
                     return
                 job_id = active

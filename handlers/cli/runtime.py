@@ -14,6 +14,7 @@ import click
 from bot.app import Services, open_core
 from bot.commands.results import Caller
 from bot.config import Settings, SettingsError, load_settings
+from bot.faces import TerminalFace
 
 # The person at the terminal runs the bot: an admin, on the "local" platform.
 OPERATOR = Caller(platform="local", user="operator", is_admin=True, channel="terminal")
@@ -60,3 +61,10 @@ async def core(settings: Settings) -> AsyncIterator[Services]:
     finally:
         await services.close()
         await redis.close()
+
+
+@contextlib.asynccontextmanager
+async def terminal(settings: Settings) -> AsyncIterator[TerminalFace]:
+    """The core as a terminal command sees it: commands and the dataset desk."""
+    async with core(settings) as services:
+        yield TerminalFace.of(services)

@@ -9,10 +9,8 @@ import discord
 import yarl
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from bot.app import Services
+from bot.faces import ChatFace
 from handlers.discord.client import DiscordBot
-from handlers.discord.comparison import DiscordComparisonReporter
-from handlers.discord.reporter import DiscordJobReporter
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +28,10 @@ def point_discord_at(api_url: str, gateway_url: str) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-def build_discord_bot(services: Services) -> DiscordBot:
-    settings = services.settings
+def build_discord_bot(core: ChatFace) -> DiscordBot:
+    settings = core.settings
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
-    bot = DiscordBot(services)
-    services.reporters.add("discord", DiscordJobReporter(bot))
-    services.comparer.reporters.add("discord", DiscordComparisonReporter(bot))
-    return bot
+    return DiscordBot(core)
 
 
 async def run_discord(bot: DiscordBot, token: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import discord
 
-from bot.app import Services
+from bot.faces import ChatFace
 from handlers.discord import commands, comparison, corrections, events
 
 logger = logging.getLogger(__name__)
@@ -31,14 +31,14 @@ def intents() -> discord.Intents:
 
 
 class DiscordBot(discord.Client):
-    def __init__(self, services: Services) -> None:
+    def __init__(self, core: ChatFace) -> None:
         # Voice is never used; without this discord.py warns at every start that it can't be.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Nothing the bot sends pings anyone unless a send says so itself: model text and
         # echoed input can hold `@everyone`, role and user mentions.
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
-        self.services = services
-        settings = services.settings
+        self.core = core
+        settings = core.settings
         self._admins = settings.discord_finetune_admins
         self._judgements = {events.emoji_name(e): "veto" for e in settings.discord_reject_reactions}
         self._judgements |= {
@@ -46,9 +46,9 @@ class DiscordBot(discord.Client):
         }
         self._guilds = settings.discord_guilds
         self._sharing: dict[int, tuple[float, bool]] = {}  # user -> (until, shares a server)
-        self.tree = commands.FinetuneTree(self, services)
-        self.tree.add_command(commands.FinetuneCommands(services, self.is_admin))
-        self.tree.add_command(corrections.improve_reply_command(services))
+        self.tree = commands.FinetuneTree(self, core)
+        self.tree.add_command(commands.FinetuneCommands(core, self.is_admin))
+        self.tree.add_command(corrections.improve_reply_command(core))
         self._deliveries: OrderedDict[tuple[str, int], None] = OrderedDict()
         self.logged_in = asyncio.Event()
 

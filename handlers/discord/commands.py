@@ -10,7 +10,6 @@ from collections.abc import Callable
 import discord
 from discord import app_commands
 
-from bot.app import Services
 from bot.commands import results, wording
 from bot.commands.language import ParsedCommand
 from bot.commands.service import SOMETHING_FAILED
@@ -18,6 +17,7 @@ from bot.commands.table import COMMANDS, MAX_BETA, MAX_EPOCHS, MAX_HOLDOUT, METH
 from bot.dataset.tempfiles import TempFile
 from bot.dataset.validation import DatasetReport
 from bot.errors import REDIS_DOWN
+from bot.faces import ChatFace
 from handlers.discord import events
 from handlers.discord.embeds import help_embed, models_embed, report_embed, status_embed
 
@@ -44,9 +44,9 @@ def option_help(command: str) -> dict[str, str]:
 class FinetuneTree(app_commands.CommandTree):
     """The command tree, answering each interaction once even if the gateway repeats it."""
 
-    def __init__(self, client: discord.Client, services: Services) -> None:
+    def __init__(self, client: discord.Client, core: ChatFace) -> None:
         super().__init__(client)
-        self._services = services
+        self._core = core
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         served = await self.client.may_talk(interaction.guild_id, interaction.user.id)
@@ -56,7 +56,7 @@ class FinetuneTree(app_commands.CommandTree):
             await interaction.response.send_message(events.NOT_SERVED, ephemeral=True)
             return False
         try:
-            return await self._services.seen.first_time(f"discord-interaction-{interaction.id}")
+            return await self._core.seen.first_time(f"discord-interaction-{interaction.id}")
         except REDIS_DOWN:
             return True  # the command itself will say that storage is down
 
@@ -64,9 +64,9 @@ class FinetuneTree(app_commands.CommandTree):
 class FinetuneCommands(app_commands.Group):
     """The group's subcommands mirror the slash command's words and options in Slack."""
 
-    def __init__(self, services: Services, is_admin: IsAdmin) -> None:
+    def __init__(self, core: ChatFace, is_admin: IsAdmin) -> None:
         super().__init__(name="finetune", description="Curate this bot's dataset and tune it")
-        self._services = services
+        self._core = core
         self._is_admin = is_admin
 
     async def _run(self, interaction: discord.Interaction, name: str, **given: object) -> None:
@@ -77,7 +77,7 @@ class FinetuneCommands(app_commands.Group):
         bare = {"use": "model", "export": "kind", "compare": "prompt", "migrate": "words"}.get(name)
         arguments = [options.pop(bare)] if bare in options else []
         caller = caller_of(self._is_admin, interaction)
-        result = await self._services.commands.run(ParsedCommand(name, options, arguments), caller)
+        result = await self._core.commands.run(ParsedCommand(name, options, arguments), caller)
         try:
             await _show(interaction, result)
         except discord.HTTPException:
@@ -210,7 +210,7 @@ class FinetuneCommands(app_commands.Group):
     async def _base_models(
         self, _: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        return _choices(self._services.commands.base_model_names(), typed)
+        return _choices(self._core.commands.base_model_names(), typed)
 
     @use.autocomplete("model")
     @compare.autocomplete("model")
@@ -218,7 +218,7 @@ class FinetuneCommands(app_commands.Group):
         self, _: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            return _choices(await self._services.commands.model_names(), typed)
+            return _choices(await self._core.commands.model_names(), typed)
         except REDIS_DOWN:
             return []
 

@@ -41,7 +41,7 @@ class PickButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: DiscordBot = interaction.client
-        text = await bot.services.commands.pick(
+        text = await bot.core.commands.pick(
             self.pair_id, caller_of(bot.is_admin, interaction), self.pick
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -67,7 +67,7 @@ class PromoteButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: DiscordBot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await bot.services.commands.promote(
+        text = await bot.core.commands.promote(
             self.comparison_id, caller_of(bot.is_admin, interaction)
         )
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

@@ -8,7 +8,6 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.app import Services
 from bot.conversation.curation import (
     CORRECTION_NOT_SAVED,
     CORRECTION_SAVED,
@@ -17,6 +16,7 @@ from bot.conversation.curation import (
     correction_refusal,
 )
 from bot.errors import StorageUnavailable
+from bot.faces import ChatFace
 from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ TOO_LONG_TO_EDIT = (
 )
 
 
-def improve_reply_command(services: Services) -> app_commands.ContextMenu:
+def improve_reply_command(core: ChatFace) -> app_commands.ContextMenu:
     async def improve_reply(interaction: discord.Interaction, message: discord.Message) -> None:
         # The modal must open within 3 s of the click, so only a quick lookup comes first.
         if interaction.client.user is None or message.author.id != interaction.client.user.id:
@@ -36,7 +36,7 @@ def improve_reply_command(services: Services) -> app_commands.ContextMenu:
             return
         reply = MessageKey("discord", str(message.channel.id), str(message.id))
         try:
-            draft = await services.curation.correction_draft(reply)
+            draft = await core.curation.correction_draft(reply)
         except StorageUnavailable:
             await _tell(interaction, CORRECTION_NOT_SAVED)
             return
@@ -45,7 +45,7 @@ def improve_reply_command(services: Services) -> app_commands.ContextMenu:
         elif len(draft) > TEXT_LIMIT:
             await _tell(interaction, TOO_LONG_TO_EDIT)
         else:
-            await interaction.response.send_modal(CorrectionModal(services, reply, draft))
+            await interaction.response.send_modal(CorrectionModal(core, reply, draft))
 
     return app_commands.ContextMenu(name="Improve this reply", callback=improve_reply)
 
@@ -55,16 +55,16 @@ class CorrectionModal(discord.ui.Modal, title="Improve this reply"):
         label="Better reply", style=discord.TextStyle.paragraph, max_length=TEXT_LIMIT
     )
 
-    def __init__(self, services: Services, reply: MessageKey, draft: str) -> None:
+    def __init__(self, core: ChatFace, reply: MessageKey, draft: str) -> None:
         super().__init__()
-        self._services = services
+        self._core = core
         self._reply = reply
         self.text.default = draft
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         # Discord modals show no inline errors: the reason comes back privately instead.
         try:
-            result = await self._services.curation.correct(
+            result = await self._core.curation.correct(
                 self._reply, str(interaction.user.id), self.text.value
             )
         except CorrectionRefused as problem:

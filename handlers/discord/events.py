@@ -58,10 +58,10 @@ async def handle_message(bot: DiscordBot, message: discord.Message) -> None:
         return
     incoming = _incoming(bot, message)
     reply = StreamedReply(message)
-    holding = bot.services.seen.working_on(event) if claimed else contextlib.nullcontext()
+    holding = bot.core.seen.working_on(event) if claimed else contextlib.nullcontext()
     try:
         async with holding, message.channel.typing():
-            await bot.services.chat.reply(incoming, reply)
+            await bot.core.chat.reply(incoming, reply)
     except Exception:
         logger.exception("discord: answering failed")
         await _end_with_apology(reply)
@@ -89,7 +89,7 @@ def _incoming(bot: DiscordBot, message: discord.Message) -> Incoming:
 async def _claim(bot: DiscordBot, event: str) -> bool | None:
     """True: this process answers it; False: a repeat; None: storage down, answered anyway."""
     try:
-        return await bot.services.seen.claim(event)
+        return await bot.core.seen.claim(event)
     except REDIS_DOWN:
         logger.warning("discord: storage unavailable, cannot check for repeats")
         return None
@@ -115,7 +115,7 @@ async def handle_reaction(bot: DiscordBot, payload: discord.RawReactionActionEve
     added = payload.event_type == "REACTION_ADD"
     # Reaction events carry no time; this process sees one gateway session's events in order,
     # and redeliveries are dropped before they get here (DiscordBot.dispatch).
-    saved = await bot.services.votes.take(
+    saved = await bot.core.votes.take(
         reply, str(payload.user_id), judgement, added, f"{time.time():.6f}"
     )
     if not saved:
@@ -126,7 +126,7 @@ async def handle_deletion(bot: DiscordBot, channel_id: int, message_ids: set[int
     """Deleted messages (a person's or the bot's) take what holds their text with them."""
     for message_id in message_ids:
         try:
-            await bot.services.forgetting.message_deleted(
+            await bot.core.forgetting.message_deleted(
                 MessageKey("discord", str(channel_id), str(message_id))
             )
         except StorageUnavailable:

@@ -22,9 +22,9 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot.app import Services
 from bot.config import SettingsError
 from bot.errors import REDIS_DOWN
+from bot.faces import ChatFace
 from handlers.slack import actions, commands, comparison, events, feedback, home, reactions, views
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ class SlackRefused(SettingsError):
         super().__init__(f"{variable} was refused by Slack ({error})")
 
 
-def build_slack_app(services: Services) -> AsyncApp:
-    settings = services.settings
+def build_slack_app(core: ChatFace) -> AsyncApp:
+    settings = core.settings
     app = AsyncApp(
         # The token, not a client of ours: given a client, Bolt still reads SLACK_BOT_TOKEN from
         # the environment and warns at every start that the token will be unused.
@@ -72,8 +72,8 @@ def build_slack_app(services: Services) -> AsyncApp:
     )
 
     async def provide_services(context: AsyncBoltContext, next) -> None:
-        # Listeners are module-level functions; they find the core's services here.
-        context["services"] = services
+        # Listeners are module-level functions; they find the core's face here.
+        context["core"] = core
         if context.response_url:
             context["respond"] = PooledRespond(context.response_url, app.client.session)
         await next()
@@ -89,7 +89,7 @@ def build_slack_app(services: Services) -> AsyncApp:
         if not signature or "event_id" in body:
             return await next()
         try:
-            first = await services.seen.first_time(f"slack-signature-{signature}")
+            first = await core.seen.first_time(f"slack-signature-{signature}")
         except REDIS_DOWN:
             first = True  # can't tell: run it, as before storage went away
         if not first:

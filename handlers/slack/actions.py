@@ -8,9 +8,9 @@ import logging
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Services
 from bot.conversation.curation import NOT_A_REPLY
 from bot.errors import StorageUnavailable
+from bot.faces import ChatFace
 from handlers.slack.blocks import CORRECTION_CALLBACK, CORRECTION_MAX_CHARS, build_correction_modal
 from storage.schemas import MessageKey
 
@@ -35,7 +35,7 @@ async def handle_improve_reply(
 ) -> None:
     # The trigger_id is good for 3 s: ack at once, then open the modal straight away.
     await ack()
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     message = shortcut.get("message") or {}
     reply = MessageKey("slack", shortcut["channel"]["id"], message.get("ts", ""))
     # Only the bot's own replies can be turns; other messages are not ours to correct.
@@ -43,7 +43,7 @@ async def handle_improve_reply(
         await respond(text=NOT_A_REPLY, response_type="ephemeral")
         return
     try:
-        draft = await services.curation.correction_draft(reply)
+        draft = await core.curation.correction_draft(reply)
     except StorageUnavailable:
         await respond(text=STORAGE_DOWN, response_type="ephemeral")
         return

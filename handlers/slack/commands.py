@@ -7,11 +7,11 @@ import logging
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Services
 from bot.commands import results, wording
 from bot.commands.language import usage_lines
 from bot.commands.service import SOMETHING_FAILED
 from bot.dataset.validation import DatasetReport
+from bot.faces import ChatFace
 from handlers.slack.blocks import (
     build_help_block,
     build_models_blocks,
@@ -39,20 +39,20 @@ async def handle_finetune(
     # Ack first: Slack shows an error if a command isn't acknowledged within 3 seconds. The
     # command then waits its turn with the answers, so a burst of them can't delay others' acks.
     await ack()
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
 
     async def run(_waited: float) -> None:
         user = command["user_id"]
-        is_admin = services.settings.is_admin(user)
+        is_admin = core.settings.is_admin(user)
         caller = results.Caller("slack", user, is_admin, command["channel_id"])
-        result = await services.commands.run_text(command.get("text", ""), caller)
+        result = await core.commands.run_text(command.get("text", ""), caller)
         try:
-            await _show(result, caller, respond, client, services.settings.finetune_admins)
+            await _show(result, caller, respond, client, core.settings.finetune_admins)
         except Exception:
             logger.exception("commands: could not show the /finetune answer")
             await respond(text=SOMETHING_FAILED)
 
-    services.answers.submit(run)
+    core.answers.submit(run)
 
 
 async def _show(

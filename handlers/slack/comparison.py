@@ -10,9 +10,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Services
 from bot.commands.results import Caller
 from bot.comparison.views import PICK_LABELS, WITHDRAWN, answer_figures, pair_view
+from bot.faces import ChatFace
 from handlers.slack.blocks import button, confirmation, context, section
 from handlers.slack.escaping import acting_for, escape, escape_sentence, escape_within, escaped
 from storage.comparisons import ComparedPair, Comparison
@@ -104,36 +104,34 @@ async def handle_pick(
     ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     pick = PICK.match(action["action_id"])[1]
     user = body["user"]["id"]
-    text = await services.commands.pick(action["value"], _caller(body, services), pick)
-    await _tell(client, body, user, text, services)
+    text = await core.commands.pick(action["value"], _caller(body, core), pick)
+    await _tell(client, body, user, text, core)
 
 
 async def handle_promote(
     ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     user = body["user"]["id"]
     # The button is shown to a channel: anyone can press it, the core lets admins promote.
     with acting_for(user):  # the thread hears "<@user> promoted …"
-        text = await services.commands.promote(action["value"], _caller(body, services))
-    await _tell(client, body, user, text, services)
+        text = await core.commands.promote(action["value"], _caller(body, core))
+    await _tell(client, body, user, text, core)
 
 
-def _caller(body: dict, services: Services) -> Caller:
+def _caller(body: dict, core: ChatFace) -> Caller:
     user = body["user"]["id"]
     channel = (body.get("channel") or {}).get("id", "")
-    return Caller("slack", user, services.settings.is_admin(user), channel)
+    return Caller("slack", user, core.settings.is_admin(user), channel)
 
 
-async def _tell(
-    client: AsyncWebClient, body: dict, user: str, text: str, services: Services
-) -> None:
+async def _tell(client: AsyncWebClient, body: dict, user: str, text: str, core: ChatFace) -> None:
     message = body.get("message") or {}
-    text = escape_sentence(text, people={user, *services.settings.finetune_admins})
+    text = escape_sentence(text, people={user, *core.settings.finetune_admins})
     try:
         await client.chat_postEphemeral(
             channel=body["channel"]["id"], user=user, text=text, thread_ts=message.get("thread_ts")

@@ -13,9 +13,9 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Services
 from bot.conversation.chat import ANSWER_FAILED_APOLOGY, LATE_REPLY_NOTICE, Incoming
 from bot.errors import REDIS_DOWN, StorageUnavailable, storage_cause
+from bot.faces import ChatFace
 from handlers.slack.escaping import escape
 from handlers.slack.reactions import REACTIONS
 from handlers.slack.replies import StreamedThreadReply
@@ -51,7 +51,7 @@ async def skip_retried_deliveries(
     event = body.get("event") or {}
     if not event_id or _is_channel_message(event) or event.get("type") in REACTIONS:
         return await next()
-    mark = _seen_mark(context["services"], event)
+    mark = _seen_mark(context["core"], event)
     checking = asyncio.ensure_future(mark(event_id))
     await asyncio.wait({checking}, timeout=SEEN_CHECK_SECONDS)
     if not checking.done():
@@ -68,12 +68,12 @@ async def skip_retried_deliveries(
     return await next()
 
 
-def _seen_mark(services: Services, event: dict) -> Callable[[str], Awaitable[bool]]:
+def _seen_mark(core: ChatFace, event: dict) -> Callable[[str], Awaitable[bool]]:
     """How an event is marked seen: True the first time, False for a repeat."""
     # An answer is claimed while it is written, so a crash mid-answer lets a later redelivery
     # through; anything else is done once it is marked.
     answers = event.get("type") == "app_mention" or _is_direct_message(event)
-    return services.seen.claim if answers else services.seen.first_time
+    return core.seen.claim if answers else core.seen.first_time
 
 
 async def _claimed(claim: Claim | None) -> str | bool | None:
@@ -97,7 +97,7 @@ async def handle_app_mention(event: dict, context: AsyncBoltContext, client: Asy
 
 async def handle_message(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
     if deleted := _deleted_message(event):
-        await _forget(context["services"], deleted)
+        await _forget(context["core"], deleted)
         return
     # Edits, joins and other subtypes are not people talking to the bot.
     if event.get("subtype") or event.get("bot_id"):
@@ -110,10 +110,10 @@ async def handle_message(event: dict, context: AsyncBoltContext, client: AsyncWe
 
 async def queue_answer(event: dict, context: AsyncBoltContext, client: AsyncWebClient) -> None:
     """Hand the answer to the answer queue; it is written after the ack."""
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     message = _incoming(event, context)
     claim = context.get("claim")
-    services.answers.submit(lambda waited: write_answer(services, message, client, claim, waited))
+    core.answers.submit(lambda waited: write_answer(core, message, client, claim, waited))
 
 
 def _incoming(event: dict, context: AsyncBoltContext) -> Incoming:
@@ -130,7 +130,7 @@ def _incoming(event: dict, context: AsyncBoltContext) -> Incoming:
 
 
 async def write_answer(
-    services: Services,
+    core: ChatFace,
     message: Incoming,
     client: AsyncWebClient,
     claim: Claim | None,
@@ -140,28 +140,26 @@ async def write_answer(
     event_id = await _claimed(claim)
     if event_id is False:
         return
-    reply = _thread_reply(services, client, message)
-    if waited > services.settings.late_reply_seconds:
+    reply = _thread_reply(core, client, message)
+    if waited > core.settings.late_reply_seconds:
         await _say_late(client, message)
     reply.show_thinking()
     try:
-        async with services.seen.working_on(event_id) if event_id else contextlib.nullcontext():
-            await services.chat.reply(message, reply)
+        async with core.seen.working_on(event_id) if event_id else contextlib.nullcontext():
+            await core.chat.reply(message, reply)
     except Exception:
         logger.exception("events: answering failed")
         await _end_with_apology(reply)
 
 
-def _thread_reply(
-    services: Services, client: AsyncWebClient, message: Incoming
-) -> StreamedThreadReply:
+def _thread_reply(core: ChatFace, client: AsyncWebClient, message: Incoming) -> StreamedThreadReply:
     return StreamedThreadReply(
         client,
         message.channel,
         message.thread_ts,
         user=message.user,
         team=message.team,
-        feedback=services.curation.curates(message.channel),
+        feedback=core.curation.curates(message.channel),
     )
 
 
@@ -170,7 +168,7 @@ async def handle_assistant_thread_started(
 ) -> None:
     # Agent view: a new DM thread with the bot; it is offered the suggested prompts. No
     # thread_ts: for agent apps Slack silently ignores a call that names one.
-    prompts = context["services"].settings.suggested_prompts
+    prompts = context["core"].settings.suggested_prompts
     channel = (event.get("assistant_thread") or {}).get("channel_id")
     if not channel or not prompts:
         return
@@ -223,9 +221,9 @@ def _deleted_message(event: dict) -> MessageKey | None:
     return None
 
 
-async def _forget(services: Services, message: MessageKey) -> None:
+async def _forget(core: ChatFace, message: MessageKey) -> None:
     try:
-        await services.forgetting.message_deleted(message)
+        await core.forgetting.message_deleted(message)
     except StorageUnavailable:
         logger.error("events: a message was deleted but storage is unavailable; its data stays")
 

@@ -8,9 +8,9 @@ import logging
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Services
 from bot.conversation.curation import OPT_OUT_REFUSALS, Outcome
 from bot.errors import StorageUnavailable
+from bot.faces import ChatFace
 from handlers.slack.blocks import (
     BAD,
     FEEDBACK_ACTION,
@@ -54,7 +54,7 @@ async def handle_feedback(
 ) -> None:
     # The trigger_id for the "what was wrong?" box is good for 3 s: ack first.
     await ack()
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     button, at = action.get("value"), action.get("action_ts", "0")
     if button not in (GOOD, BAD):
         return
@@ -63,7 +63,7 @@ async def handle_feedback(
     reply = MessageKey("slack", body["channel"]["id"], body["container"]["message_ts"])
     thread_ts = message.get("thread_ts")
     try:
-        result = await services.curation.feedback(reply, user, button, at)
+        result = await core.curation.feedback(reply, user, button, at)
     except StorageUnavailable:
         logger.warning("feedback: click not saved, storage unavailable")
         await _tell(client, reply, user, thread_ts, FEEDBACK_NOT_SAVED)
@@ -81,7 +81,7 @@ async def handle_feedback(
 async def handle_veto_reason(
     ack: AsyncAck, body: dict, view: dict, context: AsyncBoltContext
 ) -> None:
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     where = json.loads(view.get("private_metadata") or "{}")
     reply = MessageKey("slack", where.get("channel", ""), where.get("ts", ""))
     reason = view["state"]["values"][VETO_REASON_BLOCK][VETO_REASON_INPUT].get("value") or ""
@@ -89,7 +89,7 @@ async def handle_veto_reason(
         await ack()
         return
     try:
-        kept = await services.curation.explain_veto(
+        kept = await core.curation.explain_veto(
             reply, body["user"]["id"], where.get("at", "0"), reason
         )
     except StorageUnavailable:

@@ -10,12 +10,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Services
-from bot.commands.language import CommandError, ParsedCommand, parse_start_options
+from bot.commands.language import ParsedCommand
 from bot.commands.results import Caller, CommandResult, Help, Sentence
 from bot.commands.service import ADMINS_ONLY, STORAGE_DOWN
 from bot.errors import REDIS_DOWN
-from bot.providers.registry import ProviderError
+from bot.faces import ChatFace
 from handlers.slack.escaping import escape_sentence
 from handlers.slack.home_view import (
     COMPARE_CALLBACK,
@@ -45,12 +44,12 @@ def register(app: AsyncApp) -> None:
 
 async def handle_home_opened(event: dict, client: AsyncWebClient, context: AsyncBoltContext):
     if event.get("tab") == "home":
-        await publish_home(client, context["services"], event["user"])
+        await publish_home(client, context["core"], event["user"])
 
 
 async def publish_home(
     client: AsyncWebClient,
-    services: Services,
+    core: ChatFace,
     user: str,
     notice: str | None = None,
     *,
@@ -59,14 +58,14 @@ async def publish_home(
     """`notice`: a sentence from the core, shown escaped; it may mention `user`, the admins and
     `channel` (where a job reports), nobody else."""
     if notice:
-        people = {user, *services.settings.finetune_admins}
+        people = {user, *core.settings.finetune_admins}
         notice = escape_sentence(notice, people=people, channels=[channel])
     try:
-        overview = await services.commands.overview()
+        overview = await core.commands.overview()
     except REDIS_DOWN:
         logger.warning("home: storage unavailable, Home not refreshed")
         return
-    view = build_home_view(overview, is_admin=services.settings.is_admin(user), notice=notice)
+    view = build_home_view(overview, is_admin=core.settings.is_admin(user), notice=notice)
     try:
         await client.views_publish(user_id=user, view=view)
     except SlackApiError as error:
@@ -78,11 +77,11 @@ def command_button(name: str):
 
     async def handle(ack: AsyncAck, body: dict, client: AsyncWebClient, context: AsyncBoltContext):
         await ack()
-        services: Services = context["services"]
+        core: ChatFace = context["core"]
         user = body["user"]["id"]
-        caller = Caller("slack", user, services.settings.is_admin(user), "")
-        result = await services.commands.run(ParsedCommand(name), caller)
-        await publish_home(client, services, user, _sentence(result))
+        caller = Caller("slack", user, core.settings.is_admin(user), "")
+        result = await core.commands.run(ParsedCommand(name), caller)
+        await publish_home(client, core, user, _sentence(result))
 
     return handle
 
@@ -91,22 +90,22 @@ async def handle_start_pressed(
     ack: AsyncAck, body: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     user = body["user"]["id"]
-    if not await _admin(client, services, user):
+    if not await _admin(client, core, user):
         return
-    settings = services.settings
-    names = services.commands.base_model_names()
-    providers = (services.commands.training_provider_names(), services.providers.default_train)
+    settings = core.settings
+    names = core.commands.base_model_names()
+    providers = (core.commands.training_provider_names(), core.commands.default_training_provider)
     # Open at once (the trigger lasts 3 s), then fill in the estimate, which can take longer.
     opened = await client.views_open(
         trigger_id=body["trigger_id"],
         view=build_start_modal(None, names, settings.finetune_base_model, checking=True),
     )
     try:
-        report = await services.commands.estimate()
+        report = await core.commands.estimate()
     except REDIS_DOWN:
-        await publish_home(client, services, user, STORAGE_DOWN)
+        await publish_home(client, core, user, STORAGE_DOWN)
         return
     await client.views_update(
         view_id=opened["view"]["id"],
@@ -117,30 +116,30 @@ async def handle_start_pressed(
 async def handle_start_submitted(
     ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     user = body["user"]["id"]
     options, channel = start_options(view["state"]["values"])
-    if errors := _option_errors(services, options):
+    if errors := core.commands.start_option_errors(options):
         await ack(response_action="errors", errors=errors)
         return
     await ack()
     if not channel:
         channel = (await client.conversations_open(users=user))["channel"]["id"]
-    caller = Caller("slack", user, services.settings.is_admin(user), channel)
+    caller = Caller("slack", user, core.settings.is_admin(user), channel)
     if caller.is_admin:  # a forged form from anyone else is refused by the command itself
         starting = f"Starting the job; its progress shows in <#{channel}>."
-        await publish_home(client, services, user, starting, channel=channel)
-    result = await services.commands.run(ParsedCommand("start", options), caller)
-    await publish_home(client, services, user, _sentence(result), channel=channel)
+        await publish_home(client, core, user, starting, channel=channel)
+    result = await core.commands.run(ParsedCommand("start", options), caller)
+    await publish_home(client, core, user, _sentence(result), channel=channel)
 
 
 async def handle_compare_pressed(
     ack: AsyncAck, body: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     user = body["user"]["id"]
-    if await _admin(client, services, user):
+    if await _admin(client, core, user):
         await client.views_open(trigger_id=body["trigger_id"], view=build_compare_modal())
 
 
@@ -148,43 +147,27 @@ async def handle_compare_submitted(
     ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     user = body["user"]["id"]
     options, channel = start_options(view["state"]["values"])
     prompt = view["state"]["values"]["prompt"]["value"].get("value") or ""
     chosen = {key: options[key] for key in ("model", "provider") if key in options}
-    caller = Caller("slack", user, services.settings.is_admin(user), channel or "")
+    caller = Caller("slack", user, core.settings.is_admin(user), channel or "")
     if not caller.is_admin:
         # The form opens for admins only; a forged or stale submission would post into any
         # channel it names, so it is checked again here.
-        await publish_home(client, services, user, ADMINS_ONLY)
+        await publish_home(client, core, user, ADMINS_ONLY)
         return
-    result = await services.commands.run(ParsedCommand("compare", chosen, [prompt]), caller)
-    await publish_home(client, services, user, _sentence(result))
+    result = await core.commands.run(ParsedCommand("compare", chosen, [prompt]), caller)
+    await publish_home(client, core, user, _sentence(result))
 
 
-async def _admin(client: AsyncWebClient, services: Services, user: str) -> bool:
+async def _admin(client: AsyncWebClient, core: ChatFace, user: str) -> bool:
     """A button that opens an admin's form: anyone else sees the refusal on their Home."""
-    if services.settings.is_admin(user):
+    if core.settings.is_admin(user):
         return True
-    await publish_home(client, services, user, ADMINS_ONLY)
+    await publish_home(client, core, user, ADMINS_ONLY)
     return False
-
-
-def _option_errors(services: Services, options: dict[str, str]) -> dict[str, str]:
-    """Each option checked as `/finetune start` checks it, the problem shown at its field."""
-    default = services.settings.finetune_base_model
-    errors = {}
-    for name, value in options.items():
-        method = options.get("method", "supervised")  # beta is checked against the method
-        alone = {"model": options.get("model", default), "method": method, name: value}
-        if "provider" in options:  # the model is checked against the provider chosen
-            alone.setdefault("provider", options["provider"])
-        try:
-            parse_start_options(ParsedCommand("start", alone), default, services.providers)
-        except (CommandError, ProviderError) as problem:
-            errors[name] = str(problem)
-    return errors
 
 
 def _sentence(result: CommandResult) -> str:

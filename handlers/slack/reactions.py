@@ -10,8 +10,8 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Services
 from bot.conversation.curation import VOTE_NOT_SAVED
+from bot.faces import ChatFace
 from storage.schemas import MessageKey
 
 logger = logging.getLogger(__name__)
@@ -40,15 +40,13 @@ async def save_vote_before_ack(event: dict, context: AsyncBoltContext, next) -> 
 
 async def save_vote(event: dict, context: AsyncBoltContext) -> bool | None:
     """True when saved, False when storage failed, None when this is not a judgement."""
-    services: Services = context["services"]
-    judgement = _judgement(event, context, services)
+    core: ChatFace = context["core"]
+    judgement = _judgement(event, context, core)
     if judgement is None:
         return None
     reply = MessageKey("slack", event["item"]["channel"], event["item"]["ts"])
     added = event["type"] == "reaction_added"
-    return await services.votes.take(
-        reply, event["user"], judgement, added, event.get("event_ts", "0")
-    )
+    return await core.votes.take(reply, event["user"], judgement, added, event.get("event_ts", "0"))
 
 
 async def handle_reaction(event: dict, context: AsyncBoltContext, client: AsyncWebClient):
@@ -56,7 +54,7 @@ async def handle_reaction(event: dict, context: AsyncBoltContext, client: AsyncW
         await _tell_vote_not_saved(client, event)
 
 
-def _judgement(event: dict, context: AsyncBoltContext, services: Services) -> str | None:
+def _judgement(event: dict, context: AsyncBoltContext, core: ChatFace) -> str | None:
     """ "vote" or "veto" for a reaction that judges a bot reply, else None."""
     # Only replies the bot wrote can be turns; other messages are not ours to curate, and the
     # bot's own reactions are not anybody's judgement.
@@ -66,7 +64,7 @@ def _judgement(event: dict, context: AsyncBoltContext, services: Services) -> st
         return None
     # Skin tones (`+1::skin-tone-3`) are the same emoji.
     emoji = event.get("reaction", "").split("::")[0]
-    settings = services.settings
+    settings = core.settings
     if emoji in settings.curate_reactions:
         return "vote"
     return "veto" if emoji in settings.reject_reactions else None

@@ -8,7 +8,6 @@ import logging
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import Services
 from bot.conversation.curation import (
     CORRECTION_NOT_SAVED,
     CORRECTION_SAVED,
@@ -16,6 +15,7 @@ from bot.conversation.curation import (
     correction_refusal,
 )
 from bot.errors import StorageUnavailable
+from bot.faces import ChatFace
 from handlers.slack.blocks import CORRECTION_BLOCK, CORRECTION_CALLBACK, CORRECTION_INPUT
 from storage.schemas import MessageKey
 
@@ -29,14 +29,14 @@ def register(app: AsyncApp) -> None:
 async def handle_correction_submitted(
     ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    services: Services = context["services"]
+    core: ChatFace = context["core"]
     where = json.loads(view.get("private_metadata") or "{}")
     reply = MessageKey("slack", where.get("channel", ""), where.get("ts", ""))
     text = view["state"]["values"][CORRECTION_BLOCK][CORRECTION_INPUT].get("value") or ""
     user = body["user"]["id"]
     # Saved before the ack, so a problem can be shown next to the text box (inline errors).
     try:
-        result = await services.curation.correct(reply, user, text)
+        result = await core.curation.correct(reply, user, text)
     except CorrectionRefused as problem:
         await ack(response_action="errors", errors={CORRECTION_BLOCK: str(problem)})
         return
