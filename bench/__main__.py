@@ -1,5 +1,5 @@
 """Benchmarks: `python -m bench` runs them all; `python -m bench
-events|load|dataset|discord|slack-stream|memory|redis-bytes` runs one.
+events|load|dataset|discord|slack-stream|memory|redis-bytes|gate` runs one.
 
 Each prints its figures and writes bench/results/<name>.json. See bench/README.md.
 """
@@ -26,6 +26,7 @@ def main() -> None:
             "slack-stream",
             "memory",
             "redis-bytes",
+            "gate",
         ],
     )
     parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
@@ -51,6 +52,7 @@ def main() -> None:
         "--memory-sizes", type=int, nargs="*", default=[10000, 100000], help="memory: examples"
     )
     parser.add_argument("--turns", type=int, default=20, help="redis-bytes: turns in the thread")
+    parser.add_argument("--gates", type=int, default=3000, help="gate: simulated gates per rate")
     args = parser.parse_args()
 
     if args.which in ("all", "events"):
@@ -91,6 +93,12 @@ def main() -> None:
 
         print("== redis-bytes ==", flush=True)
         print(f"   -> {write_results('redis-bytes', redis_bytes.run(args.turns))}")
+
+    if args.which in ("all", "gate"):
+        from bench import gate
+
+        print("== gate ==", flush=True)
+        print(f"   -> {write_results('gate', gate.run(args.gates))}")
 
 
 if __name__ == "__main__":

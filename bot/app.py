@@ -107,6 +107,12 @@ def open_core(settings: Settings) -> tuple[RedisHandle, Services]:
     """Redis and the core services, as every way of running the bot uses them (the server and
     each terminal command): secrets kept out of logs, the model table read, storage opened."""
     redact_secrets(settings.secrets)
+    if settings.compare_auto_promote is not None:
+        logger.warning(
+            "COMPARE_AUTO_PROMOTE=%s now means COMPARE_AUTO_DECIDE=true: the gate decides with a "
+            "sequential test (COMPARE_ERROR_RATE, COMPARE_MIN_LIFT); the threshold is not used",
+            settings.compare_auto_promote,
+        )
     providers = load_providers(settings, environment())
     redact_secrets(providers.secrets)
     try:

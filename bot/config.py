@@ -152,11 +152,18 @@ class Settings(BaseSettings):
     turn_ttl_days: int = Field(default=30, ge=1)
     job_poll_seconds: float = Field(default=30, gt=0)
     # What happens when a job succeeds: auto (swap at once), compare (the team compares the
-    # two models first and an admin, or COMPARE_AUTO_PROMOTE, promotes), manual (no swap).
+    # two models first and an admin, or the gate's test, decides), manual (no swap).
     swap_gate: Literal["auto", "compare", "manual"] = "auto"
     compare_prompts: int = Field(default=10, ge=1, le=50)
+    # The gate decides by itself with a sequential test on people's picks
+    # (bot/comparison/sequential.py): promote when the new model wins with error at most
+    # COMPARE_ERROR_RATE, reject when it is not better by COMPARE_MIN_LIFT.
+    compare_auto_decide: bool = False
+    # The old threshold rule; any value now turns COMPARE_AUTO_DECIDE on (said once at start).
     compare_auto_promote: float | None = Field(default=None, gt=0, le=1)
-    compare_min_votes: int = Field(default=3, ge=1)
+    compare_error_rate: float = Field(default=0.05, gt=0, le=0.5)
+    compare_min_lift: float = Field(default=0.05, ge=0.01, le=0.4)
+    compare_min_votes: int = Field(default=3, ge=1)  # distinct people before a promotion
     compare_judge_model: str | None = None
     compare_judge_provider: str | None = None  # unset: the default chat provider
     # An answer in progress holds its event against redeliveries this long between renewals;
@@ -357,6 +364,11 @@ class Settings(BaseSettings):
             "OPENAI_WEBHOOK_SECRET": self.openai_webhook_secret or "",
             "HEALTHZ_TOKEN": self.healthz_token or "",
         }
+
+    @property
+    def gate_decides(self) -> bool:
+        """Whether the comparison gate promotes or rejects by itself (its sequential test)."""
+        return self.compare_auto_decide or self.compare_auto_promote is not None
 
     @property
     def chat_key(self) -> str:

@@ -1,6 +1,6 @@
 """People's picks on a comparison and what they decide: the tally (shown on the gate's job),
-the preference pair each pair's winner makes, the auto-promote rule, promoting or rejecting the
-new model, and each model's record over every comparison."""
+the preference pair each pair's winner makes, the gate's sequential test (sequential.py),
+promoting or rejecting the new model, and each model's record over every comparison."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.commands.results import ComparisonRecord
+from bot.comparison.sequential import Evidence, evidence
 from bot.comparison.views import PICK_LABELS, ComparisonReporters, with_system_prompt
 from bot.config import Settings
 from bot.training.model_switch import ModelSwitcher
@@ -31,7 +32,8 @@ from storage.schemas import PreferencePair
 
 @dataclass
 class Tally:
-    """People's picks on a comparison, and what they decide pair by pair."""
+    """People's picks on a comparison, and what they decide pair by pair. Each person counts
+    once per conversation (their latest pick); "same" is kept but counts for neither model."""
 
     candidate: int = 0  # picks for the candidate's answer
     current: int = 0
@@ -41,17 +43,31 @@ class Tally:
     undecided: int = 0  # pairs with no picks yet
     total: int = 0
     people: set[str] = field(default_factory=set)
+    judge_judged: int = 0  # pairs where both the judge model and people lean one way
+    judge_agreed: int = 0  # ... and the judge leaned the same way as the people
+    test: Evidence | None = None  # the sequential test, when the gate decides by itself
 
     @property
     def picks(self) -> int:
         return self.candidate + self.current + self.same
 
     def line(self) -> str:
-        return (
+        line = (
             f"{self.picks} picks by {len(self.people)} people: new model {self.candidate}, "
             f"current {self.current}, same {self.same}; the new model won {self.won} of "
             f"{self.total} conversations"
         )
+        if self.judge_judged:
+            line += (
+                f"; the judge model agreed with people on {self.judge_agreed} of "
+                f"{self.judge_judged}"
+            )
+        if self.test is not None and self.test.decision == "continue":
+            more = self.test.more_picks
+            line += (
+                f"; about {more} more picks to a decision" if more else "; many more picks needed"
+            )
+        return line
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,17 @@ class Verdict:
                 tally.won += 1
             elif for_current > for_candidate:
                 tally.lost += 1
+            leaning = _leaning(for_candidate, for_current)
+            if pair.judge is not None and pair.judge != "same" and leaning is not None:
+                tally.judge_judged += 1
+                tally.judge_agreed += pair.side(pair.judge) == leaning
+        if self._settings.gate_decides and comparison.kind == "gate":
+            tally.test = evidence(
+                tally.candidate,
+                tally.current,
+                self._settings.compare_error_rate,
+                self._settings.compare_min_lift,
+            )
         return tally
 
     async def keep_preference(self, comparison: Comparison, pair: ComparedPair) -> None:
@@ -152,24 +179,27 @@ class Verdict:
         await self._store.delete_pair(pair.id)
 
     async def _apply_rule(self, comparison: Comparison) -> None:
-        """COMPARE_AUTO_PROMOTE: promote once enough picks are in and the new model's share of
-        the conversations reaches the threshold; reject once it no longer can."""
-        threshold = self._settings.compare_auto_promote
-        if threshold is None or comparison.status != OPEN:
+        """The gate's sequential test, after every pick: promote when the new model wins with
+        error at most COMPARE_ERROR_RATE (and COMPARE_MIN_VOTES people have picked), reject
+        when it is not better by COMPARE_MIN_LIFT; otherwise keep collecting."""
+        if not self._settings.gate_decides or comparison.status != OPEN:
             return
         tally = await self.tally(comparison)
+        assert tally.test is not None  # a gate that decides always has its test
         # COMPARE_MIN_VOTES counts people: one person picking on every pair is one voice.
         enough = len(tally.people) >= self._settings.compare_min_votes
-        if enough and tally.won >= threshold * tally.total:
+        if tally.test.decision == "promote" and enough:
             await self.promote(comparison, by="auto")
-        elif tally.won + tally.undecided < threshold * tally.total:
+        elif tally.test.decision == "reject":
             comparison.status = REJECTED
             await self._store.save(comparison)
             await self.show_tally(comparison)
+            lift = self._settings.compare_min_lift
             await self._reporters.announce(
                 comparison,
-                f"`{comparison.candidate_model}` can no longer reach the {threshold:.0%} needed "
-                f"({tally.line()}), so I keep `{comparison.current_model}`.",
+                f"The team's picks show `{comparison.candidate_model}` is not better than "
+                f"`{comparison.current_model}` by {lift:.0%} ({tally.line()}), so I keep "
+                f"`{comparison.current_model}`.",
             )
 
     async def promote(self, comparison: Comparison, by: str, why: str = "") -> str:
@@ -190,12 +220,16 @@ class Verdict:
             )
         )
         await self.close_promoted(comparison)
-        who = {"auto": "the auto-promote rule", "deadline": "The migration's deadline"}.get(
+        who = {"auto": "The team's picks", "deadline": "The migration's deadline"}.get(
             by, f"<@{by}>"
         )
         if by == "deadline":
             tally = await self.tally(comparison)
             who += f" ({why}; {tally.line()})"
+        elif by == "auto":
+            tally = await self.tally(comparison)
+            error = self._settings.compare_error_rate
+            who += f" ({tally.line()}; the chance it is no better is under {error:.0%})"
         text = f"{who} promoted `{comparison.candidate_model}`: I answer with it now. "
         text += "`/finetune rollback` switches back."
         await self._reporters.announce(comparison, text)
@@ -274,6 +308,12 @@ class Verdict:
         job.comparison = f"Comparison with `{comparison.current_model}` ({state}): {tally.line()}"
         await self._jobs.save(job)
         await self._job_reporter.show_job(job)
+
+
+def _leaning(for_candidate: int, for_current: int) -> str | None:
+    if for_candidate == for_current:
+        return None
+    return "candidate" if for_candidate > for_current else "current"
 
 
 def _preference_id(pair: ComparedPair, winner: str) -> str:

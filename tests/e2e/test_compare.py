@@ -153,10 +153,12 @@ async def test_the_compare_gate_holds_the_swap_and_an_admin_promotes(start_bot, 
     assert (await bot.services.comparer.get(comparison_id)).status == PROMOTED
 
 
-async def test_the_rule_promotes_once_enough_picks_say_so(start_bot, slack, openai_fake):
-    bot = await start_bot(
-        swap_gate="compare", job_poll_seconds=0.1, compare_auto_promote=0.5, compare_min_votes=2
-    )
+# With COMPARE_ERROR_RATE=0.5 the gate's test needs little evidence: two picks show it.
+DECIDES = {"compare_auto_decide": True, "compare_error_rate": 0.5}
+
+
+async def test_the_test_promotes_once_enough_picks_say_so(start_bot, slack, openai_fake):
+    bot = await start_bot(swap_gate="compare", job_poll_seconds=0.1, **DECIDES, compare_min_votes=2)
     _, status_ts = await gated_job(bot, slack, openai_fake)
     pairs = await eventually(lambda: two_pairs(slack, status_ts))
     first = pairs[0]
@@ -169,15 +171,13 @@ async def test_the_rule_promotes_once_enough_picks_say_so(start_bot, slack, open
     )
     await eventually(lambda: bot.services.models.active())
     assert (await bot.services.models.active()).model == TUNED
-    await eventually(lambda: said(slack, "the auto-promote rule promoted"))
+    await eventually(lambda: said(slack, "The team's picks (2 picks by 2 people"))
     # The job's message shows the tally.
     assert "2 picks by 2 people" in json.dumps(slack.calls_to("chat.update")[-1].params["blocks"])
 
 
-async def test_the_rule_counts_people_not_picks(start_bot, slack, openai_fake):
-    bot = await start_bot(
-        swap_gate="compare", job_poll_seconds=0.1, compare_auto_promote=0.5, compare_min_votes=2
-    )
+async def test_the_test_counts_people_not_picks(start_bot, slack, openai_fake):
+    bot = await start_bot(swap_gate="compare", job_poll_seconds=0.1, **DECIDES, compare_min_votes=2)
     _, status_ts = await gated_job(bot, slack, openai_fake)
     pairs = await eventually(lambda: two_pairs(slack, status_ts))
     for pair in pairs:  # one person, the new model on every pair
@@ -193,14 +193,17 @@ async def test_the_rule_counts_people_not_picks(start_bot, slack, openai_fake):
     await eventually(lambda: bot.services.models.active())
 
 
-async def test_the_rule_rejects_once_the_threshold_is_out_of_reach(start_bot, slack, openai_fake):
-    bot = await start_bot(swap_gate="compare", job_poll_seconds=0.1, compare_auto_promote=1.0)
+async def test_the_test_rejects_a_model_that_is_not_better(start_bot, slack, openai_fake):
+    bot = await start_bot(swap_gate="compare", job_poll_seconds=0.1, **DECIDES)
     _, status_ts = await gated_job(bot, slack, openai_fake)
     pairs = await eventually(lambda: two_pairs(slack, status_ts))
     first = pairs[0]
     current = next(label for label, text in shown(first).items() if TUNED not in text).lower()
-    await bot.press(first.ts, f"compare_pick_{current}", pair_id(first), thread_ts=status_ts)
-    await eventually(lambda: said(slack, "can no longer reach"))
+    for person in ("UALICE", "UCAROL"):
+        await bot.press(
+            first.ts, f"compare_pick_{current}", pair_id(first), user=person, thread_ts=status_ts
+        )
+    await eventually(lambda: said(slack, "is not better than"))
     assert (await bot.services.models.active()) is None
     comparison_id = pair_id(first).rsplit("-", 1)[0]
     assert (await bot.services.comparer.get(comparison_id)).status == REJECTED

@@ -142,7 +142,13 @@ async def test_a_migration_the_picks_reject_does_not_swap_at_the_deadline(
     together,
     two_providers,  # noqa: F811
 ):
-    bot = await migrating_bot(start_bot, openai_fake, two_providers, compare_auto_promote=1.0)
+    bot = await migrating_bot(
+        start_bot,
+        openai_fake,
+        two_providers,
+        compare_auto_decide=True,
+        compare_error_rate=0.5,
+    )
     bot.services.clock.set_today(date(2026, 12, 20))
     await seed_examples(bot, slack, 10)
     await command(bot, slack, "migrate")
@@ -154,9 +160,14 @@ async def test_a_migration_the_picks_reject_does_not_swap_at_the_deadline(
     )
     old = next(label for label, text in shown(first).items() if BASE in text).lower()
     [actions] = [b for b in first.blocks if b["type"] == "actions"]
-    await bot.press(
-        first.ts, f"compare_pick_{old}", actions["elements"][0]["value"], thread_ts=first.thread_ts
-    )
+    for person in ("UALICE", "UCAROL"):  # two picks for the old model: the test rejects
+        await bot.press(
+            first.ts,
+            f"compare_pick_{old}",
+            actions["elements"][0]["value"],
+            user=person,
+            thread_ts=first.thread_ts,
+        )
     await eventually(lambda: _status_is(bot, DONE))
 
     bot.services.clock.set_today(date(2027, 1, 13))
