@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -33,8 +34,10 @@ from bot.runtime.vote_applier import VoteApplier
 from bot.spending import Spending
 from bot.trainers import TrainerContext
 from bot.training.finetune import FineTuner
+from bot.training.ledger import Ledger
 from bot.training.model_switch import ModelSwitcher
 from bot.training.model_table import ModelTable, load_model_table
+from bot.training.policy import TrainingPolicy
 from bot.training.reporting import JobReporters
 from bot.training.watcher import JobWatcher
 from storage.comparisons import ComparisonStore
@@ -44,11 +47,13 @@ from storage.examples import ExampleStore
 from storage.feedback import FeedbackStore
 from storage.jobs import JobStore
 from storage.keys import Keys
+from storage.ledger import LedgerStore
 from storage.migrations import MigrationStore
 from storage.models import ModelStore
 from storage.notices import NoticeStore
 from storage.pairs import PairStore
 from storage.pending_votes import PendingVotes
+from storage.policy import PolicyStore
 from storage.provenance import Provenance
 from storage.spending import SpendStore
 from storage.turns import TurnStore
@@ -86,6 +91,7 @@ class Services:
     lifecycle: Lifecycle
     spending: Spending  # rate per person, daily budget
     commands: CommandService
+    policy: TrainingPolicy  # the watcher ticks it
     lag: LoopLag  # the serving process runs it
     answers: AnswerQueue
     vote_journal: VoteJournal
@@ -177,7 +183,8 @@ def build_services(
         spending=spending,
         on_recorded=curation.apply_pending,
     )
-    finetuner = FineTuner(settings, providers, dataset, jobs, reporters, clock)
+    ledger = Ledger(LedgerStore(redis, keys), clock)
+    finetuner = FineTuner(settings, providers, dataset, jobs, reporters, clock, ledger)
     comparisons = ComparisonStore(redis, keys)
     comparer = Comparer(
         settings,
@@ -208,6 +215,9 @@ def build_services(
         jobs,
         clock,
     )
+    policy = TrainingPolicy(
+        settings, PolicyStore(redis, keys), ledger, jobs, examples, finetuner, notices, clock
+    )
     watcher = JobWatcher(
         providers,
         jobs,
@@ -219,7 +229,8 @@ def build_services(
         snapshots=finetuner.snapshots,
         gate=settings.swap_gate,
         comparer=comparer,
-        on_tick=migrations.tick,
+        on_tick=lambda: _each(migrations.tick, policy.tick),
+        ledger=ledger,
     )
     forgetting = Forgetting(
         stores, copies=[finetuner.snapshots, ComparisonCopies(comparer, comparisons)]
@@ -265,13 +276,27 @@ def build_services(
             migrations,
             lifecycle,
             spending,
+            policy,
+            ledger,
         ),
+        policy=policy,
         lag=lag,
         answers=AnswerQueue(settings.answer_workers, lag),
         vote_journal=vote_journal,
         vote_applier=VoteApplier(vote_journal, curation, lag),
         votes=Votes(curation, vote_journal, lag),
     )
+
+
+async def _each(*ticks: Callable[[], Awaitable[None]]) -> None:
+    """Run each tick in turn; one failing does not stop the others (each is logged)."""
+    for tick in ticks:
+        try:
+            await tick()
+        except REDIS_DOWN:
+            raise
+        except Exception:
+            logger.exception("watcher: %s failed", getattr(tick, "__qualname__", tick))
 
 
 def check_named_providers(settings: Settings, providers: Providers) -> None:

@@ -14,6 +14,8 @@ from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.training.schedule import Schedule
+
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly, concise assistant for this team. Answer clearly and warmly."
 )
@@ -164,6 +166,12 @@ class Settings(BaseSettings):
     compare_error_rate: float = Field(default=0.05, gt=0, le=0.5)
     compare_min_lift: float = Field(default=0.05, ge=0.01, le=0.4)
     compare_min_votes: int = Field(default=3, ge=1)  # distinct people before a promotion
+    # Continuous training (bot/training/policy.py), off unless one of the first two is set; an
+    # admin's `/finetune policy` replaces these. A job the policy starts is always compared,
+    # and the gate decides by itself.
+    train_every_examples: int | None = Field(default=None, ge=1)
+    train_schedule: str | None = None  # "mon 09:00" or "daily 09:00", UTC
+    train_budget_monthly: float | None = Field(default=None, ge=0)
     compare_judge_model: str | None = None
     compare_judge_provider: str | None = None  # unset: the default chat provider
     # An answer in progress holds its event against redeliveries this long between renewals;
@@ -201,6 +209,13 @@ class Settings(BaseSettings):
             # Slack reports emoji names without colons; accept ":+1:" as typed by people too.
             return frozenset(part.strip().strip(":") for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("train_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return Schedule.parse(value).spec  # a ValueError names the setting in one line
 
     @field_validator("discord_guild_ids", mode="before")
     @classmethod

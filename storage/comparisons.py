@@ -85,6 +85,8 @@ class Comparison(BaseModel):
     estimated_cost_usd: float | None = None
     # A migration's gate: promoted by this day at the latest, when the old model shuts down.
     promote_by: date | None = None
+    # The gate's sequential test decides (COMPARE_AUTO_DECIDE, or a job the policy started).
+    auto_decide: bool = False
     created_at: datetime = Field(default_factory=utcnow)
 
     @property

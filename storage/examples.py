@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from redis.asyncio import Redis
 
@@ -259,6 +260,11 @@ class ExampleStore:
     async def get(self, example_id: str) -> Example | None:
         raw = await self._redis.get(self._keys.example(example_id))
         return Example.model_validate_json(raw) if raw else None
+
+    async def approved_since(self, since: datetime | None) -> int:
+        """Examples first approved after `since` (all of them for None): the new ones."""
+        low = f"({since.timestamp()}" if since else "-inf"
+        return await self._redis.zcount(self._keys.examples, low, "+inf")
 
     async def stats(self) -> DatasetStats:
         counts = await self._redis.hgetall(self._keys.dataset_stats)

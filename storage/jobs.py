@@ -87,6 +87,7 @@ class JobRecord(BaseModel):
     provider: str = "openai"  # the provider it trains on, which follows it to the end
     migration: bool = False  # started by `/finetune migrate`: its result is always compared
     promote_by: date | None = None  # a migration's gate swaps by this day (the old one's last)
+    policy: str | None = None  # started by the training policy: why ("50 new examples since …")
     status: str = "preparing"
     base_model: str
     suffix: str | None = None

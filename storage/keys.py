@@ -238,6 +238,26 @@ class Keys:
         """Hash: `usd` and `tokens` spent on model calls on `day` (UTC, YYYY-MM-DD)."""
         return f"{self._base}:spend:day:{day}"
 
+    # Continuous training (storage/policy.py, storage/ledger.py) ------------------------------
+
+    @property
+    def policy(self) -> str:
+        """The training policy an admin set in chat (JSON), over the settings'."""
+        return f"{self._base}:policy"
+
+    def policy_slot(self, slot: str) -> str:
+        """Set once the policy acted on a scheduled slot, so it acts on each slot once."""
+        return f"{self._base}:policy:slot:{slot}"
+
+    def ledger(self, month: str) -> str:
+        """Hash: job id -> its ledger entry (JSON), for jobs started in `month` (YYYY-MM)."""
+        return f"{self._base}:ledger:{month}"
+
+    @property
+    def ledger_months(self) -> str:
+        """Set of the months the ledger has entries for."""
+        return f"{self._base}:ledger:months"
+
     # The local GPU workers (storage/gpu_queue.py; SAQ keeps the jobs themselves) -----------
 
     def local_file(self, file_id: str) -> str:

@@ -54,6 +54,7 @@ class StatusSummary:
     pairs: int = 0
     min_votes: int = 1
     redactions: int = 0
+    training: str | None = None  # the training policy and this month's spend on training
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ from bot.providers.migration import Migrations
 from bot.providers.registry import ProviderError, Providers
 from bot.spending import Spending
 from bot.training.finetune import FineTuner
+from bot.training.ledger import Ledger
 from bot.training.model_switch import ModelSwitcher
+from bot.training.policy import TrainingPolicy
 from bot.training.watcher import JobWatcher
 from storage.comparisons import Pick
 from storage.jobs import JobRecord, JobStore
@@ -83,7 +85,11 @@ class CommandService:
         migrations: Migrations,
         lifecycle: Lifecycle,
         spending: Spending,
+        policy: TrainingPolicy,
+        ledger: Ledger,
     ) -> None:
+        self._policy = policy
+        self._ledger = ledger
         self._spending = spending
         self._comparer = comparer
         self._providers = providers
@@ -186,6 +192,15 @@ class CommandService:
                 return Sentence(await self._switcher.rollback(caller.user))
             case "providers":
                 return await self.providers()
+            case "policy":
+                if not (command.options or command.arguments):
+                    return Sentence(f"Training policy: {await self._policy.line()}.")
+                if not caller.is_admin:
+                    return Sentence(ADMINS_ONLY, refused=True)
+                words = [word.lower() for word in command.arguments]
+                return Sentence(await self._policy.change(command.options, words, caller.user))
+            case "ledger":
+                return Sentence("\n".join(await self._ledger.lines()))
             case "migrate":
                 only_estimate, provider, model = parse_migrate(command)
                 if only_estimate:
@@ -277,6 +292,7 @@ class CommandService:
             pairs=counts.pairs,
             min_votes=self._dataset.min_votes,
             redactions=counts.redactions,
+            training=await self._policy.line(),
         )
 
     async def overview(self) -> Overview:

@@ -120,6 +120,20 @@ COMMANDS: dict[str, Command] = {
             words=True,
         ),
         Command(
+            "policy",
+            "[every=<n>] [schedule=<day HH:MM>] [budget=<usd>] [off|reset]: when I train by "
+            "myself, and the budget; changing it is for admins",
+            options=(
+                Option("every", "start a job after this many new examples (off: never)"),
+                Option(
+                    "schedule", "`mon 09:00` (weekly) or `daily 09:00`, UTC, if anything is new"
+                ),
+                Option("budget", "dollars of training a month, estimates included (off: none)"),
+            ),
+            words=True,
+        ),
+        Command("ledger", "what each job cost, and each month's total"),
+        Command(
             "export",
             "[dpo]: send you the dataset as an OpenAI chat fine-tuning .jsonl file "
             "(dpo: the preference pairs)",

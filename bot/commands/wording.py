@@ -84,6 +84,8 @@ def job_title(job: JobRecord) -> str:
 
 
 def job_origin(job: JobRecord) -> str:
+    if job.policy:
+        return f"`{job.id}`, started by the policy ({job.policy})"
     return f"`{job.id}`, started by <@{job.started_by}>"
 
 

@@ -152,6 +152,7 @@ class Comparer:
         )
         comparison = Comparison(
             kind="gate",
+            auto_decide=self._settings.gate_decides or job.policy is not None,
             current_model=current.model,
             current_provider=current.provider,
             candidate_model=candidate.model,

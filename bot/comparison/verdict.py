@@ -137,7 +137,7 @@ class Verdict:
             if pair.judge is not None and pair.judge != "same" and leaning is not None:
                 tally.judge_judged += 1
                 tally.judge_agreed += pair.side(pair.judge) == leaning
-        if self._settings.gate_decides and comparison.kind == "gate":
+        if self._decides(comparison):
             tally.test = evidence(
                 tally.candidate,
                 tally.current,
@@ -182,7 +182,7 @@ class Verdict:
         """The gate's sequential test, after every pick: promote when the new model wins with
         error at most COMPARE_ERROR_RATE (and COMPARE_MIN_VOTES people have picked), reject
         when it is not better by COMPARE_MIN_LIFT; otherwise keep collecting."""
-        if not self._settings.gate_decides or comparison.status != OPEN:
+        if not self._decides(comparison) or comparison.status != OPEN:
             return
         tally = await self.tally(comparison)
         assert tally.test is not None  # a gate that decides always has its test
@@ -201,6 +201,11 @@ class Verdict:
                 f"`{comparison.current_model}` by {lift:.0%} ({tally.line()}), so I keep "
                 f"`{comparison.current_model}`.",
             )
+
+    def _decides(self, comparison: Comparison) -> bool:
+        """Whether this gate's test decides by itself (a gate made before the flag existed
+        follows the setting)."""
+        return comparison.kind == "gate" and (comparison.auto_decide or self._settings.gate_decides)
 
     async def promote(self, comparison: Comparison, by: str, why: str = "") -> str:
         """Switch to the candidate (an admin's button, the rule, or a migration's deadline);

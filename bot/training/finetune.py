@@ -28,6 +28,7 @@ from bot.training.adoption import PENDING_PREFIX
 from bot.training.analysis import analyse_lines
 from bot.training.files import TrainingSpool
 from bot.training.launch import NOTHING_STARTED, TRAINING_ELSEWHERE, JobLauncher
+from bot.training.ledger import Ledger
 from bot.training.model_table import lifecycle_warning
 from bot.training.reporting import JobReporter
 from bot.training.snapshots import JobSnapshots
@@ -73,12 +74,14 @@ class FineTuner:
         jobs: JobStore,
         reporter: JobReporter,
         clock: Clock,
+        ledger: Ledger | None = None,
     ) -> None:
         self._settings = settings
         self._providers = providers
         self._dataset = dataset
         self._jobs = jobs
         self._clock = clock
+        self._ledger = ledger  # every job started is written to it
         self.snapshots = JobSnapshots(jobs, providers)  # what each job was trained on
         self._launcher = JobLauncher(settings, jobs, reporter, self.snapshots)
 
@@ -169,9 +172,11 @@ class FineTuner:
         *,
         migration: bool = False,
         promote_by: date | None = None,
+        policy: str | None = None,
     ) -> StartOutcome:
         """Start a job (the caller has checked the person is an admin); say what happened.
-        A migration's job is always compared with the model in use, and swaps by `promote_by`."""
+        A migration's job is always compared with the model in use, and swaps by `promote_by`;
+        so is one the training policy starts (`policy`: why it did)."""
         try:
             trainer = self._providers.trainer(options.provider)
         except ProviderError as error:
@@ -180,7 +185,7 @@ class FineTuner:
         holder = await self._jobs.try_lock(ref, PENDING_LOCK_SECONDS)
         if holder is not None:
             return StartOutcome(await self._already_running(holder))
-        marks = {"migration": migration, "promote_by": promote_by}
+        marks = {"migration": migration, "promote_by": promote_by, "policy": policy}
         try:
             answer = await self._start_locked(
                 ref, options, trainer, Requester(user, platform, channel), marks
@@ -192,13 +197,17 @@ class FineTuner:
         # The lock we took is held now only by what this start created (the job, or the
         # start still being confirmed); a refusal or a failure released it.
         job_id = await self._jobs.lock_holder()
+        job = await self._jobs.get(job_id) if job_id else None
+        if job is not None and self._ledger is not None:
+            await self._ledger.opened(job)
         return StartOutcome(f"{answer}\n⚠️ {warning}" if warning else answer, job_id)
 
     async def _already_running(self, holder: str) -> str:
         job = await self._jobs.get(holder) if holder else None
         if job is None:
             return "Another fine-tuning job is being started right now; try `/finetune status`."
-        return f"Job `{job.id}` is already {job.status} (started by <@{job.started_by}>)."
+        who = f"the policy ({job.policy})" if job.policy else f"<@{job.started_by}>"
+        return f"Job `{job.id}` is already {job.status} (started by {who})."
 
     async def _start_locked(
         self,

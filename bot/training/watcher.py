@@ -21,6 +21,7 @@ from bot.errors import REDIS_DOWN
 from bot.providers.registry import ModelRef, Providers
 from bot.trainers.base import JobGone, JobProgress, MetricPoint, TrainerError
 from bot.training.adoption import PENDING_PREFIX, adopt, spec_for
+from bot.training.ledger import Ledger
 from bot.training.loss_chart import charts_available, render_loss_chart
 from bot.training.model_switch import ModelSwitcher
 from bot.training.progress import trend
@@ -50,8 +51,10 @@ class JobWatcher:
         gate: str = "auto",
         comparer: Comparer | None = None,
         on_tick: Callable[[], Awaitable[None]] | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self._gate = gate
+        self._ledger = ledger  # what each job came to, written when it ends
         self._switcher = switcher
         self._comparer = comparer
         self._providers = providers
@@ -102,7 +105,8 @@ class JobWatcher:
                 # Comparisons in flight are finished by whoever holds the lease.
                 await self._comparer.resume(self._stopped.is_set)
             if self._on_tick is not None:
-                # Date-driven work (shutdown warnings, migrations), by the lease holder only.
+                # Date-driven work (shutdown warnings, migrations, the training policy), by the
+                # lease holder only.
                 await self._on_tick()
         except REDIS_DOWN:
             logger.warning("watcher: storage unavailable, will retry")
@@ -194,6 +198,8 @@ class JobWatcher:
         job.finished_at = datetime.now(UTC)
         if not await self._jobs.finish(job):
             return  # another process (or a webhook) already finished it
+        if self._ledger is not None:
+            await self._ledger.closed(job)
         try:
             await self._announce_end(job, progress)
         finally:
@@ -231,12 +237,14 @@ class JobWatcher:
             job.fine_tuned_model = model
             await self._jobs.save(job)  # the served name (an adapter's), for `use` and compare
             served = ModelRef(model, self._providers.serving(job.provider))
-            if self._gate == "manual" and not job.migration:
+            always_compared = job.migration or job.policy is not None
+            if self._gate == "manual" and not always_compared:
                 await self._reporter.show_job(job)
                 await self._reporter.announce(job, manual_announcement(job))
                 return
-            if (self._gate == "compare" or job.migration) and self._comparer is not None:
+            if (self._gate == "compare" or always_compared) and self._comparer is not None:
                 # A migration is always compared: the old model still serves until its date.
+                # So is a job the policy started: nobody asked for it, the picks decide.
                 await self._reporter.show_job(job)
                 await self._comparer.start_gate(job, served, promote_by=job.promote_by)
                 return

@@ -189,7 +189,7 @@ def build_cli(serve: Serve) -> click.Group:
         """Validate, upload and start a job, then follow it."""
         _run(finetune_commands.run("start", options, [], follow=not no_follow))
 
-    for name in ("status", "cancel", "models", "rollback", "providers"):
+    for name in ("status", "cancel", "models", "rollback", "providers", "ledger"):
         summary = COMMANDS[name].summary
         finetune.command(name, help=f"{summary[0].upper()}{summary[1:]}.")(
             as_json_option(_simple(name))
@@ -213,6 +213,20 @@ def build_cli(serve: Serve) -> click.Group:
         options = {"provider": provider, "model": model}
         follow = not (no_follow or estimate)
         _run(finetune_commands.run("migrate", options, words, follow=follow))
+
+    @finetune.command()
+    @click.option("--every", help=COMMANDS["policy"].option("every").help.capitalize() + ".")
+    @click.option("--schedule", help=COMMANDS["policy"].option("schedule").help.capitalize() + ".")
+    @click.option("--budget", help=COMMANDS["policy"].option("budget").help.capitalize() + ".")
+    @click.option("--off", is_flag=True, help="Turn the policy off.")
+    @click.option("--reset", is_flag=True, help="Back to the settings' policy.")
+    def policy(
+        every: str | None, schedule: str | None, budget: str | None, off: bool, reset: bool
+    ) -> None:
+        """When the bot trains by itself, and the budget; with no option, show it."""
+        options = {"every": every, "schedule": schedule, "budget": budget}
+        words = ["off"] if off else ["reset"] if reset else []
+        _run(finetune_commands.run("policy", options, words, follow=False))
 
     @cli.command("providers")
     @as_json_option

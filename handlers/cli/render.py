@@ -42,6 +42,8 @@ def status_lines(summary: results.StatusSummary) -> list[str]:
         f"Dataset: {wording.dataset_line(summary)}",
         plain(f"Model in use: {wording.model_line(summary)}"),
     ]
+    if summary.training:
+        lines.append(plain(f"Training policy: {summary.training}"))
     if summary.warning:
         lines.append(plain(f"⚠️ {summary.warning}"))
     if job := summary.active_job:

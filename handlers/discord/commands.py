@@ -74,7 +74,13 @@ class FinetuneCommands(app_commands.Group):
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = {key: str(value) for key, value in given.items() if value is not None}
         # Words Slack takes bare (`use <model>`, `export dpo`) are arguments, not options.
-        bare = {"use": "model", "export": "kind", "compare": "prompt", "migrate": "words"}.get(name)
+        bare = {
+            "use": "model",
+            "export": "kind",
+            "compare": "prompt",
+            "migrate": "words",
+            "policy": "words",
+        }.get(name)
         arguments = [options.pop(bare)] if bare in options else []
         caller = caller_of(self._is_admin, interaction)
         result = await self._core.commands.run(ParsedCommand(name, options, arguments), caller)
@@ -177,6 +183,32 @@ class FinetuneCommands(app_commands.Group):
             model=model,
             words="estimate" if estimate else None,
         )
+
+    @app_commands.command(name="policy", description=COMMANDS["policy"].summary)
+    @app_commands.describe(
+        turn="turn the policy off, or back to the bot's settings", **option_help("policy")
+    )
+    @app_commands.choices(
+        turn=[
+            app_commands.Choice(name="off", value="off"),
+            app_commands.Choice(name="back to the settings", value="reset"),
+        ]
+    )
+    async def policy(
+        self,
+        interaction: discord.Interaction,
+        every: str | None = None,
+        schedule: str | None = None,
+        budget: str | None = None,
+        turn: str | None = None,
+    ) -> None:
+        await self._run(
+            interaction, "policy", every=every, schedule=schedule, budget=budget, words=turn
+        )
+
+    @app_commands.command(name="ledger", description=COMMANDS["ledger"].summary)
+    async def ledger(self, interaction: discord.Interaction) -> None:
+        await self._run(interaction, "ledger")
 
     @app_commands.command(name="rollback", description=COMMANDS["rollback"].summary)
     async def rollback(self, interaction: discord.Interaction) -> None:

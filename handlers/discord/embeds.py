@@ -44,6 +44,8 @@ def status_embed(summary: StatusSummary) -> discord.Embed:
     embed = _embed("Fine-tuning status", [f"⚠️ {summary.warning}"] if summary.warning else [])
     _add_lines(embed, "Dataset", [wording.dataset_line(summary)])
     _add_lines(embed, "Model in use", [wording.model_line(summary)])
+    if summary.training:
+        _add_lines(embed, "Training policy", [summary.training])
     if job := summary.active_job:
         _add_lines(embed, wording.job_title(job), _job_lines(job))
     if summary.finished_jobs:

@@ -111,6 +111,8 @@ def build_status_blocks(summary: StatusSummary) -> list[dict]:
         section(f"*Dataset:* {dataset_line(shown)}"),
         section(f"*Model in use:* {model_line(shown)}"),
     ]
+    if shown.training:
+        blocks.append(section(f"*Training policy:* {shown.training}"))
     return [*blocks, *jobs_blocks(summary), {"type": "divider"}, build_help_block()]
 
 

@@ -51,6 +51,8 @@ def build_home_view(overview: Overview, *, is_admin: bool, notice: str | None = 
         section(f"*Dataset:* {dataset_line(shown)}"),
         section(f"*Next job:* {next_job_line(overview.next_job)}"),
     ]
+    if shown.training:
+        blocks.append(section(f"*Training policy:* {shown.training}"))
     blocks += jobs_blocks(status)
     blocks.append({"type": "divider"})
     if is_admin:

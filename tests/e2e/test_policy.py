@@ -1,0 +1,138 @@
+"""Continuous training end to end: the policy starts a job by itself once enough new examples
+came in (once, whatever the processes), keeps to its monthly budget, and only admins change
+it. The job it starts is compared, and the team's picks decide."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+from tests.e2e.harness import CHANNEL
+from tests.e2e.test_compare import TUNED, answers_by_model, pair_id, shown, two_pairs
+from tests.e2e.test_core_loop import bot_replies, replies, settle
+from tests.e2e.test_finetune import command, eventually
+
+POLICY = {"job_poll_seconds": 0.1, "job_channel": f"slack:{CHANNEL}"}
+
+
+async def approve(bot, slack, count: int, start: int = 0) -> None:
+    """`count` more conversations, each approved with a reaction."""
+    before = len(bot_replies(slack))
+    for i in range(start, start + count):
+        await bot.mention(f"question number {i}")
+    for reply in (await replies(slack, before + count))[before:]:
+        await bot.react(reply.ts)
+    await settle()
+
+
+def posted(slack, words: str) -> list[str]:
+    """Messages posted or redrawn (text and blocks) that say `words`."""
+    calls = slack.calls_to("chat.postMessage") + slack.calls_to("chat.update")
+    shown = [c.params.get("text", "") + json.dumps(c.params.get("blocks", [])) for c in calls]
+    return [text for text in shown if words in text]
+
+
+async def test_the_policy_starts_one_job_when_enough_new_examples_came_in_and_picks_decide(
+    start_bot, slack, openai_fake
+):
+    openai_fake.reply = answers_by_model
+    bot = await start_bot(
+        **POLICY,
+        train_every_examples=10,
+        compare_prompts=2,
+        compare_error_rate=0.5,
+        compare_min_votes=2,
+    )
+    await approve(bot, slack, 9)
+    await asyncio.sleep(0.5)
+    assert not openai_fake.jobs, "9 of 10 new examples: nothing starts"
+    assert "every 10 new examples (9 so far)" in await command(bot, slack, "status")
+
+    await approve(bot, slack, 1, start=9)
+    job = await eventually(lambda: openai_fake.jobs and openai_fake.latest_job())
+    status = await eventually(lambda: posted(slack, "started by the policy"))
+    assert "started by the policy (10 new examples so far)" in status[0]
+    await asyncio.sleep(0.5)
+    assert len(openai_fake.jobs) == 1, "one job, however many ticks"
+    ledger = await command(bot, slack, "ledger")
+    assert job["id"] in ledger and "started by the policy" in ledger
+
+    # Nobody asked for it, so it is compared even with SWAP_GATE=auto, and the picks decide.
+    openai_fake.set_job(job["id"], "succeeded", trained_tokens=1000, fine_tuned_model=TUNED)
+    status_ts = (await bot.services.jobs.get(job["id"])).status_message_ts
+    [first, _] = await eventually(lambda: two_pairs(slack, status_ts))
+    assert (await bot.services.models.active()) is None
+    tuned = next(label for label, text in shown(first).items() if TUNED in text).lower()
+    for person in ("UALICE", "UBOB"):
+        await bot.press(
+            first.ts, f"compare_pick_{tuned}", pair_id(first), user=person, thread_ts=status_ts
+        )
+    await eventually(lambda: bot.services.models.active())
+    assert (await bot.services.models.active()).model == TUNED
+    await eventually(lambda: posted(slack, "The team's picks (2 picks by 2 people"))
+
+
+async def test_over_budget_the_policy_starts_nothing_and_says_so_once_with_the_figures(
+    start_bot, slack, openai_fake
+):
+    bot = await start_bot(**POLICY, train_every_examples=10, train_budget_monthly=0.0001)
+    await approve(bot, slack, 10)
+    [said] = await eventually(lambda: posted(slack, "The training policy would start a job"))
+    assert "10 new examples so far" in said
+    assert "more than what is left of this month's budget: $0.00 of $0.00 ($0.00 spent)" in said
+    await asyncio.sleep(0.5)
+    assert not openai_fake.jobs
+    assert len(posted(slack, "The training policy would start a job")) == 1
+
+
+async def test_a_schedule_starts_a_job_once_per_slot_and_only_with_something_new(
+    start_bot, slack, openai_fake
+):
+    bot = await start_bot(**POLICY, train_schedule="daily 09:00")
+    bot.services.clock.set_now(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    await approve(bot, slack, 10)
+    await asyncio.sleep(0.5)
+    assert not openai_fake.jobs, "before 09:00"
+
+    bot.services.clock.set_now(datetime(2026, 12, 7, 9, 1, tzinfo=UTC))
+    job = await eventually(lambda: openai_fake.jobs and openai_fake.latest_job())
+    assert posted(slack, "started by the policy (the schedule (daily at 09:00 UTC)")
+    openai_fake.set_job(job["id"], "failed")
+    await eventually(lambda: bot.services.jobs.finished(limit=1))
+    await asyncio.sleep(0.5)
+    assert len(openai_fake.jobs) == 1, "the 09:00 slot acts once"
+
+
+async def test_only_admins_change_the_policy_and_bad_values_get_one_sentence(bot, slack):
+    refused = await command(bot, slack, "policy every=5", user="UALICE")
+    assert "admins" in refused
+    assert "off" in await command(bot, slack, "policy", user="UALICE")  # anyone may look
+
+    assert "`every` takes a number of examples, not `lots`" in await command(
+        bot, slack, "policy every=lots"
+    )
+    assert "`someday` is not a schedule" in await command(bot, slack, "policy schedule=someday")
+    assert "`budget` must be between 0" in await command(bot, slack, "policy budget=-3")
+    assert "`often` is not a policy option" in await command(bot, slack, "policy often=1")
+
+    saved = await command(bot, slack, 'policy every=50 schedule="mon 09:00" budget=20')
+    assert "every 50 new examples (0 so far) and weekly on mon at 09:00 UTC" in saved
+    assert "of a $20.00 monthly budget" in saved
+    assert "every 50 new examples" in await command(bot, slack, "status")
+    assert "off" in await command(bot, slack, "policy off")
+    assert "every" not in await command(bot, slack, "policy")
+
+
+async def test_two_processes_with_the_policy_and_two_triggers_at_once_start_one_job(
+    start_bot, slack, openai_fake
+):
+    both = {**POLICY, "train_every_examples": 10, "train_schedule": "daily 09:00"}
+    first, second = await start_bot(**both), await start_bot(**both)
+    for bot in (first, second):
+        bot.services.clock.set_now(datetime(2026, 12, 7, 9, 1, tzinfo=UTC))
+    await approve(first, slack, 12)  # the count is reached and the slot is due, together
+    await eventually(lambda: openai_fake.jobs)
+    await asyncio.sleep(1)
+    assert len(openai_fake.jobs) == 1
+    assert len(posted(slack, "started by the policy")) >= 1
