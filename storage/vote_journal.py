@@ -65,11 +65,15 @@ class VoteJournal:
             if "BUSYGROUP" not in str(error):
                 raise
 
-    async def take(self, consumer: str, count: int, block_ms: int) -> list[Entry]:
-        """Entries a dead consumer left first, then new ones (waiting up to `block_ms`; 0 is
-        not at all, where Redis would wait for ever)."""
+    async def take(
+        self, consumer: str, count: int, block_ms: int, *, claim_idle_ms: int | None = None
+    ) -> list[Entry]:
+        """Entries a dead consumer left first (idle `claim_idle_ms`, by default CLAIM_IDLE_MS),
+        then new ones (waiting up to `block_ms`; 0 is not at all, where Redis would wait for
+        ever)."""
+        idle = self._claim_idle_ms if claim_idle_ms is None else claim_idle_ms
         reply = await self._redis.xautoclaim(
-            self._key, GROUP, consumer, self._claim_idle_ms, start_id="0-0", count=count
+            self._key, GROUP, consumer, idle, start_id="0-0", count=count
         )
         entries = list(reply[1])  # Redis 7 adds a third element: ids deleted meanwhile
         if not entries:

@@ -18,7 +18,7 @@ from openai import APIStatusError, AsyncOpenAI, OpenAIError
 
 from bot.config import Settings
 from bot.dataset.tokens import warm_up as load_encodings
-from bot.errors import REDIS_DOWN
+from bot.errors import REDIS_DOWN, StorageUnavailable
 from storage import scripts
 from storage.schemas import Example, Turn
 
@@ -44,6 +44,7 @@ async def warm_up(services: Services) -> None:
         _scripts(services.redis),
         _chat_client(chat, settings.chat_model),
         _say_what_shuts_down(services),
+        _journaled_votes(services),
     )
     _models()
     logger.info("warm-up: ready in %.0f ms", (time.monotonic() - started) * 1000)
@@ -61,6 +62,18 @@ async def _say_what_shuts_down(services: Services) -> None:
                 f"{variable} {ref.model} on {day.isoformat()}" for variable, ref, day in soon
             ),
         )
+
+
+async def _journaled_votes(services: Services) -> None:
+    """Votes a crashed process acknowledged but had not applied yet are applied before the
+    first event, so nobody reads a dataset without them after a restart."""
+    try:
+        applied = await services.vote_applier.drain()
+    except (*REDIS_DOWN, StorageUnavailable):
+        logger.warning("warm-up: Redis unavailable; journaled votes are applied later")
+        return
+    if applied:
+        logger.info("warm-up: applied %d votes journaled before the start", applied)
 
 
 async def _scripts(redis) -> None:

@@ -105,3 +105,20 @@ async def test_journaled_votes_a_dead_process_took_are_applied_by_another(bot, s
     assert await applier.apply_some() == 1
     assert await vote_is_stored(bot, reply.ts, "UBOB")
     assert await journal.waiting() == 0
+
+
+async def test_a_start_applies_every_journaled_vote_before_its_first_event(bot, slack):
+    await bot.mention("q")
+    [reply] = await replies(slack, 1)
+    journal = bot.services.vote_journal
+    await journal.open()
+    await journal.add(JournaledVote("slack", CHANNEL, reply.ts, "UBOB", "vote", "1", "1.0"))
+    await journal.add(JournaledVote("slack", CHANNEL, reply.ts, "UCAROL", "vote", "1", "1.0"))
+    # A process took one, then crashed; the other was never taken.
+    assert len(await journal.take("crashed-process", count=1, block_ms=0)) == 1
+
+    # What a new process does before it takes its first event (warm-up): both, at once.
+    assert await bot.services.vote_applier.drain() == 2
+    assert await vote_is_stored(bot, reply.ts, "UBOB")
+    assert await vote_is_stored(bot, reply.ts, "UCAROL")
+    assert await journal.waiting() == 0
