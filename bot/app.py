@@ -201,6 +201,7 @@ def build_services(
         spending,
         switcher,
         redactor,
+        clock,
     )
     lifecycle = Lifecycle(providers, clock)
     migrations = Migrations(

@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     compare_error_rate: float = Field(default=0.05, gt=0, le=0.5)
     compare_min_lift: float = Field(default=0.05, ge=0.01, le=0.4)
     compare_min_votes: int = Field(default=3, ge=1)  # distinct people before a promotion
+    # A gate that decides by itself and has not after this many days ends with no decision.
+    compare_max_days: int = Field(default=7, ge=1)
     # Continuous training (bot/training/policy.py), off unless one of the first two is set; an
     # admin's `/finetune policy` replaces these. A job the policy starts is always compared,
     # and the gate decides by itself.

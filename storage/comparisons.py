@@ -21,7 +21,8 @@ from storage.schemas import utcnow
 
 Pick = Literal["a", "b", "same"]
 RUNNING, OPEN, PROMOTED, REJECTED, FAILED = "running", "open", "promoted", "rejected", "failed"
-CLOSED = frozenset({PROMOTED, REJECTED, FAILED})
+UNDECIDED = "undecided"  # a gate whose picks did not decide within COMPARE_MAX_DAYS
+CLOSED = frozenset({PROMOTED, REJECTED, FAILED, UNDECIDED})
 LOCK_SECONDS = 30  # a pair's storing and posting take a second; a dead holder frees it by then
 
 

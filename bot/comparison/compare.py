@@ -13,8 +13,9 @@ announcements.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
+from bot.clock import Clock
 from bot.commands.results import ComparisonRecord
 from bot.comparison.answering import PairAnswerer
 from bot.comparison.held_out import estimate_cost, held_out
@@ -43,6 +44,7 @@ from storage.jobs import JobRecord, JobStore
 from storage.models import ModelStore
 from storage.pairs import PairStore
 
+OPEN_GATES_LOOKED_AT = 20  # the newest comparisons; an older open gate was long decided
 HANDFUL = 3  # a gated comparison of more conversations than this says what it costs first
 
 
@@ -66,7 +68,9 @@ class Comparer:
         spending: Spending,
         switcher: ModelSwitcher,
         redactor: Redactor | None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or Clock()
         self._spending = spending
         self._redactor = redactor
         self._settings = settings
@@ -205,6 +209,21 @@ class Comparer:
         for comparison in await self._store.running():
             if comparison.kind == "gate" and not stopping():
                 await self.answer(comparison, stopping)
+        await self._close_undecided()
+
+    async def _close_undecided(self) -> None:
+        """Gates that decide by itself and have not within COMPARE_MAX_DAYS end undecided (a
+        migration's gate has its own deadline)."""
+        days = self._settings.compare_max_days
+        oldest = self._clock.now() - timedelta(days=days)
+        for comparison in await self._store.all(limit=OPEN_GATES_LOOKED_AT):
+            if (
+                comparison.status == OPEN
+                and comparison.promote_by is None
+                and self._verdict.decides(comparison)
+                and comparison.created_at < oldest
+            ):
+                await self._verdict.close_undecided(comparison, days)
 
     async def answer(
         self, comparison: Comparison, stopping: Callable[[], bool] = lambda: False

@@ -19,6 +19,7 @@ from storage.comparisons import (
     PROMOTED,
     REJECTED,
     RUNNING,
+    UNDECIDED,
     ComparedPair,
     Comparison,
     ComparisonStore,
@@ -137,7 +138,7 @@ class Verdict:
             if pair.judge is not None and pair.judge != "same" and leaning is not None:
                 tally.judge_judged += 1
                 tally.judge_agreed += pair.side(pair.judge) == leaning
-        if self._decides(comparison):
+        if self.decides(comparison):
             tally.test = evidence(
                 tally.candidate,
                 tally.current,
@@ -182,7 +183,7 @@ class Verdict:
         """The gate's sequential test, after every pick: promote when the new model wins with
         error at most COMPARE_ERROR_RATE (and COMPARE_MIN_VOTES people have picked), reject
         when it is not better by COMPARE_MIN_LIFT; otherwise keep collecting."""
-        if not self._decides(comparison) or comparison.status != OPEN:
+        if not self.decides(comparison) or comparison.status != OPEN:
             return
         tally = await self.tally(comparison)
         assert tally.test is not None  # a gate that decides always has its test
@@ -202,7 +203,22 @@ class Verdict:
                 f"`{comparison.current_model}`.",
             )
 
-    def _decides(self, comparison: Comparison) -> bool:
+    async def close_undecided(self, comparison: Comparison, days: int) -> None:
+        """A gate whose test has not decided in `days` days ends with no decision: the model
+        in use stays, and an admin may still switch by hand (`/finetune use`)."""
+        comparison.status = UNDECIDED
+        await self._store.save(comparison)
+        await self.show_tally(comparison)
+        tally = await self.tally(comparison)
+        await self._reporters.announce(
+            comparison,
+            f"After {days} days the picks have not decided between `{comparison.candidate_model}` "
+            f"and `{comparison.current_model}` ({tally.line()}), so I keep "
+            f"`{comparison.current_model}`. An admin can still switch with `/finetune use "
+            f"{comparison.candidate_model}`.",
+        )
+
+    def decides(self, comparison: Comparison) -> bool:
         """Whether this gate's test decides by itself (a gate made before the flag existed
         follows the setting)."""
         return comparison.kind == "gate" and (comparison.auto_decide or self._settings.gate_decides)
@@ -309,6 +325,7 @@ class Verdict:
             PROMOTED: "promoted",
             REJECTED: "rejected",
             FAILED: "failed, can't promote",
+            UNDECIDED: "no decision",
         }[comparison.status]
         job.comparison = f"Comparison with `{comparison.current_model}` ({state}): {tally.line()}"
         await self._jobs.save(job)

@@ -5,6 +5,8 @@ gate's sequential test promotes, rejects or says how many more picks it needs.""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.comparison.views import PICK_LABELS
@@ -12,6 +14,7 @@ from storage.comparisons import (
     OPEN,
     PROMOTED,
     REJECTED,
+    UNDECIDED,
     Answer,
     ComparedPair,
     Comparison,
@@ -241,6 +244,24 @@ async def test_ties_count_for_neither_model(redis, store):
 
     assert (await core.comparer.get(comparison.id)).status == OPEN
     assert thread.said == []
+
+
+async def test_a_gate_undecided_after_compare_max_days_keeps_the_model_in_use(redis, store):
+    core, thread = build(redis, compare_auto_decide=True, compare_max_days=7)
+    comparison, [first, _] = await a_comparison(store)
+    await core.comparer.pick(first.id, "UALICE", new_model(first))
+
+    core.clock.set_now(comparison.created_at + timedelta(days=6))
+    await core.comparer.resume()
+    assert (await core.comparer.get(comparison.id)).status == OPEN
+
+    core.clock.set_now(comparison.created_at + timedelta(days=7, minutes=1))
+    await core.comparer.resume()
+    assert (await core.comparer.get(comparison.id)).status == UNDECIDED
+    assert await core.models.active() is None
+    [said] = thread.said
+    assert said.startswith(f"After 7 days the picks have not decided between `{TUNED}`")
+    assert f"An admin can still switch with `/finetune use {TUNED}`." in said
 
 
 async def test_the_old_threshold_setting_turns_the_test_on(redis, store):
