@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     train_budget_monthly: float | None = Field(default=None, ge=0)
     compare_judge_model: str | None = None
     compare_judge_provider: str | None = None  # unset: the default chat provider
+    # The judge model's picks count in the gate's test as one more voice; otherwise they are
+    # shown beside people's (with how often it agreed with them) and decide nothing.
+    judge_decides: bool = False
     # An answer in progress holds its event against redeliveries this long between renewals;
     # after a crash, a redelivery later than this is answered by another process.
     event_working_seconds: float = Field(default=10, gt=0)

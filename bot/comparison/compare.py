@@ -277,6 +277,8 @@ class Comparer:
                 promote=True,
             )
             await self._verdict.show_tally(comparison)
+            # With JUDGE_DECIDES the judge model's picks are in already: they may decide.
+            await self._verdict.apply_rule(comparison)
 
     async def _post(self, comparison: Comparison, pair: ComparedPair, reporter) -> None:
         pair.message_id = await reporter.show_pair(

@@ -46,6 +46,8 @@ class Tally:
     people: set[str] = field(default_factory=set)
     judge_judged: int = 0  # pairs where both the judge model and people lean one way
     judge_agreed: int = 0  # ... and the judge leaned the same way as the people
+    judge_wins: int = 0  # the judge model's picks for the new model (JUDGE_DECIDES counts them)
+    judge_losses: int = 0
     test: Evidence | None = None  # the sequential test, when the gate decides by itself
 
     @property
@@ -113,7 +115,7 @@ class Verdict:
         await self.keep_preference(comparison, pair)
         if comparison.kind == "gate":
             await self.show_tally(comparison)
-            await self._apply_rule(comparison)
+            await self.apply_rule(comparison)
         label = PICK_LABELS[pick]
         return PickResult(f"Your pick ({label}) is saved; pick again to change it.", counted=True)
 
@@ -134,14 +136,20 @@ class Verdict:
                 tally.won += 1
             elif for_current > for_candidate:
                 tally.lost += 1
+            judged = pair.side(pair.judge) if pair.judge not in (None, "same") else None
+            tally.judge_wins += judged == "candidate"
+            tally.judge_losses += judged == "current"
             leaning = _leaning(for_candidate, for_current)
-            if pair.judge is not None and pair.judge != "same" and leaning is not None:
+            if judged is not None and leaning is not None:
                 tally.judge_judged += 1
-                tally.judge_agreed += pair.side(pair.judge) == leaning
+                tally.judge_agreed += judged == leaning
         if self.decides(comparison):
+            # The judge model's picks are counted apart and decide nothing, unless
+            # JUDGE_DECIDES makes them one more voice in the test.
+            judge = self._settings.judge_decides
             tally.test = evidence(
-                tally.candidate,
-                tally.current,
+                tally.candidate + (tally.judge_wins if judge else 0),
+                tally.current + (tally.judge_losses if judge else 0),
                 self._settings.compare_error_rate,
                 self._settings.compare_min_lift,
             )
@@ -179,7 +187,7 @@ class Verdict:
         await self._pairs.delete(_preference_id(pair, "current"))
         await self._store.delete_pair(pair.id)
 
-    async def _apply_rule(self, comparison: Comparison) -> None:
+    async def apply_rule(self, comparison: Comparison) -> None:
         """The gate's sequential test, after every pick: promote when the new model wins with
         error at most COMPARE_ERROR_RATE (and COMPARE_MIN_VOTES people have picked), reject
         when it is not better by COMPARE_MIN_LIFT; otherwise keep collecting."""
@@ -187,8 +195,10 @@ class Verdict:
             return
         tally = await self.tally(comparison)
         assert tally.test is not None  # a gate that decides always has its test
-        # COMPARE_MIN_VOTES counts people: one person picking on every pair is one voice.
-        enough = len(tally.people) >= self._settings.compare_min_votes
+        # COMPARE_MIN_VOTES counts people: one person picking on every pair is one voice (the
+        # judge model is one more with JUDGE_DECIDES).
+        judge_voted = self._settings.judge_decides and (tally.judge_wins + tally.judge_losses)
+        enough = len(tally.people) + bool(judge_voted) >= self._settings.compare_min_votes
         if tally.test.decision == "promote" and enough:
             await self.promote(comparison, by="auto")
         elif tally.test.decision == "reject":

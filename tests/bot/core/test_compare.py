@@ -264,6 +264,33 @@ async def test_a_gate_undecided_after_compare_max_days_keeps_the_model_in_use(re
     assert f"An admin can still switch with `/finetune use {TUNED}`." in said
 
 
+@pytest.mark.parametrize("judge_decides", [False, True])
+async def test_the_judge_models_picks_decide_only_with_judge_decides(redis, store, judge_decides):
+    core, thread = build(redis, **DECIDES, compare_min_votes=1, judge_decides=judge_decides)
+    comparison, pairs = await a_comparison(store)
+    for pair in pairs:  # the judge model prefers the new model's answer everywhere
+        await store.save_pair(pair.model_copy(update={"judge": new_model(pair)}))
+
+    await core.comparer.pick(pairs[0].id, "UALICE", "same")  # a tie counts for neither
+
+    promoted = (await core.comparer.get(comparison.id)).status == PROMOTED
+    assert promoted is judge_decides
+    assert bool(thread.said) is judge_decides
+
+
+async def test_the_tally_says_how_often_the_judge_model_agreed_with_people(redis, store):
+    core, thread = build(redis, compare_auto_decide=True)
+    await gated_job(core)
+    comparison, [first, second] = await a_comparison(store)
+    await store.save_pair(first.model_copy(update={"judge": new_model(first)}))
+    await store.save_pair(second.model_copy(update={"judge": new_model(second)}))
+
+    await core.comparer.pick(first.id, "UALICE", new_model(first))
+    await core.comparer.pick(second.id, "UALICE", model_in_use(second))
+
+    assert "the judge model agreed with people on 1 of 2" in thread.job_messages[-1]
+
+
 async def test_the_old_threshold_setting_turns_the_test_on(redis, store):
     core, _ = build(redis, compare_auto_promote=0.6, compare_error_rate=0.5, compare_min_votes=1)
     comparison, pairs = await a_comparison(store)
