@@ -281,7 +281,7 @@ async def test_the_judge_models_picks_decide_only_with_judge_decides(redis, stor
 async def test_the_tally_says_how_often_the_judge_model_agreed_with_people(redis, store):
     core, thread = build(redis, compare_auto_decide=True)
     await gated_job(core)
-    comparison, [first, second] = await a_comparison(store)
+    _, [first, second] = await a_comparison(store)
     await store.save_pair(first.model_copy(update={"judge": new_model(first)}))
     await store.save_pair(second.model_copy(update={"judge": new_model(second)}))
 
