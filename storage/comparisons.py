@@ -2,8 +2,8 @@
 
 A comparison is a record (what is compared, why, where it is shown, its state) and its pairs,
 one per conversation, each with both answers and the order A/B they were shown in. Picks are
-a hash per pair, person -> "a" | "b" | "same", so a second pick replaces the first. Everything
-a comparison needs to go on after a restart is here.
+a hash per pair, person -> "a" | "b" | "same" | "bad", so a second pick replaces the first.
+Everything a comparison needs to go on after a restart is here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from redis.asyncio.lock import Lock
 from storage.keys import Keys
 from storage.schemas import utcnow
 
-Pick = Literal["a", "b", "same"]
+Pick = Literal["a", "b", "same", "bad"]  # "bad": both answers are bad
 RUNNING, OPEN, PROMOTED, REJECTED, FAILED = "running", "open", "promoted", "rejected", "failed"
 UNDECIDED = "undecided"  # a gate whose picks did not decide within COMPARE_MAX_DAYS
 CLOSED = frozenset({PROMOTED, REJECTED, FAILED, UNDECIDED})
@@ -55,9 +55,9 @@ class ComparedPair(BaseModel):
     message_id: str | None = None  # where it is posted, once it is
 
     def side(self, pick: Pick) -> str:
-        """ "candidate", "current" or "same" for a pick of A, B or Same."""
-        if pick == "same":
-            return "same"
+        """ "candidate", "current", "same" or "bad" for a pick of A, B, Same or Both bad."""
+        if pick in ("same", "bad"):
+            return pick
         return "candidate" if (pick == "a") == self.candidate_is_a else "current"
 
     @property

@@ -176,7 +176,7 @@ class Keys:
         return f"{self._base}:compared-pair:{pair_id}"
 
     def picks(self, pair_id: str) -> str:
-        """Hash person -> "a" | "b" | "same" for one compared pair."""
+        """Hash person -> "a" | "b" | "same" | "bad" for one compared pair."""
         return f"{self._base}:picks:{pair_id}"
 
     def job_metrics(self, job_id: str) -> str:

@@ -34,11 +34,13 @@ from storage.schemas import PreferencePair
 @dataclass
 class Tally:
     """People's picks on a comparison, and what they decide pair by pair. Each person counts
-    once per conversation (their latest pick); "same" is kept but counts for neither model."""
+    once per conversation (their latest pick); "same" and "both bad" are kept but count for
+    neither model."""
 
     candidate: int = 0  # picks for the candidate's answer
     current: int = 0
     same: int = 0
+    bad: int = 0  # "both bad"
     won: int = 0  # pairs where more people picked the candidate than the current model
     lost: int = 0
     undecided: int = 0  # pairs with no picks yet
@@ -52,12 +54,13 @@ class Tally:
 
     @property
     def picks(self) -> int:
-        return self.candidate + self.current + self.same
+        return self.candidate + self.current + self.same + self.bad
 
     def line(self) -> str:
+        bad = f", both bad {self.bad}" if self.bad else ""
         line = (
             f"{self.picks} picks by {len(self.people)} people: new model {self.candidate}, "
-            f"current {self.current}, same {self.same}; the new model won {self.won} of "
+            f"current {self.current}, same {self.same}{bad}; the new model won {self.won} of "
             f"{self.total} conversations"
         )
         if self.judge_judged:
@@ -130,13 +133,14 @@ class Verdict:
             tally.candidate += for_candidate
             tally.current += for_current
             tally.same += sides.count("same")
+            tally.bad += sides.count("bad")
             if not picks:
                 tally.undecided += 1
             elif for_candidate > for_current:
                 tally.won += 1
             elif for_current > for_candidate:
                 tally.lost += 1
-            judged = pair.side(pair.judge) if pair.judge not in (None, "same") else None
+            judged = pair.side(pair.judge) if pair.judge in ("a", "b") else None
             tally.judge_wins += judged == "candidate"
             tally.judge_losses += judged == "current"
             leaning = _leaning(for_candidate, for_current)
@@ -313,7 +317,7 @@ class Verdict:
                     ):
                         record = records.setdefault(model, ComparisonRecord())
                         record.people.add(user)
-                        if side == "same":
+                        if side in ("same", "bad"):
                             record.ties += 1
                         elif side == me:
                             record.wins += 1

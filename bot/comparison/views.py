@@ -74,7 +74,7 @@ def answer_figures(answer: Answer) -> str:
     return f"{answer.prompt_tokens:,} prompt tokens · {answer.latency_ms:,} ms"
 
 
-PICK_LABELS = {"a": "A is better", "b": "B is better", "same": "Same"}
+PICK_LABELS = {"a": "A is better", "b": "B is better", "same": "Same", "bad": "Both bad"}
 
 
 def with_system_prompt(messages: list[dict[str, Any]], prompt: str) -> list[dict[str, Any]]:

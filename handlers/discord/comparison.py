@@ -23,7 +23,8 @@ FIELD_CHARS = 1000  # an embed field holds 1,024 characters
 
 
 class PickButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"cmp:(?P<pair>[\w-]+):(?P<pick>a|b|same)"
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"cmp:(?P<pair>[\w-]+):(?P<pick>a|b|same|bad)",
 ):
     def __init__(self, pair_id: str, pick: str) -> None:
         super().__init__(

@@ -19,7 +19,7 @@ from storage.comparisons import ComparedPair, Comparison
 
 logger = logging.getLogger(__name__)
 
-PICK = re.compile(r"^compare_pick_(a|b|same)$")
+PICK = re.compile(r"^compare_pick_(a|b|same|bad)$")
 PROMOTE = "compare_promote"
 ANSWER_MAX_CHARS = 2800  # a section holds 3,000 characters
 PROMPT_MAX_CHARS = 600

@@ -547,6 +547,7 @@ async def test_compare_posts_both_answers_with_buttons_and_a_press_is_a_pick(
         "A is better",
         "B is better",
         "Same",
+        "Both bad",
     ]
 
     pressed = await discord_fake.press_button(posted.id, picks[1], user_id=BOB)

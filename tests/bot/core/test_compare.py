@@ -234,16 +234,21 @@ async def test_while_undecided_the_tally_says_about_how_many_more_picks_it_needs
     assert "more picks to a decision" in thread.job_messages[-1]
 
 
-async def test_ties_count_for_neither_model(redis, store):
+@pytest.mark.parametrize("pick", ["same", "bad"])
+async def test_ties_and_both_bad_are_recorded_and_count_for_neither_model(redis, store, pick):
     core, thread = build(redis, **DECIDES, compare_min_votes=1)
+    await gated_job(core)
     comparison, pairs = await a_comparison(store)
 
     for person in ("UALICE", "UBOB", "UCAROL"):
         for pair in pairs:
-            await core.comparer.pick(pair.id, person, "same")
+            await core.comparer.pick(pair.id, person, pick)
 
     assert (await core.comparer.get(comparison.id)).status == OPEN
     assert thread.said == []
+    shown = "same 6;" if pick == "same" else "same 0, both bad 6;"
+    assert f"6 picks by 3 people: new model 0, current 0, {shown}" in thread.job_messages[-1]
+    assert await preference_lines(core) == []  # neither answer is preferred
 
 
 async def test_a_gate_undecided_after_compare_max_days_keeps_the_model_in_use(redis, store):
