@@ -33,44 +33,54 @@ def posted(slack, words: str) -> list[str]:
     return [text for text in shown if words in text]
 
 
-async def test_the_policy_starts_one_job_when_enough_new_examples_came_in_and_picks_decide(
+async def test_five_new_approvals_start_a_job_by_themselves_and_peoples_picks_decide(
     start_bot, slack, openai_fake
 ):
     openai_fake.reply = answers_by_model
-    bot = await start_bot(
-        **POLICY,
-        train_every_examples=10,
-        compare_prompts=2,
-        compare_error_rate=0.5,
-        compare_min_votes=2,
-    )
-    await approve(bot, slack, 9)
-    await asyncio.sleep(0.5)
-    assert not openai_fake.jobs, "9 of 10 new examples: nothing starts"
-    assert "every 10 new examples (9 so far)" in await command(bot, slack, "status")
+    bot = await start_bot(**POLICY, compare_prompts=2, compare_error_rate=0.5, compare_min_votes=2)
+    # A first job, started by an admin (fine-tuning needs 10 examples), swaps in at once.
+    await approve(bot, slack, 10)
+    assert "Started fine-tuning job" in await command(bot, slack, "start")
+    first = openai_fake.latest_job()
+    openai_fake.set_job(first["id"], "succeeded", fine_tuned_model=f"{TUNED}-first")
+    await eventually(lambda: bot.services.models.active())
 
-    await approve(bot, slack, 1, start=9)
-    job = await eventually(lambda: openai_fake.jobs and openai_fake.latest_job())
-    status = await eventually(lambda: posted(slack, "started by the policy"))
-    assert "started by the policy (10 new examples so far)" in status[0]
+    saved = await command(bot, slack, "policy every=5")
+    assert f"every 5 new examples (0 since `{first['id']}`)" in saved
+    await approve(bot, slack, 4, start=10)
     await asyncio.sleep(0.5)
-    assert len(openai_fake.jobs) == 1, "one job, however many ticks"
+    assert len(openai_fake.jobs) == 1, "4 of 5 new examples: nothing starts"
+
+    await approve(bot, slack, 1, start=14)
+    job = await eventually(lambda: len(openai_fake.jobs) == 2 and openai_fake.latest_job())
+    status = await eventually(lambda: posted(slack, "started by the policy"))
+    assert f"started by the policy (5 new examples since `{first['id']}`)" in status[0]
+    await asyncio.sleep(0.5)
+    assert len(openai_fake.jobs) == 2, "one job, however many ticks"
     ledger = await command(bot, slack, "ledger")
-    assert job["id"] in ledger and "started by the policy" in ledger
+    assert job["id"] in ledger and "started by the policy" in ledger and first["id"] in ledger
 
     # Nobody asked for it, so it is compared even with SWAP_GATE=auto, and the picks decide.
     openai_fake.set_job(job["id"], "succeeded", trained_tokens=1000, fine_tuned_model=TUNED)
     status_ts = (await bot.services.jobs.get(job["id"])).status_message_ts
-    [first, _] = await eventually(lambda: two_pairs(slack, status_ts))
-    assert (await bot.services.models.active()) is None
-    tuned = next(label for label, text in shown(first).items() if TUNED in text).lower()
-    for person in ("UALICE", "UBOB"):
-        await bot.press(
-            first.ts, f"compare_pick_{tuned}", pair_id(first), user=person, thread_ts=status_ts
-        )
-    await eventually(lambda: bot.services.models.active())
+    pairs = await eventually(lambda: two_pairs(slack, status_ts))
+    for pair in pairs:  # one person's many picks are one voice
+        tuned = next(label for label, text in shown(pair).items() if TUNED in text).lower()
+        await bot.press(pair.ts, f"compare_pick_{tuned}", pair_id(pair), thread_ts=status_ts)
+    await asyncio.sleep(0.5)
+    assert (await bot.services.models.active()).model == f"{TUNED}-first"
+
+    first_pair = pairs[0]
+    tuned = next(label for label, text in shown(first_pair).items() if TUNED in text).lower()
+    await bot.press(
+        first_pair.ts,
+        f"compare_pick_{tuned}",
+        pair_id(first_pair),
+        user="UBOB",
+        thread_ts=status_ts,
+    )
+    await eventually(lambda: posted(slack, "The team's picks (3 picks by 2 people"))
     assert (await bot.services.models.active()).model == TUNED
-    await eventually(lambda: posted(slack, "The team's picks (2 picks by 2 people"))
 
 
 async def test_over_budget_the_policy_starts_nothing_and_says_so_once_with_the_figures(
