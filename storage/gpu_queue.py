@@ -23,16 +23,20 @@ queue lives on a plain Redis beside it (GPU_QUEUE_URL).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import gzip
 import hashlib
+import logging
 import secrets
 from typing import Literal
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from saq import Job, Status
 from saq.queue.redis import RedisQueue
 
@@ -40,7 +44,10 @@ from storage import scripts
 from storage.keys import Keys
 from storage.schemas import utcnow
 
+logger = logging.getLogger(__name__)
+
 FUNCTION = "train_lora"
+UNREACHABLE_PAUSE_SECONDS = 2.0  # between attempts to take a job while Redis is down
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -143,6 +150,23 @@ class _Queue(RedisQueue):
     def __init__(self, redis: Redis, **options: object) -> None:
         super().__init__(redis, **options)
         self._unstarted: set[bytes] = set()
+        self._unreachable = False
+
+    async def dequeue(self, timeout: float = 0.0, poll_interval: float = 0.0) -> Job | None:
+        # SAQ's worker asks again at once when taking a job fails: with Redis down that is a
+        # busy loop (half a core here). Wait a moment instead, and say so once per outage.
+        try:
+            job = await super().dequeue(timeout, poll_interval)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            if not self._unreachable:
+                logger.warning("gpu queue: Redis unreachable (%s); trying again", error)
+            self._unreachable = True
+            await asyncio.sleep(UNREACHABLE_PAUSE_SECONDS)
+            return None
+        if self._unreachable:
+            logger.info("gpu queue: Redis reachable again")
+        self._unreachable = False
+        return job
 
     async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
         if not await self.redis.set(self.namespace("sweep"), 1, ex=lock, nx=True):

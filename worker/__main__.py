@@ -41,6 +41,9 @@ async def _serve(settings: WorkerSettings, train, *, once: bool) -> int:
     settings.local_models_dir.mkdir(parents=True, exist_ok=True)
     # SIGINT and SIGTERM stop the worker after the current training step (SAQ's handlers).
     worker = Worker(settings, train)
+    if problem := await worker.reachable():
+        print(f"worker: can't reach Redis at REDIS_URL: {problem}", file=sys.stderr)
+        return 2
     logger.info(
         "worker: %s taking jobs of bot %s, adapters under %s",
         worker.id,

@@ -14,11 +14,13 @@ import asyncio
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import saq
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from storage.gpu_queue import CANCELLED, FAILED, FUNCTION, SUCCEEDED, GpuQueue
 from worker.config import WorkerSettings
@@ -28,6 +30,31 @@ logger = logging.getLogger(__name__)
 
 REPORT_TIMEOUT = 30.0  # seconds a training step waits for its progress write
 STOP_DEADLINE = 600.0  # seconds one training step may take to notice a cancel or a shutdown
+
+
+class _QuietOutages(logging.Filter):
+    """SAQ logs a traceback every second (each upkeep task) while Redis is down. One line per
+    `every` seconds says the same."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        super().__init__()
+        self._every = every
+        self._last = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, RedisError | OSError):
+            return True
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return False
+        self._last = now
+        record.msg, record.args = f"{record.getMessage()}: Redis unreachable ({error})", ()
+        record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("saq").addFilter(_QuietOutages())
 
 
 def output_name(job_id: str, suffix: str | None) -> str:
@@ -50,6 +77,16 @@ class Worker:
         self._train = train
         self._handled = 0
         self._saq: saq.Worker | None = None
+
+    async def reachable(self) -> str | None:
+        """None if the queue's Redis answers; else why not, in words (no URL: it may hold a
+        password)."""
+        try:
+            await self.gpu.saq.redis.ping()
+        except (RedisError, OSError) as error:
+            await self.gpu.close()
+            return str(error)
+        return None
 
     def stop(self) -> None:
         """Stop after the current step (the job goes back to the queue) or the current poll."""

@@ -84,3 +84,25 @@ async def test_live_workers_are_those_that_reported_in(gpu):
     assert await gpu.live_workers() == ["w1", "w2"]
     await gpu.leave("w1")
     assert await gpu.live_workers() == ["w2"]
+
+
+async def test_a_worker_whose_redis_is_down_says_why_without_the_url(tmp_path):
+    from tests.conftest import free_port
+    from worker.config import load_settings
+    from worker.loop import Worker
+
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    worker = Worker(load_settings(redis_url=url, local_models_dir=tmp_path), train=None)
+    problem = await worker.reachable()
+    assert problem is not None and "Connect call failed" in problem
+    assert "hunter2" not in problem
+
+
+async def test_taking_a_job_while_redis_is_down_waits_instead_of_spinning(redis_url):
+    from tests.conftest import free_port
+
+    down = GpuQueue(Redis.from_url(f"redis://127.0.0.1:{free_port()}/0"), "test")
+    started = asyncio.get_running_loop().time()
+    assert await down.saq.dequeue(timeout=1) is None
+    assert asyncio.get_running_loop().time() - started >= 1.5  # a pause, not a busy retry
+    await down.close()
