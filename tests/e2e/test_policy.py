@@ -14,6 +14,7 @@ from tests.e2e.test_core_loop import bot_replies, replies, settle
 from tests.e2e.test_finetune import command, eventually
 
 POLICY = {"job_poll_seconds": 0.1, "job_channel": f"slack:{CHANNEL}"}
+EARLIER = "ft:gpt-4.1-mini-2025-04-14:acme::earlier"  # TUNED is not part of its name
 
 
 async def approve(bot, slack, count: int, start: int = 0) -> None:
@@ -42,7 +43,7 @@ async def test_five_new_approvals_start_a_job_by_themselves_and_peoples_picks_de
     await approve(bot, slack, 10)
     assert "Started fine-tuning job" in await command(bot, slack, "start")
     first = openai_fake.latest_job()
-    openai_fake.set_job(first["id"], "succeeded", fine_tuned_model=f"{TUNED}-first")
+    openai_fake.set_job(first["id"], "succeeded", fine_tuned_model=EARLIER)
     await eventually(lambda: bot.services.models.active())
 
     saved = await command(bot, slack, "policy every=5")
@@ -68,7 +69,7 @@ async def test_five_new_approvals_start_a_job_by_themselves_and_peoples_picks_de
         tuned = next(label for label, text in shown(pair).items() if TUNED in text).lower()
         await bot.press(pair.ts, f"compare_pick_{tuned}", pair_id(pair), thread_ts=status_ts)
     await asyncio.sleep(0.5)
-    assert (await bot.services.models.active()).model == f"{TUNED}-first"
+    assert (await bot.services.models.active()).model == EARLIER
 
     first_pair = pairs[0]
     tuned = next(label for label, text in shown(first_pair).items() if TUNED in text).lower()
