@@ -205,6 +205,11 @@ class _Queue(RedisQueue):
             await self.finish(job, Status.ABORTED, error=self.swept_error_message)
 
 
+def _text(value: bytes | str) -> str:
+    """SAQ's client reads bytes; a client that decodes (the bot's own, for files) reads str."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _fields(values: dict[str, object]) -> dict[str, str]:
     """HSET arguments; None values are left out (absent field = None)."""
     return {name: str(value) for name, value in values.items() if value is not None}
@@ -299,7 +304,7 @@ class GpuQueue:
         return LocalJob.model_validate(
             {
                 **(job.kwargs or {}).get("spec", {}),
-                **{key.decode(): value.decode() for key, value in progress.items()},
+                **{_text(key): _text(value) for key, value in progress.items()},
                 "id": job_id,
                 "status": status_of(job),
                 "error": _error_of(job),
@@ -311,7 +316,7 @@ class GpuQueue:
 
     async def events(self, job_id: str, limit: int = 10) -> list[str]:
         events = await self._redis.lrange(self._keys.local_job_events(job_id), 0, limit - 1)
-        return [event.decode() for event in events]
+        return [_text(event) for event in events]
 
     async def note(self, job_id: str, event: str) -> None:
         key = self._keys.local_job_events(job_id)
