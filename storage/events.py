@@ -55,10 +55,15 @@ class SeenEvents:
     async def working_on(self, event_id: str) -> AsyncIterator[None]:
         """Keep a claimed event's mark alive while the work runs; done when it ends (an error
         too: a redelivery would fail the same way)."""
-        renewing = asyncio.create_task(self._keep_renewing(event_id))
+        # A stop flag as well as the cancel: redis-py can turn a cancellation that lands
+        # mid-command into a connection error, which the renewal swallows; the cancel alone
+        # then never ended it, and the answer waited on its own renewal for ever.
+        stopped = asyncio.Event()
+        renewing = asyncio.create_task(self._keep_renewing(event_id, stopped))
         try:
             yield
         finally:
+            stopped.set()
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
@@ -66,9 +71,12 @@ class SeenEvents:
             with contextlib.suppress(RedisError, OSError, TimeoutError):
                 await self._redis.set(self._keys.seen_event(event_id), DONE, ex=SEEN_TTL_SECONDS)
 
-    async def _keep_renewing(self, event_id: str) -> None:
+    async def _keep_renewing(self, event_id: str, stopped: asyncio.Event) -> None:
         key = self._keys.seen_event(event_id)
-        while True:
-            await asyncio.sleep(self._working_ms / 3000)
+        while not stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopped.wait(), self._working_ms / 3000)
+            if stopped.is_set():
+                return
             with contextlib.suppress(Exception):  # a missed renewal only shortens the mark
                 await self._renew(keys=[key], args=[self._working_ms])
