@@ -91,7 +91,6 @@ class Services:
     lifecycle: Lifecycle
     spending: Spending  # rate per person, daily budget
     commands: CommandService
-    policy: TrainingPolicy  # the watcher ticks it
     lag: LoopLag  # the serving process runs it
     answers: AnswerQueue
     vote_journal: VoteJournal
@@ -280,7 +279,6 @@ def build_services(
             policy,
             ledger,
         ),
-        policy=policy,
         lag=lag,
         answers=AnswerQueue(settings.answer_workers, lag),
         vote_journal=vote_journal,

@@ -212,7 +212,7 @@ class Comparer:
         await self._close_undecided()
 
     async def _close_undecided(self) -> None:
-        """Gates that decide by itself and have not within COMPARE_MAX_DAYS end undecided (a
+        """Gates that decide by themselves and have not within COMPARE_MAX_DAYS end undecided (a
         migration's gate has its own deadline)."""
         days = self._settings.compare_max_days
         oldest = self._clock.now() - timedelta(days=days)
