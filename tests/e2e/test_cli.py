@@ -543,3 +543,12 @@ async def test_a_terminal_shows_thinking_and_ctrl_c_cancels_only_the_pending_rep
         code = terminal.close()
     assert code == 0
     assert "A slow answer." not in terminal.seen and "Traceback" not in terminal.seen
+
+
+async def test_the_policy_and_the_ledger_from_the_terminal(cli_env):
+    code, out, _ = await bot(cli_env, "finetune", "policy", "--every", "50", "--budget", "20")
+    assert code == 0 and "every 50 new examples (0 so far)" in out and "$20.00 monthly" in out
+    code, out, _ = await bot(cli_env, "finetune", "policy", "--schedule", "someday")
+    assert code == 1 and "someday is not a schedule; write mon 09:00" in out
+    code, out, _ = await bot(cli_env, "finetune", "ledger")
+    assert code == 0 and "No job has been started yet" in out
