@@ -10,21 +10,30 @@ from datetime import UTC, datetime
 
 from tests.e2e.harness import CHANNEL
 from tests.e2e.test_compare import TUNED, answers_by_model, pair_id, shown, two_pairs
-from tests.e2e.test_core_loop import bot_replies, replies, settle
+from tests.e2e.test_core_loop import bot_replies, settle
 from tests.e2e.test_finetune import command, eventually
 
 POLICY = {"job_poll_seconds": 0.1, "job_channel": f"slack:{CHANNEL}"}
 EARLIER = "ft:gpt-4.1-mini-2025-04-14:acme::earlier"  # TUNED is not part of its name
 
 
-async def approve(bot, slack, count: int, start: int = 0) -> None:
-    """`count` more conversations, each approved with a reaction."""
-    before = len(bot_replies(slack))
-    for i in range(start, start + count):
-        await bot.mention(f"question number {i}")
-    for reply in (await replies(slack, before + count))[before:]:
-        await bot.react(reply.ts)
+async def approve(bot, slack, count: int, start: int = 0, channel: str = CHANNEL) -> None:
+    """`count` more conversations, each approved with a reaction (found by their threads: a
+    gate may be posting its pairs meanwhile)."""
+    threads = [
+        await bot.mention(f"question number {i}", channel=channel)
+        for i in range(start, start + count)
+    ]
+    answered = await eventually(
+        lambda: found if len(found := _answers_in(slack, channel, threads)) == count else None
+    )
+    for reply in answered:
+        await bot.react(reply.ts, channel=channel)
     await settle()
+
+
+def _answers_in(slack, channel: str, threads: list[str]) -> list:
+    return [r for r in bot_replies(slack) if r.channel == channel and r.thread_ts in threads]
 
 
 def posted(slack, words: str) -> list[str]:
@@ -147,3 +156,22 @@ async def test_two_processes_with_the_policy_and_two_triggers_at_once_start_one_
     await asyncio.sleep(1)
     assert len(openai_fake.jobs) == 1
     assert len(posted(slack, "started by the policy")) >= 1
+
+
+async def test_after_a_restart_the_policy_counts_only_examples_new_since_its_job(
+    start_bot, slack, openai_fake
+):
+    first = await start_bot(**POLICY, train_every_examples=10)
+    await approve(first, slack, 10)
+    job = await eventually(lambda: openai_fake.jobs and openai_fake.latest_job())
+    await first.stop()
+    openai_fake.set_job(job["id"], "succeeded", fine_tuned_model=EARLIER)
+
+    again = await start_bot(**POLICY, train_every_examples=10)
+    await eventually(lambda: again.services.jobs.finished(limit=1))  # followed after the restart
+    # A restarted harness numbers its messages from the start again: another channel keeps
+    # these threads apart from the first process's.
+    await approve(again, slack, 9, start=10, channel="C2")
+    await asyncio.sleep(0.5)
+    assert len(openai_fake.jobs) == 1, "the ten before the job are not counted again"
+    assert f"every 10 new examples (9 since `{job['id']}`)" in await command(again, slack, "status")
