@@ -13,7 +13,7 @@ announcements.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.clock import Clock
 from bot.commands.results import ComparisonRecord
@@ -44,6 +44,7 @@ from storage.jobs import JobRecord, JobStore
 from storage.models import ModelStore
 from storage.pairs import PairStore
 
+UNDECIDED_EVERY = timedelta(hours=1)
 OPEN_GATES_LOOKED_AT = 20  # the newest comparisons; an older open gate was long decided
 HANDFUL = 3  # a gated comparison of more conversations than this says what it costs first
 
@@ -71,6 +72,7 @@ class Comparer:
         clock: Clock | None = None,
     ) -> None:
         self._clock = clock or Clock()
+        self._undecided_checked: datetime | None = None
         self._spending = spending
         self._redactor = redactor
         self._settings = settings
@@ -213,9 +215,14 @@ class Comparer:
 
     async def _close_undecided(self) -> None:
         """Gates that decide by themselves and have not within COMPARE_MAX_DAYS end undecided (a
-        migration's gate has its own deadline)."""
+        migration's gate has its own deadline). A deadline in days is looked at once an hour,
+        not at every poll."""
+        now = self._clock.now()
+        if self._undecided_checked and now - self._undecided_checked < UNDECIDED_EVERY:
+            return
+        self._undecided_checked = now
         days = self._settings.compare_max_days
-        oldest = self._clock.now() - timedelta(days=days)
+        oldest = now - timedelta(days=days)
         for comparison in await self._store.all(limit=OPEN_GATES_LOOKED_AT):
             if (
                 comparison.status == OPEN

@@ -79,11 +79,13 @@ class JobWatcher:
     async def run(self) -> None:
         """Poll while holding the lease, until `stop()`.
 
-        A stop flag rather than task cancellation alone: redis-py can swallow a cancellation
-        that lands mid-command, which would leave the loop running.
+        A stop flag as well as task cancellation: redis-py can swallow a cancellation that
+        lands mid-command, which would leave the loop running (and holding the lease) for
+        good; a cancel still pending on the task ends it too.
         """
+        task = asyncio.current_task()
         try:
-            while not self._stopped.is_set():
+            while not self._stopped.is_set() and not (task and task.cancelling()):
                 await self.tick()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stopped.wait(), timeout=self._poll)
