@@ -22,7 +22,7 @@ class Policy(BaseModel):
     every_examples: int | None = None  # start when this many new examples came in
     schedule: str | None = None  # "mon 09:00" (weekly) or "daily 09:00", UTC
     budget_monthly: float | None = None  # dollars of estimated cost per calendar month
-    set_by: str | None = None  # who set it in chat; None: the settings
+    set_in_chat: bool = False  # an admin's, not the settings' (who is not kept: nothing to forget)
     set_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -16,6 +16,7 @@ USAGE = {name: command.usage for name, command in COMMANDS.items()}
 ADMIN_COMMANDS = frozenset(name for name, command in COMMANDS.items() if command.admin)
 START_KEYS = tuple(option.name for option in COMMANDS["start"].options)
 MIGRATE_KEYS = tuple(option.name for option in COMMANDS["migrate"].options)
+POLICY_KEYS = tuple(option.name for option in COMMANDS["policy"].options)
 TAKES_WORDS = frozenset(
     name for name, command in COMMANDS.items() if command.words or command.options
 )

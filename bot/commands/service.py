@@ -198,7 +198,7 @@ class CommandService:
                 if not caller.is_admin:
                     return Sentence(ADMINS_ONLY, refused=True)
                 words = [word.lower() for word in command.arguments]
-                return Sentence(await self._policy.change(command.options, words, caller.user))
+                return Sentence(await self._policy.change(command.options, words))
             case "ledger":
                 return Sentence("\n".join(await self._ledger.lines()))
             case "migrate":

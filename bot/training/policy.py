@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from bot.clock import Clock
-from bot.commands.language import CommandError
+from bot.commands.language import POLICY_KEYS, CommandError
 from bot.config import Settings
 from bot.notices import Notices
 from bot.training.finetune import FineTuner, StartOptions
@@ -26,7 +26,6 @@ from storage.policy import Policy, PolicyStore
 logger = logging.getLogger(__name__)
 
 POLICY = "policy"  # a job's `started_by` when the policy started it
-KEYS = ("every", "schedule", "budget")
 MONTH_SECONDS = 31 * 24 * 3600
 MAX_EVERY = 1_000_000
 MAX_BUDGET = 1_000_000
@@ -87,10 +86,10 @@ class TrainingPolicy:
             parts.append(f"every {policy.every_examples} new examples ({new} {since})")
         if policy.schedule is not None:
             parts.append(f"{Schedule.parse(policy.schedule)} if anything new came in")
-        where = " (set in chat)" if policy.set_by else ""
+        where = " (set in chat)" if policy.set_in_chat else ""
         return f"{' and '.join(parts)}{where}; {month}"
 
-    async def change(self, options: dict[str, str], words: list[str], user: str) -> str:
+    async def change(self, options: dict[str, str], words: list[str]) -> str:
         """`/finetune policy every=50 schedule="mon 09:00" budget=20`, `off` or `reset`."""
         if words and words != ["off"] and words != ["reset"]:
             raise CommandError(f"`{' '.join(words)}` is not a policy word; write `off` or `reset`.")
@@ -98,19 +97,19 @@ class TrainingPolicy:
             await self._store.clear()
             return f"The training policy is back to the settings': {await self.line()}."
         if words == ["off"]:
-            await self._store.save(Policy(set_by=user))
+            await self._store.save(Policy(set_in_chat=True))
             return "The training policy is off: I start jobs only when an admin asks."
-        unknown = sorted(set(options) - set(KEYS))
+        unknown = sorted(set(options) - set(POLICY_KEYS))
         if unknown:
-            raise CommandError(f"`{unknown[0]}` is not a policy option ({', '.join(KEYS)}).")
-        policy = (await self.current()).model_copy(update={"set_by": user})
+            raise CommandError(f"`{unknown[0]}` is not a policy option ({', '.join(POLICY_KEYS)}).")
+        policy = (await self.current()).model_copy(update={"set_in_chat": True})
         if "every" in options:
             policy.every_examples = _off_or(options["every"], _examples)
         if "schedule" in options:
             policy.schedule = _off_or(options["schedule"], _schedule)
         if "budget" in options:
             policy.budget_monthly = _off_or(options["budget"], _dollars)
-        await self._store.save(Policy.model_validate(policy.model_dump()))
+        await self._store.save(policy)
         gate = " Each job it starts is compared with the model in use, and the picks decide."
         return f"Saved. Training policy: {await self.line()}.{gate if policy.is_on else ''}"
 
@@ -137,7 +136,7 @@ class TrainingPolicy:
             return
         report = await self._finetuner.validate(self._settings.finetune_base_model)
         if not report.can_train:
-            await self._say_once(
+            await self._notices.say_once(
                 f"policy-refused:{new}",
                 f"The training policy would start a job ({reason}), but: {report.refusal}",
             )
@@ -145,7 +144,7 @@ class TrainingPolicy:
         if policy.budget_monthly is not None:
             refusal = await self._over_budget(policy.budget_monthly, report.estimated_cost_usd)
             if refusal:
-                await self._say_once(
+                await self._notices.say_once(
                     f"policy-budget:{self._ledger.this_month()}",
                     f"The training policy would start a job ({reason}), but {refusal} Nothing "
                     "was started; it tries again next month, or when an admin raises the budget "
@@ -165,7 +164,7 @@ class TrainingPolicy:
         if outcome.job_id is not None:
             self._held = None
         else:
-            await self._say_once(
+            await self._notices.say_once(
                 f"policy-start-failed:{new}",
                 f"The training policy tried to start a job ({reason}), but: {outcome.text}",
             )
@@ -207,9 +206,6 @@ class TrainingPolicy:
             return await self._jobs.get(active)
         finished = await self._jobs.finished(limit=1)
         return finished[0] if finished else None
-
-    async def _say_once(self, notice: str, text: str, *, for_seconds: int = 86400) -> None:
-        await self._notices.say_once(notice, text, for_seconds=for_seconds)
 
 
 def _off_or(text: str, parse):
