@@ -389,6 +389,9 @@ class RunningBot(SlackSender):
             await self.slack_session.close()
         if self.discord:
             await self.discord.close()
+            # As `python -m bot` stops: a login retry or reconnect still sleeping is cancelled,
+            # not waited out (the fake may already be gone).
+            self.discord_task.cancel()
             await asyncio.gather(self.discord_task, return_exceptions=True)
         await self.session.close()
         await self.runner.cleanup()
