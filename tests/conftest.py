@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import importlib.util
 import shutil
 import signal
 import socket
@@ -13,6 +15,23 @@ from pathlib import Path
 
 import pytest
 import redis
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Everything imported to collect the tests (torch and transformers among them) lives to
+    # the end: out of the collector's way, each full collection a test triggers, or makes on
+    # purpose, scans only what tests made. The bot does the same after its warm-up.
+    gc.freeze()
+
+
+LOCAL_EXTRA = 'needs the [local] extra: pip install ".[local]"'
+
+
+def needs(*modules: str, reason: str = LOCAL_EXTRA) -> pytest.MarkDecorator:
+    """Skip unless `modules` are installed, found without importing them: importing trl or
+    vLLM to decide costs each test process seconds before the first test runs."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    return pytest.mark.skipif(bool(missing), reason=reason)
 
 
 def free_port() -> int:

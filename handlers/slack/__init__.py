@@ -56,6 +56,8 @@ class SlackRefused(SettingsError):
 def build_slack_app(core: ChatFace) -> AsyncApp:
     settings = core.settings
     app = AsyncApp(
+        # Named, or Bolt walks the whole call stack (reading each frame's source) to name it.
+        name="finetune-bot",
         # The token, not a client of ours: given a client, Bolt still reads SLACK_BOT_TOKEN from
         # the environment and warns at every start that the token will be unused.
         token=settings.slack_bot_token,

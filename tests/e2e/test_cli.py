@@ -17,6 +17,7 @@ import click
 import pytest
 
 from handlers.cli import build_cli
+from tests.cli_process import run_bot
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,19 +42,7 @@ def cli_env(redis_url, openai_fake, tmp_path) -> dict[str, str]:
 
 async def bot(env: dict[str, str], *args: str, stdin: str = "", cwd: Path | None = None):
     """Run `python -m bot *args`; return (exit code, stdout, stderr)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        cwd=cwd or ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=60)
-    return process.returncode, out.decode(), err.decode()
+    return await run_bot(env, *args, stdin=stdin, cwd=cwd or ROOT)
 
 
 def chat_line(user: str, answer: str, *, weight: int | None = None) -> str:

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("trl", reason='needs the [local] extra: pip install ".[local]"')
-
+from tests.conftest import needs
 from tests.e2e.test_finetune import FAST, announcements, command, eventually, seed_examples
 from tests.fakes.vllm_api import FakeVLLM
 from tests.worker.conftest import example_lines
 from tests.worker.tiny_model import build_tiny_model
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs("trl")]
 REPO = Path(__file__).resolve().parents[2]
 
 

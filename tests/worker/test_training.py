@@ -15,17 +15,16 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-pytest.importorskip("trl", reason='needs the [local] extra: pip install ".[local]"')
-
 from bot.trainers.base import JobSpec
 from bot.trainers.local import LocalTrainer
 from storage.gpu_queue import GpuQueue
+from tests.conftest import needs
 from tests.fakes.vllm_api import FakeVLLM
 from tests.worker.conftest import example_lines, to_jsonl
 from worker.config import load_settings
 from worker.loop import Worker
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs("trl")]
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_TRAINING = {

@@ -1,0 +1,93 @@
+"""`python -m bot …` as a process of its own, forked from tests/fork_server.py (one per test
+process, started on first use) instead of started from nothing: the same process, minus a
+second of imports."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_server: tuple[subprocess.Popen, str] | None = None
+
+
+def _socket_path() -> str:
+    global _server
+    if _server is None or _server[0].poll() is not None:
+        path = os.path.join(tempfile.mkdtemp(prefix="fork-server-"), "socket")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.fork_server", path],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the fork server did not start")
+        atexit.register(process.kill)
+        _server = process, path
+    return _server[1]
+
+
+async def run_bot(
+    env: dict[str, str], *args: str, cwd: Path, stdin: str = "", timeout: float = 60
+) -> tuple[int, str, str]:
+    """Run `python -m bot *args`; return (exit code, stdout, stderr)."""
+    return await asyncio.to_thread(_run, env, list(args), cwd, stdin.encode(), timeout)
+
+
+def _run(env, argv, cwd, stdin: bytes, timeout: float) -> tuple[int, str, str]:
+    read_in, write_in = os.pipe()
+    read_out, write_out = os.pipe()
+    read_err, write_err = os.pipe()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(_socket_path())
+        request = json.dumps({"argv": argv, "env": env, "cwd": str(cwd)}).encode() + b"\n"
+        socket.send_fds(connection, [request], [read_in, write_out, write_err])
+        for fd in (read_in, write_out, write_err):
+            os.close(fd)
+        writer = threading.Thread(target=_write_all, args=(write_in, stdin), daemon=True)
+        writer.start()
+        out, err = _read_until_closed(read_out, read_err, timeout)
+        connection.settimeout(timeout)
+        answers = connection.makefile("rb")
+        json.loads(answers.readline())  # {"pid": …}
+        code = json.loads(answers.readline())["code"]
+    return code, out.decode(), err.decode()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        with open(fd, "wb", closefd=True) as pipe:
+            pipe.write(data)
+    except BrokenPipeError:
+        pass  # the command ended without reading all of its input
+
+
+def _read_until_closed(out_fd: int, err_fd: int, timeout: float) -> tuple[bytes, bytes]:
+    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    with selectors.DefaultSelector() as selector:
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            ready = selector.select(timeout)
+            if not ready:
+                raise TimeoutError(f"python -m bot did not end within {timeout} s")
+            for key, _ in ready:
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+    return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
