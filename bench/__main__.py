@@ -1,5 +1,5 @@
 """Benchmarks: `python -m bench` runs them all; `python -m bench
-events|load|dataset|discord|slack-stream|memory|redis-bytes|gate` runs one.
+events|load|dataset|discord|slack-stream|memory|redis-bytes|gate|redaction` runs one.
 
 Each prints its figures and writes bench/results/<name>.json. See bench/README.md.
 """
@@ -27,6 +27,7 @@ def main() -> None:
             "memory",
             "redis-bytes",
             "gate",
+            "redaction",
         ],
     )
     parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
@@ -99,6 +100,11 @@ def main() -> None:
 
         print("== gate ==", flush=True)
         print(f"   -> {write_results('gate', gate.run(args.gates))}")
+    if args.which in ("all", "redaction"):
+        from bench import redaction
+
+        print("== redaction ==", flush=True)
+        print(f"   -> {write_results('redaction', redaction.run())}")
 
 
 if __name__ == "__main__":

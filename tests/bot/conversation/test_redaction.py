@@ -637,47 +637,41 @@ def typical_message() -> str:
     )
 
 
-def mean_seconds(text: str, runs: int) -> float:
+def cpu_seconds_per_character(text: str) -> float:
+    """The least CPU time of a few redactions of `text`, per character: CPU time and the least
+    of several are what other processes on a busy machine change least."""
     redactor().redact(text, {})  # warm-up
-    start = time.perf_counter()
-    for _ in range(runs):
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
         redactor().redact(text, {})
-    return (time.perf_counter() - start) / runs
+        best = min(best, time.process_time() - start)
+    return best / len(text)
 
 
-def test_a_typical_message_redacts_in_well_under_a_millisecond():
-    # Measured ~0.2 ms on this 2-core machine; the bound leaves room for a busy CI run.
-    assert mean_seconds(typical_message(), runs=200) < 0.002
-
-
-def test_a_typical_message_with_emoji_and_other_digits_redacts_as_fast():
-    text = (
-        typical_message()
-        .replace("Hey", "Héllo 👨\u200d👩\u200d👧 team —")
-        .replace("#48213", "#４８２１３\u00a0(٤٨٢١٣)")
-    )
-    # Folding costs ~20 µs here; most of the time is still the phone matcher's.
-    assert mean_seconds(text, runs=200) < 0.002
-
-
-def test_a_20000_character_message_redacts_in_a_few_milliseconds():
-    text = (typical_message() + "\n") * (20_000 // (len(typical_message()) + 1))
-    # Measured ~10 ms for a message this dense with phones and emails (prose: ~1.5 ms).
-    assert mean_seconds(text, runs=10) < 0.1
+# How fast redaction is, in milliseconds per message, is `python -m bench redaction`'s figure.
+# What a test can hold on any machine is the shape: a long message costs per character about
+# what a typical one does, so no pattern backtracks its way into seconds (a quadratic one would
+# cost sixty times as much per character at 20,000 characters).
+LINEAR = 10
 
 
 @pytest.mark.parametrize(
     "unit",
     [
+        typical_message() + "\n",
         "今日のデプロイは１４時３０分に終わりました。注文番号は＃４８２１３です。",
         "👨\u200d👩\u200d👧 ❤️ ",
+        typical_message()
+        .replace("Hey", "Héllo 👨\u200d👩\u200d👧 team —")
+        .replace("#48213", "#４８２１３\u00a0(٤٨٢١٣)"),
     ],
-    ids=["fullwidth digits in japanese", "emoji sequences"],
+    ids=["dense with phones and emails", "fullwidth digits", "emoji sequences", "mixed"],
 )
-def test_a_20000_character_message_full_of_characters_to_fold_redacts_in_milliseconds(unit: str):
-    text = (unit * (20_000 // len(unit) + 1))[:20_000]
-    # Measured ~8 ms and ~12 ms: nearly every run of the text has characters to fold.
-    assert mean_seconds(text, runs=5) < 0.1
+def test_a_20000_character_message_costs_per_character_what_a_typical_one_does(unit: str):
+    long = (unit * (20_000 // len(unit) + 1))[:20_000]
+    typical = cpu_seconds_per_character(typical_message())
+    assert cpu_seconds_per_character(long) < LINEAR * typical
 
 
 # --- the table, counted ----------------------------------------------------------------------
