@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import json
 import time
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -371,10 +371,18 @@ class RunningBot(SlackSender):
             running.discord_task = asyncio.create_task(
                 run_discord(bot.discord, settings.discord_token)
             )
+        cls.running.add(running)
         return running
 
     watcher_task: asyncio.Task | None = None
     slack_session: aiohttp.ClientSession | None = None
+    running: ClassVar[set[RunningBot]] = set()  # started and not stopped, in this process
+
+    @property
+    def busy(self) -> bool:
+        """Answers queued or being given."""
+        answers = self.services.answers
+        return answers.waiting > 0 or answers.in_progress > 0
 
     async def stop_watching(self) -> None:
         if self.watcher_task:
@@ -383,6 +391,7 @@ class RunningBot(SlackSender):
             self.watcher_task = None
 
     async def stop(self) -> None:
+        RunningBot.running.discard(self)
         await self.stop_watching()
         await asyncio.wait_for(self.services.answers.join(), 30)
         if self.slack_session:

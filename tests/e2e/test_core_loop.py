@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
-from tests.e2e.harness import CHANNEL
+from tests.e2e.harness import CHANNEL, RunningBot
 
 
 def bot_replies(slack) -> list:
@@ -25,9 +26,37 @@ async def replies(slack, count: int, timeout: float = 5.0) -> list:
     raise AssertionError(f"expected {count} replies, got {len(bot_replies(slack))}")
 
 
-async def settle() -> None:
-    """Let background listeners finish (for asserting that nothing else happens)."""
-    await asyncio.sleep(0.3)
+TESTS = str(Path(__file__).resolve().parents[1])
+# Tasks that last as long as a bot or a server does; settling waits for all the others.
+LASTING = {
+    "RequestHandler.start",  # a kept-alive HTTP connection (a request in it has a waiter)
+    "AnswerQueue._work",  # an answer worker (its answers are counted: `RunningBot.busy`)
+    "JobWatcher.run",
+    "Event.wait",
+    "run_discord",
+}
+
+
+async def settle(at_least: float = 0.05, at_most: float = 3.0) -> None:
+    """Let the work the last events started finish, for asserting that nothing else happens:
+    Bolt's listeners and discord.py's handlers (tasks of their own), and the answers of the bots
+    in this process (a bot in another process needs a wait of its own)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + at_most
+    await asyncio.sleep(at_least)
+    while _busy() and loop.time() < deadline:  # noqa: ASYNC110  (no event says "idle")
+        await asyncio.sleep(0.01)
+
+
+def _busy() -> bool:
+    working = [task for task in asyncio.all_tasks() if _bots_work(task.get_coro())]
+    return bool(working) or any(bot.busy for bot in RunningBot.running)
+
+
+def _bots_work(coroutine) -> bool:
+    # The test's own tasks (the test, a check `eventually` runs) are what waits, not work.
+    ours = getattr(coroutine, "cr_code", None) and coroutine.cr_code.co_filename.startswith(TESTS)
+    return not ours and coroutine.__qualname__ not in LASTING
 
 
 async def test_mention_is_answered_in_its_thread_in_the_configured_tone(bot, slack, openai_fake):

@@ -70,7 +70,7 @@ async def test_a_mention_whose_process_died_mid_answer_is_answered_on_redelivery
             [reply] = await replies(slack, 1, timeout=15)
             assert reply.thread_ts == MENTION["ts"]
             await sender.send_event(MENTION, event_id="EvCRASH", retry_num=2)
-            await settle()
+            await asyncio.sleep(0.3)  # what the bot, another process, does meanwhile
         assert len(bot_replies(slack)) == 1, "answered once, not zero times, not twice"
     finally:
         await stop_process(second)
