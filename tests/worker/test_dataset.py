@@ -6,7 +6,7 @@ from tests.conftest import needs
 from tests.worker.conftest import example_lines, to_jsonl
 from worker.dataset import DatasetError, build_rows, tokenize_conversation
 
-pytestmark = needs("transformers")
+pytestmark = [pytest.mark.slow, needs("transformers")]
 
 
 @pytest.fixture(scope="module")
