@@ -258,6 +258,17 @@ class Keys:
         """Set of the months the ledger has entries for."""
         return f"{self._base}:ledger:months"
 
+    # Slack installations (storage/installations.py): the deployment's, not a team's ----------
+
+    def slack_installation(self, workspace: str) -> str:
+        """Hash: `bot` and `installation`, each encrypted, of one installed workspace."""
+        return f"{self._base}:slack-installation:{workspace}"
+
+    @property
+    def slack_installations(self) -> str:
+        """Set of the workspaces installed."""
+        return f"{self._base}:slack-installations"
+
     # The local GPU workers (storage/gpu_queue.py; SAQ keeps the jobs themselves) -----------
 
     def local_file(self, file_id: str) -> str:
