@@ -269,6 +269,10 @@ class Keys:
         """Set of the workspaces installed."""
         return f"{self._base}:slack-installations"
 
+    def oauth_state(self, nonce: str) -> str:
+        """Held from an install page to its redirect: taken once (storage/oauth_states.py)."""
+        return f"{self._base}:oauth-state:{nonce}"
+
     # The local GPU workers (storage/gpu_queue.py; SAQ keeps the jobs themselves) -----------
 
     def local_file(self, file_id: str) -> str:
