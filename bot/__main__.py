@@ -14,9 +14,14 @@ from bot.app import open_core
 from bot.config import Settings, SettingsError, load_settings
 from bot.runtime.warm_up import warm_encodings
 from handlers.cli import build_cli
+from storage.installations import RedisInstallationStore, token_cipher
+from storage.keys import Keys
+from storage.oauth_states import RedisOAuthStateStore
 
 if TYPE_CHECKING:
+    from bot.app import Services
     from handlers.serving import Bot
+    from handlers.slack.install import SlackInstall
 
 logger = logging.getLogger("bot")
 
@@ -39,8 +44,9 @@ def assemble(settings: Settings, *, discord: bool = True) -> Bot:
     # Each front end gets the core's face; the reporters that speak through it are added here.
     face = ChatFace.of(services)
     slack = None
+    install = slack_install(settings, services) if settings.slack_oauth else None
     if settings.slack_enabled:
-        slack = build_slack_app(face)
+        slack = build_slack_app(face, install)
         reporter = SlackJobReporter(slack.client, interval=settings.job_status_update_seconds)
         services.reporters.add("slack", reporter)
         services.comparer.reporters.add("slack", SlackComparisonReporter(slack.client))
@@ -49,7 +55,18 @@ def assemble(settings: Settings, *, discord: bool = True) -> Bot:
         discord_bot = build_discord_bot(face)
         services.reporters.add("discord", DiscordJobReporter(discord_bot))
         services.comparer.reporters.add("discord", DiscordComparisonReporter(discord_bot))
-    return Bot(redis, services, slack, discord_bot)
+    return Bot(redis, services, slack, discord_bot, install)
+
+
+def slack_install(settings: Settings, services: Services) -> SlackInstall:
+    """Installing from a link: the workspace's token in Redis, encrypted; states taken once."""
+    from handlers.slack.install import SlackInstall
+
+    keys = Keys(settings.redis_prefix)
+    cipher = token_cipher(settings.token_encryption_key)
+    store = RedisInstallationStore(services.redis, keys, cipher, one_workspace=True)
+    states = RedisOAuthStateStore(services.redis, keys, settings.slack_state_secret)
+    return SlackInstall(settings, store, states)
 
 
 def run_server() -> None:

@@ -43,6 +43,9 @@ _FRONT_END_CREDENTIALS = (
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_STATE_SECRET",
+    "TOKEN_ENCRYPTION_KEY",
     "DISCORD_TOKEN",
     "OPENAI_WEBHOOK_SECRET",
     "HEALTHZ_TOKEN",
@@ -69,6 +72,15 @@ class Settings(BaseSettings):
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
+    # Installed from a link instead of SLACK_BOT_TOKEN (Bolt's OAuth flow at /slack/install):
+    # the workspace's token is kept in Redis, encrypted with TOKEN_ENCRYPTION_KEY (Fernet keys,
+    # comma-separated to rotate). One workspace per deployment until teams come (issue 24).
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+    slack_state_secret: str = ""
+    token_encryption_key: str = ""
+    # Where Slack's "Allow" button leads; unset: Slack uses the app's one Redirect URL.
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
     discord_token: str = ""
     discord_finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     discord_curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"👍", "✅"})
@@ -279,6 +291,8 @@ class Settings(BaseSettings):
         )
 
     def _check_front_end(self) -> None:
+        if self.slack_oauth:
+            self._check_slack_install()
         if self.slack_enabled and not self.slack_app_token and not self.slack_signing_secret:
             raise ValueError(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset)"
@@ -302,6 +316,27 @@ class Settings(BaseSettings):
                 "connections:write, or leave it empty for HTTP mode"
             )
 
+    def _check_slack_install(self) -> None:
+        from storage.installations import token_cipher
+
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_CLIENT_SECRET", self.slack_client_secret),
+                ("SLACK_STATE_SECRET", self.slack_state_secret),
+                ("TOKEN_ENCRYPTION_KEY", self.token_encryption_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"SLACK_CLIENT_ID (installing from a link) needs {_listed(missing)}")
+        if self.slack_app_token:
+            raise ValueError(
+                "SLACK_CLIENT_ID (installing from a link) needs HTTP mode, for Slack's redirect "
+                "back to /slack/oauth_redirect: leave SLACK_APP_TOKEN empty"
+            )
+        token_cipher(self.token_encryption_key)  # a key Fernet refuses, said in one line
+
     def require(self, *needs: str) -> None:
         """Check what a way of running needs: "front_end" (a Slack or Discord token), "chat" (a
         model to talk to), "training" (a backend to train on). Raises SettingsError.
@@ -317,8 +352,8 @@ class Settings(BaseSettings):
             if "front_end" in needs:
                 if not (self.slack_enabled or self.discord_enabled):
                     raise ValueError(
-                        "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; "
-                        "neither is set"
+                        "SLACK_BOT_TOKEN or SLACK_CLIENT_ID (for Slack) or DISCORD_TOKEN (for "
+                        "Discord) is required; none is set"
                     )
                 self._check_front_end()
             if self.providers_file is not None:
@@ -369,14 +404,18 @@ class Settings(BaseSettings):
 
     @property
     def secrets(self) -> list[str]:
-        """Every configured credential, to keep out of logs."""
-        return list(self._credentials().values())
+        """Every configured credential, to keep out of logs (each of several token keys too)."""
+        keys = [key.strip() for key in self.token_encryption_key.split(",") if key.strip()]
+        return [*self._credentials().values(), *keys]
 
     def _credentials(self) -> dict[str, str]:
         return {
             "SLACK_BOT_TOKEN": self.slack_bot_token,
             "SLACK_SIGNING_SECRET": self.slack_signing_secret,
             "SLACK_APP_TOKEN": self.slack_app_token,
+            "SLACK_CLIENT_SECRET": self.slack_client_secret,
+            "SLACK_STATE_SECRET": self.slack_state_secret,
+            "TOKEN_ENCRYPTION_KEY": self.token_encryption_key,
             "DISCORD_TOKEN": self.discord_token,
             "OPENAI_API_KEY": self.openai_api_key,
             "CHAT_API_KEY": self.chat_api_key,
@@ -404,7 +443,12 @@ class Settings(BaseSettings):
 
     @property
     def slack_enabled(self) -> bool:
-        return bool(self.slack_bot_token)
+        return bool(self.slack_bot_token) or self.slack_oauth
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Installed from a link (SLACK_CLIENT_ID) rather than with SLACK_BOT_TOKEN."""
+        return bool(self.slack_client_id) and not self.slack_bot_token
 
     @property
     def discord_enabled(self) -> bool:

@@ -13,7 +13,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from openai import AsyncOpenAI, InvalidWebhookSignatureError
 from slack_bolt.async_app import AsyncApp
 
-from handlers.slack.endpoint import SlackEndpoint
+from handlers.slack.endpoint import InstallPages, SlackEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ def build_web_app(
     # Without a signing secret (Socket Mode) nothing on this port can tell Slack's requests.
     if slack is not None and signing_secret:
         app.router.add_post("/slack/events", SlackEndpoint(slack, signing_secret).handle)
+    if slack is not None and slack.oauth_flow is not None:
+        pages = InstallPages(slack.oauth_flow)
+        app.router.add_get(slack.oauth_flow.install_path, pages.install)
+        app.router.add_get(slack.oauth_flow.redirect_uri_path, pages.redirect)
     app.router.add_get("/healthz", healthz)
     if webhook_secret and openai_client and on_job_event:
         app.router.add_post("/openai/webhook", openai_webhook)

@@ -22,6 +22,7 @@ from bot.runtime.warm_up import warm_up
 from handlers.discord import DiscordBot, run_discord
 from handlers.http import build_web_app
 from handlers.slack import SlackIdentity, SlackSocket, share_connections
+from handlers.slack.install import SlackInstall
 from storage.connection import RedisHandle
 
 logger = logging.getLogger("bot")
@@ -39,6 +40,12 @@ class Bot:
     services: Services
     slack: AsyncApp | None
     discord: DiscordBot | None
+    install: SlackInstall | None = None  # installed from a link (SLACK_CLIENT_ID)
+
+    async def prepare(self) -> None:
+        """What must be known before the first event: an installed workspace's token."""
+        if self.install:
+            await self.install.load_token()
 
     def web_app(self, is_ready) -> web.Application:
         return build_web_app(
@@ -85,8 +92,10 @@ async def serve(bot: Bot) -> None:
 
 async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
     settings = bot.services.settings
-    identity = SlackIdentity(bot.slack) if bot.slack else None
+    # Installed from a link, the bot's identity comes with each workspace's events.
+    identity = SlackIdentity(bot.slack) if bot.slack and not bot.install else None
     # Before the port or the socket takes the first event (a taken port is found after it).
+    await bot.prepare()
     await bot.warm()
     runner = None
     if not settings.socket_mode:

@@ -19,12 +19,18 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from redis.asyncio import Redis
+from slack_bolt.error import BoltError
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
 from storage.keys import Keys
 
 logger = logging.getLogger(__name__)
+
+
+class AnotherWorkspace(BoltError):
+    """A second workspace tried to install a deployment that serves one (Bolt's flow shows its
+    failure page for it, and saves nothing)."""
 
 
 class TokenKeyError(ValueError):
@@ -56,10 +62,16 @@ def workspace_id(enterprise_id: str | None, team_id: str | None, enterprise_inst
 
 
 class RedisInstallationStore(AsyncInstallationStore):
-    def __init__(self, redis: Redis, keys: Keys, cipher: MultiFernet) -> None:
+    """`one_workspace`: until teams come (issue 24), a deployment serves one workspace; a
+    second one would share the first one's dataset, model and admins."""
+
+    def __init__(
+        self, redis: Redis, keys: Keys, cipher: MultiFernet, *, one_workspace: bool = False
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._cipher = cipher
+        self._one_workspace = one_workspace
 
     @property
     def logger(self) -> logging.Logger:
@@ -71,6 +83,9 @@ class RedisInstallationStore(AsyncInstallationStore):
             installation.team_id,
             installation.is_enterprise_install,
         )
+        if self._one_workspace and any(other != workspace for other in await self.workspaces()):
+            logger.warning("slack: refused an install from a second workspace")
+            raise AnotherWorkspace(workspace)
         await self._write(workspace, installation=installation, bot=installation.to_bot())
 
     async def async_save_bot(self, bot: Bot) -> None:

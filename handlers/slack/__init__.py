@@ -26,6 +26,7 @@ from bot.config import SettingsError
 from bot.errors import REDIS_DOWN
 from bot.faces import ChatFace
 from handlers.slack import actions, commands, comparison, events, feedback, home, reactions, views
+from handlers.slack.install import SlackInstall
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +54,21 @@ class SlackRefused(SettingsError):
         super().__init__(f"{variable} was refused by Slack ({error})")
 
 
-def build_slack_app(core: ChatFace) -> AsyncApp:
+def build_slack_app(core: ChatFace, install: SlackInstall | None = None) -> AsyncApp:
+    """`install`: installed from a link (SLACK_CLIENT_ID), each workspace's token found by
+    Bolt in the installation store; otherwise SLACK_BOT_TOKEN."""
     settings = core.settings
+    # The token, not a client of ours: given a client, Bolt still reads SLACK_BOT_TOKEN from
+    # the environment and warns at every start that the token will be unused.
+    credentials = (
+        {"oauth_settings": install.oauth_settings}
+        if install
+        else {"token": settings.slack_bot_token}
+    )
     app = AsyncApp(
         # Named, or Bolt walks the whole call stack (reading each frame's source) to name it.
         name="finetune-bot",
-        # The token, not a client of ours: given a client, Bolt still reads SLACK_BOT_TOKEN from
-        # the environment and warns at every start that the token will be unused.
-        token=settings.slack_bot_token,
+        **credentials,
         signing_secret=settings.slack_signing_secret or None,
         # Our endpoint (endpoint.py) checks each HTTP request's signature before anything in it
         # is parsed; Bolt's check comes after parsing and logs the whole body of a request it
@@ -103,6 +111,8 @@ def build_slack_app(core: ChatFace) -> AsyncApp:
     app.client.base_url = settings.slack_api_url
     app.middleware(run_each_signed_request_once)
     app.middleware(provide_services)
+    if install:
+        install.attach(app)
     events.register(app)
     reactions.register(app)
     commands.register(app)

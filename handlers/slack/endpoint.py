@@ -16,6 +16,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
@@ -35,6 +36,25 @@ SSL_CHECK = re.compile(
 # (ValueError), nesting deeper than the parser goes (RecursionError), or JSON of another shape
 # than Slack's where Bolt reads its ids (AttributeError and the rest).
 UNREADABLE = (ValueError, RecursionError, AttributeError, TypeError, KeyError, IndexError)
+
+
+class InstallPages:
+    """GET /slack/install and /slack/oauth_redirect (installing from a link): Bolt's OAuth flow
+    answers both; nothing in them is signed, so the flow's state (signed, taken once) and its
+    browser cookie are what tie a redirect to an install this deployment began."""
+
+    def __init__(self, flow: AsyncOAuthFlow) -> None:
+        self._flow = flow
+
+    async def install(self, request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await self._flow.handle_installation(_page(request)))
+
+    async def redirect(self, request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await self._flow.handle_callback(_page(request)))
+
+
+def _page(request: web.Request) -> AsyncBoltRequest:
+    return AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))
 
 
 class SlackEndpoint:

@@ -33,7 +33,8 @@ def test_without_any_front_end_token_both_are_named_in_one_line():
     with pytest.raises(SettingsError) as error:
         load_settings(slack_signing_secret="s", openai_api_key="k")
     assert str(error.value) == (
-        "SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is required; neither is set"
+        "SLACK_BOT_TOKEN or SLACK_CLIENT_ID (for Slack) or DISCORD_TOKEN (for Discord) is "
+        "required; none is set"
     )
 
 

@@ -355,6 +355,7 @@ class RunningBot(SlackSender):
         """`warm`: as `python -m bot` starts (warm-up, start-up objects frozen out of the garbage
         collector's way, one shared Slack session), for benchmarks of the first events."""
         bot = assemble(settings)
+        await bot.prepare()
         if warm:
             await bot.warm()
         runner = web.AppRunner(bot.web_app(bot.services.redis_ok))

@@ -82,8 +82,8 @@ def test_a_missing_setting_stops_start_up_with_one_line(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "Configuration error: SLACK_BOT_TOKEN (for Slack) or DISCORD_TOKEN (for Discord) is "
-        "required; neither is set"
+        "Configuration error: SLACK_BOT_TOKEN or SLACK_CLIENT_ID (for Slack) or DISCORD_TOKEN "
+        "(for Discord) is required; none is set"
     ]
 
 

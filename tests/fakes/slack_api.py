@@ -23,6 +23,7 @@ Run standalone with `python -m tests.fakes.slack_api --port N`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections import defaultdict, deque
@@ -110,6 +111,9 @@ class FakeSlack(FakeServer):
     team_id = "T1"
     bot_token = "xoxb-test-token"
     app_token = "xapp-test-token"
+    # The app's credentials for installing from a link (oauth.v2.access).
+    client_id = "1111.2222"
+    client_secret = "fake-client-secret"
 
     def __init__(self) -> None:
         super().__init__()
@@ -130,8 +134,12 @@ class FakeSlack(FakeServer):
         # Agent apps (the default) have prompts ignored when sent with a thread_ts.
         self.agent_view = True
         self._not_joined: set[str] = set()
+        self._codes: dict[str, str] = {}  # one-use install codes -> the workspace allowing
+        self.installed: dict[str, str] = {}  # bot tokens issued by installs -> their workspace
+        self._calling_team = self.team_id
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
+            "oauth.v2.access": self._oauth_v2_access,
             "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -254,9 +262,17 @@ class FakeSlack(FakeServer):
         call = Call(method, params, dict(request.headers))
         self.calls.append(call)
 
-        token = self.app_token if method == "apps.connections.open" else self.bot_token
-        if _bearer_token(request, params) != token:
+        token = _bearer_token(request, params)
+        if method == "oauth.v2.access":
+            call.response = self._oauth_v2_access(request, params)
+            return web.json_response(call.response)
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return _slack_error("invalid_auth")
+        elif token != self.bot_token and token not in self.installed:
             return _slack_error("invalid_auth")
+        # The workspace whose token calls (handlers below run without awaiting in between).
+        self._calling_team = self.installed.get(token, self.team_id)
         if self._faults[method]:
             return _slack_error(*self._faults[method].popleft())
 
@@ -311,13 +327,51 @@ class FakeSlack(FakeServer):
         micros = 1_700_000_000_000_000 + self._serial * 100
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
+    # ----- installing from a link ------------------------------------------------------
+
+    def allow(self, team_id: str) -> str:
+        """A person of workspace `team_id` clicks "Allow" on the install page: Slack sends their
+        browser to the app's redirect with this one-use code."""
+        code = f"code-{team_id}-{len(self._codes) + 1}"
+        self._codes[code] = team_id
+        return code
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removes the app: its tokens stop working."""
+        for token in [token for token, team in self.installed.items() if team == team_id]:
+            del self.installed[token]
+
+    def _oauth_v2_access(self, request: web.Request, params: dict[str, Any]) -> dict[str, Any]:
+        credentials = request.headers.get("Authorization", "")
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        given = (params.get("client_id"), params.get("client_secret"))
+        if credentials != f"Basic {expected}" and given != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        team = self._codes.pop(params.get("code", ""), None)
+        if team is None:
+            return {"ok": False, "error": "invalid_code"}
+        token = f"xoxb-{team}-{len(self.installed) + 1}"
+        self.installed[token] = team
+        return {
+            "ok": True,
+            "app_id": "A1",
+            "access_token": token,
+            "token_type": "bot",
+            "scope": "app_mentions:read,chat:write",
+            "bot_user_id": self.bot_user_id,
+            "team": {"id": team, "name": f"Workspace {team}"},
+            "enterprise": None,
+            "authed_user": {"id": "UINSTALLER"},
+            "is_enterprise_install": False,
+        }
+
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": True,
             "url": "https://fake-team.slack.com/",
             "team": "Fake Team",
             "user": "finetune-bot",
-            "team_id": self.team_id,
+            "team_id": self._calling_team,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,

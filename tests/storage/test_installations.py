@@ -88,7 +88,11 @@ async def test_a_wrong_key_finds_no_installation_and_says_so_without_the_token(r
     assert "can't be decrypted" in caplog.text and TOKEN not in caplog.text
 
 
-@pytest.mark.parametrize("key", ["", "not-a-key", "x" * 44, f"{KEY},short"])
+@pytest.mark.parametrize(
+    "key",
+    ["", "not-a-key", "x" * 44, f"{KEY},short"],
+    ids=["empty", "not base64", "33 bytes", "a good key then a short one"],
+)
 def test_a_key_fernet_does_not_take_is_refused_without_repeating_it(key):
     with pytest.raises(TokenKeyError) as error:
         token_cipher(key)

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from bot.config import DEFAULT_SUGGESTED_PROMPTS
+from handlers.slack.install import BOT_SCOPES, REDIRECT_PATH
 
 MANIFEST = yaml.safe_load((Path(__file__).parents[3] / "manifest.yml").read_text())
 
@@ -37,3 +38,11 @@ def test_the_home_tab_and_agent_view_are_on_with_the_default_prompts():
     prompts = [prompt["message"] for prompt in features["agent_view"]["suggested_prompts"]]
     assert prompts == list(DEFAULT_SUGGESTED_PROMPTS)
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_installing_from_a_link_asks_for_the_manifests_scopes_and_hears_an_uninstall():
+    assert set(BOT_SCOPES) == set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    [redirect] = MANIFEST["oauth_config"]["redirect_urls"]
+    assert redirect.endswith(REDIRECT_PATH)
+    events = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_uninstalled", "tokens_revoked"} <= events

@@ -1,0 +1,132 @@
+"""Installing from a link (SLACK_CLIENT_ID): Bolt's OAuth flow at /slack/install and
+/slack/oauth_redirect, each workspace's token in Redis (storage/installations.py), gone at once
+when the app is uninstalled or its tokens are revoked.
+
+Until teams come (issue 24), one deployment serves one workspace: everything it stores is that
+workspace's. A second workspace's install is refused (storage/installations.py) with a page that
+says why; the first one can uninstall and install again.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Protocol
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_callback_options import (
+    AsyncCallbackOptions,
+    AsyncFailureArgs,
+    AsyncSuccessArgs,
+)
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.oauth.installation_store import Bot
+
+from bot.config import Settings
+from storage.installations import AnotherWorkspace
+
+logger = logging.getLogger(__name__)
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+# manifest.yml's bot scopes (tests/handlers/slack/test_manifest.py keeps the two the same).
+BOT_SCOPES = (
+    "app_mentions:read",
+    "assistant:write",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "files:write",
+    "im:history",
+    "im:write",
+    "reactions:read",
+    "channels:history",
+    "groups:history",
+)
+
+
+class Installations(Protocol):
+    """What the flow and this module use of storage/installations.py's store."""
+
+    async def workspaces(self) -> list[str]: ...
+
+    async def async_find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None
+    ) -> Bot | None: ...
+
+    async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None: ...
+
+
+class SlackInstall:
+    """The OAuth flow's settings, and the installed workspace's token on the app's own client,
+    which what happens outside any event uses (a job's progress, a comparison's answers)."""
+
+    def __init__(self, settings: Settings, store: Installations, states: object) -> None:
+        self.store = store
+        self.oauth_settings = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            scopes=list(BOT_SCOPES),
+            user_scopes=[],
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+            authorization_url=settings.slack_authorize_url,
+            installation_store=store,
+            installation_store_bot_only=True,
+            state_store=states,
+            callback_options=AsyncCallbackOptions(success=self._installed, failure=self._refused),
+        )
+        self._app: AsyncApp | None = None
+
+    def attach(self, app: AsyncApp) -> None:
+        self._app = app
+        app.event("app_uninstalled")(self._uninstalled)
+        app.event("tokens_revoked")(self._revoked)
+
+    async def load_token(self) -> None:
+        """At start: the installed workspace's token onto the app's client, if one is."""
+        for workspace in await self.store.workspaces():
+            enterprise, _, team = workspace.partition("-")
+            bot = await self.store.async_find_bot(
+                enterprise_id=None if enterprise == "none" else enterprise,
+                team_id=None if team == "none" else team,
+            )
+            if bot is not None:
+                self._app.client.token = bot.bot_token
+                logger.info("slack: serving the installed workspace %s", bot.team_id)
+
+    async def _installed(self, args: AsyncSuccessArgs) -> BoltResponse:
+        installation = args.installation
+        self._app.client.token = installation.bot_token
+        logger.info("slack: installed in workspace %s", installation.team_id)
+        name = html.escape(installation.team_name or installation.team_id or "your workspace")
+        return _page(200, f"Installed in {name}. Mention the bot in a channel to start.")
+
+    async def _refused(self, args: AsyncFailureArgs) -> BoltResponse:
+        if isinstance(args.error, AnotherWorkspace):
+            return _page(
+                403,
+                "This bot already serves another Slack workspace, and each keeps its own "
+                "conversations and model: ask its operator for a bot of your own.",
+            )
+        logger.warning("slack: an install failed (%s)", args.reason)
+        return _page(args.suggested_status_code, "The install did not finish. Try again.")
+
+    async def _uninstalled(self, body: dict) -> None:
+        await self._forget(body.get("enterprise_id"), body.get("team_id"))
+        logger.info("slack: uninstalled from workspace %s; its token is deleted", body["team_id"])
+
+    async def _revoked(self, event: dict, body: dict) -> None:
+        if event.get("tokens", {}).get("bot"):
+            await self._forget(body.get("enterprise_id"), body.get("team_id"))
+            logger.info("slack: workspace %s revoked the bot's token; deleted", body["team_id"])
+
+    async def _forget(self, enterprise_id: str | None, team_id: str | None) -> None:
+        await self.store.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)
+        self._app.client.token = None
+
+
+def _page(status: int, sentence: str) -> BoltResponse:
+    body = f"<!doctype html><html><body><p>{sentence}</p></body></html>"
+    return BoltResponse(status=status, body=body, headers={"Content-Type": "text/html"})
