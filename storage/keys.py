@@ -270,7 +270,7 @@ class Keys:
         return f"{self._base}:slack-installations"
 
     def oauth_state(self, nonce: str) -> str:
-        """Held from an install page to its redirect: taken once (storage/oauth_states.py)."""
+        """Set when an install's state is used, until it expires (storage/oauth_states.py)."""
         return f"{self._base}:oauth-state:{nonce}"
 
     # The local GPU workers (storage/gpu_queue.py; SAQ keeps the jobs themselves) -----------

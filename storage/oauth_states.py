@@ -2,8 +2,9 @@
 redirect Slack sends back to an install this deployment began.
 
 A state is `nonce.expiry.signature`, signed with `SLACK_STATE_SECRET`: a forged or altered one
-is refused before Redis is asked. Its nonce is kept in Redis until it expires and taken on first
-use, so a redirect replayed (from a browser's history, a proxy log) installs nothing.
+is refused before Redis is asked. Issuing one stores nothing (anyone may open the install page,
+as often as they like); taking one marks its nonce used until it expires, so a redirect replayed
+(from a browser's history, a proxy's log) installs nothing.
 """
 
 from __future__ import annotations
@@ -38,10 +39,7 @@ class RedisOAuthStateStore(AsyncOAuthStateStore):
         return logger
 
     async def async_issue(self, *args, **kwargs) -> str:
-        nonce = secrets.token_urlsafe(16)
-        body = f"{nonce}.{int(time.time()) + self._lifetime}"
-        # Kept a minute past the expiry it is signed with, which is what decides.
-        await self._redis.set(self._keys.oauth_state(nonce), "1", ex=max(self._lifetime, 0) + 60)
+        body = f"{secrets.token_urlsafe(16)}.{int(time.time()) + self._lifetime}"
         return f"{body}.{self._sign(body)}"
 
     async def async_consume(self, state: str) -> bool:
@@ -50,10 +48,13 @@ class RedisOAuthStateStore(AsyncOAuthStateStore):
         if not hmac.compare_digest(self._sign(f"{nonce}.{expiry}"), signature):
             logger.warning("slack: an install redirect with a state this bot did not sign")
             return False
-        if not expiry.isdigit() or int(expiry) < time.time():
+        left = int(expiry) - time.time() if expiry.isdigit() else 0
+        if left <= 0:
             logger.warning("slack: an install redirect whose state had expired")
             return False
-        if not await self._redis.delete(self._keys.oauth_state(nonce)):
+        # Kept a minute past the expiry the state is signed with, which is what decides.
+        used = self._keys.oauth_state(nonce)
+        if not await self._redis.set(used, "1", nx=True, ex=int(left) + 60):
             logger.warning("slack: an install redirect whose state was used before (a replay)")
             return False
         return True

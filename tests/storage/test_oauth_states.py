@@ -55,3 +55,9 @@ async def test_an_expired_state_is_refused(redis, caplog):
     state = await states(redis, lifetime=-1).async_issue()
     assert not await states(redis).async_consume(state)
     assert "expired" in caplog.text
+
+
+async def test_issuing_states_stores_nothing(redis):
+    for _ in range(50):
+        await states(redis).async_issue()
+    assert await redis.dbsize() == 0
