@@ -17,6 +17,10 @@ def clean_environment(monkeypatch, tmp_path):
         "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET",
         "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+        "SLACK_STATE_SECRET",
+        "TOKEN_ENCRYPTION_KEY",
         "OPENAI_API_KEY",
         "PORT",
         "CURATE_REACTIONS",
@@ -212,3 +216,42 @@ def test_a_slack_token_of_the_wrong_kind_is_named_without_its_value(variable, to
 def test_env_example_lists_every_setting():
     listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
     assert listed == {name.upper() for name in Settings.model_fields}
+
+
+INSTALL = {
+    "slack_client_id": "1111.2222",
+    "slack_client_secret": "client-secret",
+    "slack_state_secret": "state-secret",
+    "token_encryption_key": "YzYxZTRkNGQ2YmM1NDI1YmE1ZjBkYWUwY2NiODQ2Zjk=",
+    "slack_signing_secret": "s",
+    "openai_api_key": "sk-1",
+}
+
+
+def test_installing_from_a_link_runs_slack_without_a_bot_token():
+    settings = load_settings(**INSTALL)
+    assert settings.slack_enabled and settings.slack_oauth
+    assert {"client-secret", "state-secret", INSTALL["token_encryption_key"]} <= set(
+        settings.secrets
+    )
+    # With SLACK_BOT_TOKEN set, the token is what runs, as before.
+    assert not load_settings(**INSTALL, slack_bot_token="xoxb-1").slack_oauth
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (
+            {"slack_state_secret": "", "token_encryption_key": ""},
+            "SLACK_CLIENT_ID (installing from a link) needs SLACK_STATE_SECRET and "
+            "TOKEN_ENCRYPTION_KEY",
+        ),
+        ({"slack_app_token": "xapp-1"}, "needs HTTP mode"),
+        ({"token_encryption_key": "hunter2"}, "TOKEN_ENCRYPTION_KEY key 1 is not a Fernet key"),
+    ],
+    ids=["secrets missing", "socket mode", "not a fernet key"],
+)
+def test_installing_from_a_link_names_what_is_missing_in_one_line(change, said):
+    with pytest.raises(SettingsError) as error:
+        load_settings(**{**INSTALL, **change})
+    assert said in str(error.value) and "hunter2" not in str(error.value)
