@@ -14,9 +14,6 @@ from bot.app import open_core
 from bot.config import Settings, SettingsError, load_settings
 from bot.runtime.warm_up import warm_encodings
 from handlers.cli import build_cli
-from storage.installations import RedisInstallationStore, token_cipher
-from storage.keys import Keys
-from storage.oauth_states import RedisOAuthStateStore
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -61,6 +58,9 @@ def assemble(settings: Settings, *, discord: bool = True) -> Bot:
 def slack_install(settings: Settings, services: Services) -> SlackInstall:
     """Installing from a link: the workspace's token in Redis, encrypted; states taken once."""
     from handlers.slack.install import SlackInstall
+    from storage.installations import RedisInstallationStore, token_cipher
+    from storage.keys import Keys
+    from storage.oauth_states import RedisOAuthStateStore
 
     keys = Keys(settings.redis_prefix)
     cipher = token_cipher(settings.token_encryption_key)

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     slack_client_secret: str = ""
     slack_state_secret: str = ""
     token_encryption_key: str = ""
-    # Where Slack's "Allow" button leads; unset: Slack uses the app's one Redirect URL.
+    # Where the install page's "Add to Slack" leads (tests: the Slack stand-in).
     slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
     discord_token: str = ""
     discord_finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
