@@ -14,6 +14,7 @@ import logging
 from typing import Protocol
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_callback_options import (
     AsyncCallbackOptions,
     AsyncFailureArgs,
@@ -24,6 +25,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store import Bot
 
 from bot.config import Settings
+from bot.errors import REDIS_DOWN
 from storage.installations import AnotherWorkspace
 
 logger = logging.getLogger(__name__)
@@ -81,12 +83,19 @@ class SlackInstall:
 
     def attach(self, app: AsyncApp) -> None:
         self._app = app
+        app.middleware(self._keep_token)
         app.event("app_uninstalled")(self._uninstalled)
         app.event("tokens_revoked")(self._revoked)
 
     async def load_token(self) -> None:
-        """At start: the installed workspace's token onto the app's client, if one is."""
-        for workspace in await self.store.workspaces():
+        """At start: the installed workspace's token onto the app's client, if one is. With
+        Redis down it is taken from the workspace's next event instead."""
+        try:
+            workspaces = await self.store.workspaces()
+        except REDIS_DOWN:
+            logger.warning("slack: the installation can't be read yet (storage unreachable)")
+            return
+        for workspace in workspaces:
             enterprise, _, team = workspace.partition("-")
             bot = await self.store.async_find_bot(
                 enterprise_id=None if enterprise == "none" else enterprise,
@@ -95,6 +104,12 @@ class SlackInstall:
             if bot is not None:
                 self._app.client.token = bot.bot_token
                 logger.info("slack: serving the installed workspace %s", bot.team_id)
+
+    async def _keep_token(self, context: AsyncBoltContext, next) -> None:
+        # The token Bolt found for this event's workspace is the one to use outside events.
+        if context.bot_token and self._app.client.token != context.bot_token:
+            self._app.client.token = context.bot_token
+        await next()
 
     async def _installed(self, args: AsyncSuccessArgs) -> BoltResponse:
         installation = args.installation
@@ -114,17 +129,17 @@ class SlackInstall:
         return _page(args.suggested_status_code, "The install did not finish. Try again.")
 
     async def _uninstalled(self, body: dict) -> None:
-        await self._forget(body.get("enterprise_id"), body.get("team_id"))
-        logger.info("slack: uninstalled from workspace %s; its token is deleted", body["team_id"])
+        await self._forget(body, "the app was uninstalled")
 
     async def _revoked(self, event: dict, body: dict) -> None:
         if event.get("tokens", {}).get("bot"):
-            await self._forget(body.get("enterprise_id"), body.get("team_id"))
-            logger.info("slack: workspace %s revoked the bot's token; deleted", body["team_id"])
+            await self._forget(body, "the bot's token was revoked")
 
-    async def _forget(self, enterprise_id: str | None, team_id: str | None) -> None:
-        await self.store.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)
+    async def _forget(self, body: dict, why: str) -> None:
+        team = body.get("team_id")
+        await self.store.async_delete_all(enterprise_id=body.get("enterprise_id"), team_id=team)
         self._app.client.token = None
+        logger.info("slack: %s in workspace %s; its token is deleted", why, team)
 
 
 def _page(status: int, sentence: str) -> BoltResponse:
