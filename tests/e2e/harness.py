@@ -358,7 +358,8 @@ class RunningBot(SlackSender):
         await bot.prepare()
         if warm:
             await bot.warm()
-        runner = web.AppRunner(bot.web_app(bot.services.redis_ok))
+        # No access log, as `python -m bot` serves: a request's line is not the bot's to log.
+        runner = web.AppRunner(bot.web_app(bot.services.redis_ok), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         port = runner.addresses[0][1]
