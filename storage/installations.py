@@ -30,7 +30,12 @@ logger = logging.getLogger(__name__)
 
 class AnotherWorkspace(BoltError):
     """A second workspace tried to install a deployment that serves one (Bolt's flow shows its
-    failure page for it, and saves nothing)."""
+    failure page for it, and saves nothing). It carries the token Slack just issued, so that
+    it can be revoked; its message names the workspace only."""
+
+    def __init__(self, workspace: str, token: str | None) -> None:
+        super().__init__(workspace)
+        self.token = token
 
 
 class TokenKeyError(ValueError):
@@ -85,7 +90,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         )
         if self._one_workspace and any(other != workspace for other in await self.workspaces()):
             logger.warning("slack: refused an install from a second workspace")
-            raise AnotherWorkspace(workspace)
+            raise AnotherWorkspace(workspace, installation.bot_token)
         await self._write(workspace, installation=installation, bot=installation.to_bot())
 
     async def async_save_bot(self, bot: Bot) -> None:

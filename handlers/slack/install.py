@@ -13,6 +13,7 @@ import html
 import logging
 from typing import Protocol
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_callback_options import (
@@ -22,6 +23,7 @@ from slack_bolt.oauth.async_callback_options import (
 )
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Bot
 
 from bot.config import Settings
@@ -105,6 +107,20 @@ class SlackInstall:
                 self._app.client.token = bot.bot_token
                 logger.info("slack: serving the installed workspace %s", bot.team_id)
 
+    async def _revoke(self, token: str | None) -> None:
+        """Slack installed the app in the refused workspace before asking us to keep the token:
+        revoked, nothing of it is left installed there (its admins remove the app's entry)."""
+        if not token:
+            return
+        try:
+            await self._app.client.auth_revoke(token=token)
+        except SlackApiError as error:
+            reason = error.response.get("error")
+            logger.warning("slack: the refused workspace's token was not revoked (%s)", reason)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            name = type(error).__name__
+            logger.warning("slack: the refused workspace's token was not revoked (%s)", name)
+
     async def _keep_token(self, context: AsyncBoltContext, next) -> None:
         # The token Bolt found for this event's workspace is the one to use outside events.
         if context.bot_token and self._app.client.token != context.bot_token:
@@ -120,6 +136,7 @@ class SlackInstall:
 
     async def _refused(self, args: AsyncFailureArgs) -> BoltResponse:
         if isinstance(args.error, AnotherWorkspace):
+            await self._revoke(args.error.token)
             return _page(
                 403,
                 "This bot already serves another Slack workspace, and each keeps its own "

@@ -102,6 +102,8 @@ async def test_a_second_workspace_is_refused_with_a_page_and_nothing_kept(bot, s
     status, page = await install(bot, slack, "T2")
     assert status == 403 and "already serves another Slack workspace" in page
     assert "refused an install from a second workspace" in caplog.text
+    # The token Slack issued to the refused workspace is revoked: nothing of it is left.
+    assert set(slack.installed.values()) == {"T1"}
     # The first workspace is still the one served.
     await bot.mention("still here?")
     await replies(slack, 1)

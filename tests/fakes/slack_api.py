@@ -137,9 +137,11 @@ class FakeSlack(FakeServer):
         self._codes: dict[str, str] = {}  # one-use install codes -> the workspace allowing
         self.installed: dict[str, str] = {}  # bot tokens issued by installs -> their workspace
         self._calling_team = self.team_id
+        self._calling_token: str | None = None
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "oauth.v2.access": self._oauth_v2_access,
+            "auth.revoke": self._auth_revoke,
             "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -273,6 +275,7 @@ class FakeSlack(FakeServer):
             return _slack_error("invalid_auth")
         # The workspace whose token calls (handlers below run without awaiting in between).
         self._calling_team = self.installed.get(token, self.team_id)
+        self._calling_token = token
         if self._faults[method]:
             return _slack_error(*self._faults[method].popleft())
 
@@ -364,6 +367,10 @@ class FakeSlack(FakeServer):
             "authed_user": {"id": "UINSTALLER"},
             "is_enterprise_install": False,
         }
+
+    def _auth_revoke(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.installed.pop(self._calling_token, None)
+        return {"ok": True, "revoked": True}
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
