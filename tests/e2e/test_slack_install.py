@@ -5,6 +5,7 @@ uninstall that takes the token at once."""
 from __future__ import annotations
 
 import html
+import logging
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -111,13 +112,18 @@ async def test_a_second_workspace_is_refused_with_a_page_and_nothing_kept(bot, s
     assert tokens_used(slack, "chat.startStream") == {f"Bearer {first}"}
 
 
-async def test_an_event_from_a_workspace_that_never_installed_is_not_answered(bot, slack):
+async def test_an_event_from_a_workspace_that_never_installed_is_not_answered(bot, slack, caplog):
     await install(bot, slack, "T1")
     bot.team = "T9"
+    caplog.clear()
     await bot.mention("who are you?")
     await settle()
     assert not slack.calls_to("chat.startStream") and not slack.calls_to("chat.postMessage")
     assert (await bot.services.examples.stats()).examples == 0
+    # One line says so, with nothing of the request or a token in it.
+    [said] = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert "installed into this workspace" in said.getMessage()
+    assert "who are you" not in caplog.text and "xoxb-" not in caplog.text
 
 
 async def test_an_uninstall_takes_the_token_at_once_and_a_reinstall_serves_again(bot, slack):
