@@ -32,18 +32,18 @@ LASTING = {
     "RequestHandler.start",  # a kept-alive HTTP connection (a request in it has a waiter)
     "AnswerQueue._work",  # an answer worker (its answers are counted: `RunningBot.busy`)
     "JobWatcher.run",
-    "Event.wait",
+    "Event.wait",  # the watcher's wait between polls
     "run_discord",
 }
 
 
-async def settle(at_least: float = 0.05, at_most: float = 3.0) -> None:
+async def settle(at_most: float = 3.0) -> None:
     """Let the work the last events started finish, for asserting that nothing else happens:
     Bolt's listeners and discord.py's handlers (tasks of their own), and the answers of the bots
     in this process (a bot in another process needs a wait of its own)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + at_most
-    await asyncio.sleep(at_least)
+    await asyncio.sleep(0.05)
     while _busy() and loop.time() < deadline:  # noqa: ASYNC110  (no event says "idle")
         await asyncio.sleep(0.01)
 
