@@ -15,6 +15,7 @@ when a signal killed the command, as `subprocess` reports it.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import runpy
@@ -24,7 +25,17 @@ import sys
 
 
 def main(path: str) -> None:
-    import bot.__main__  # noqa: F401  what every command imports before it reads its arguments
+    # What every command imports before it reads its arguments, and what serving imports.
+    for module in (
+        "bot.__main__",
+        "handlers.serving",
+        "handlers.workers",
+        "handlers.discord.comparison",
+        "handlers.discord.reporter",
+        "handlers.slack.comparison",
+        "handlers.slack.reporter",
+    ):
+        importlib.import_module(module)
 
     # What was imported lives as long as each command: out of the way of its collections.
     gc.freeze()

@@ -17,7 +17,7 @@ import click
 import pytest
 
 from handlers.cli import build_cli
-from tests.cli_process import run_bot
+from tests.bot_process import run_bot
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

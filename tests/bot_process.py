@@ -1,6 +1,7 @@
 """`python -m bot …` as a process of its own, forked from tests/fork_server.py (one per test
 process, started on first use) instead of started from nothing: the same process, minus a
-second of imports."""
+second or two of imports. `run_bot` runs a command to its end; `start_bot_process` starts one
+(the server) to signal, read and wait on, as asyncio's subprocesses are."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import atexit
 import json
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -91,3 +93,60 @@ def _read_until_closed(out_fd: int, err_fd: int, timeout: float) -> tuple[bytes,
                     selector.unregister(key.fd)
                     os.close(key.fd)
     return b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+
+
+class BotProcess:
+    """What the tests use of `asyncio.subprocess.Process`, for a forked `python -m bot`: its
+    output (stdout and stderr, merged), signals, and its exit status when it ends."""
+
+    def __init__(
+        self,
+        pid: int,
+        stdout: asyncio.StreamReader,
+        status: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    ) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.returncode: int | None = None
+        self._status, self._connection = status
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = json.loads(await self._status.readline())["code"]
+            self._connection.close()
+        return self.returncode
+
+    async def communicate(self) -> tuple[bytes, None]:
+        output = await self.stdout.read()
+        await self.wait()
+        return output, None
+
+
+async def start_bot_process(env: dict[str, str], *args: str, cwd: Path) -> BotProcess:
+    """Start `python -m bot *args`, stdin empty, stderr merged into stdout."""
+    read_out, write_out = os.pipe()
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(_socket_path())
+    request = json.dumps({"argv": list(args), "env": env, "cwd": str(cwd)}).encode() + b"\n"
+    socket.send_fds(connection, [request], [stdin, write_out, write_out])
+    for fd in (stdin, write_out):
+        os.close(fd)
+    loop = asyncio.get_running_loop()
+    stdout = asyncio.StreamReader()
+    pipe = os.fdopen(read_out, "rb", buffering=0)  # the transport closes it
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout), pipe)
+    connection.setblocking(False)
+    status = await asyncio.open_unix_connection(sock=connection)
+    pid = json.loads(await status[0].readline())["pid"]
+    return BotProcess(pid, stdout, status)
