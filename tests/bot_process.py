@@ -20,25 +20,42 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 _server: tuple[subprocess.Popen, str] | None = None
+_starting = threading.Lock()  # commands may start from several threads at once
 
 
 def _socket_path() -> str:
     global _server
-    if _server is None or _server[0].poll() is not None:
-        path = os.path.join(tempfile.mkdtemp(prefix="fork-server-"), "socket")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.fork_server", path],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        if process.stdout.readline().strip() != "ready":
-            raise RuntimeError("the fork server did not start")
-        atexit.register(process.kill)
-        _server = process, path
-    return _server[1]
+    with _starting:
+        if _server is None or _server[0].poll() is not None:
+            _server = _start_server()
+        return _server[1]
+
+
+def _start_server() -> tuple[subprocess.Popen, str]:
+    path = os.path.join(tempfile.mkdtemp(prefix="fork-server-"), "socket")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fork_server", path],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if process.stdout.readline().strip() != "ready":
+        raise RuntimeError("the fork server did not start")
+    atexit.register(process.kill)
+    return process, path
+
+
+def _request(env: dict[str, str], argv: list[str], cwd: Path, fds: list[int]) -> socket.socket:
+    """Ask for `python -m bot *argv` with `fds` as its stdin, stdout and stderr (closed here)."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(_socket_path())
+    request = json.dumps({"argv": argv, "env": env, "cwd": str(cwd)}).encode() + b"\n"
+    socket.send_fds(connection, [request], fds)
+    for fd in set(fds):
+        os.close(fd)
+    return connection
 
 
 async def run_bot(
@@ -52,12 +69,7 @@ def _run(env, argv, cwd, stdin: bytes, timeout: float) -> tuple[int, str, str]:
     read_in, write_in = os.pipe()
     read_out, write_out = os.pipe()
     read_err, write_err = os.pipe()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-        connection.connect(_socket_path())
-        request = json.dumps({"argv": argv, "env": env, "cwd": str(cwd)}).encode() + b"\n"
-        socket.send_fds(connection, [request], [read_in, write_out, write_err])
-        for fd in (read_in, write_out, write_err):
-            os.close(fd)
+    with _request(env, argv, cwd, [read_in, write_out, write_err]) as connection:
         writer = threading.Thread(target=_write_all, args=(write_in, stdin), daemon=True)
         writer.start()
         out, err = _read_until_closed(read_out, read_err, timeout)
@@ -136,12 +148,7 @@ async def start_bot_process(env: dict[str, str], *args: str, cwd: Path) -> BotPr
     """Start `python -m bot *args`, stdin empty, stderr merged into stdout."""
     read_out, write_out = os.pipe()
     stdin = os.open(os.devnull, os.O_RDONLY)
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    connection.connect(_socket_path())
-    request = json.dumps({"argv": list(args), "env": env, "cwd": str(cwd)}).encode() + b"\n"
-    socket.send_fds(connection, [request], [stdin, write_out, write_out])
-    for fd in (stdin, write_out):
-        os.close(fd)
+    connection = _request(env, list(args), cwd, [stdin, write_out, write_out])
     loop = asyncio.get_running_loop()
     stdout = asyncio.StreamReader()
     pipe = os.fdopen(read_out, "rb", buffering=0)  # the transport closes it
