@@ -47,12 +47,15 @@ class RedisServer:
         self.port = free_port()
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
+        self._started = False  # once started, a restart keeps its port (tests hold its URL)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, *, appendonly: bool = False, appendfsync: str = "everysec") -> None:
+    def start(
+        self, *, appendonly: bool = False, appendfsync: str = "everysec", retries: int = 4
+    ) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             pytest.fail("redis-server is not installed (apt-get install redis-server)")
@@ -82,10 +85,19 @@ class RedisServer:
                 client.ping()
                 break
             except redis.ConnectionError:
+                if self.process.poll() is not None and not self._started and retries:
+                    # The free port was taken before the server bound it (another test
+                    # process's outgoing connection, in a parallel run): another port.
+                    client.close()
+                    self.port = free_port()
+                    return self.start(
+                        appendonly=appendonly, appendfsync=appendfsync, retries=retries - 1
+                    )
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
         client.close()
+        self._started = True
 
     def stop(self) -> None:
         if self.process is not None:

@@ -27,28 +27,49 @@ NODE_TIMEOUT_MS = 1000
 
 class Cluster:
     def __init__(self, root: Path) -> None:
-        self.ports = [_node_port() for _ in range(6)]
+        self.root = root
+        self.ports: list[int] = []
         self.processes: dict[int, subprocess.Popen] = {}
-        for port in self.ports:
-            node = root / str(port)
-            node.mkdir()
-            self.processes[port] = subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port", str(port),
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf",
-                    "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-                    "--save", "",
-                    "--appendonly", "no",
-                ],
-                cwd=node,
-                stdout=subprocess.DEVNULL,
-            )  # fmt: skip
+
+    def _start_node(self) -> int:
+        port = _node_port()
+        node = self.root / str(port)
+        node.mkdir()
+        self.processes[port] = subprocess.Popen(
+            [
+                "redis-server",
+                "--port", str(port),
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                "--save", "",
+                "--appendonly", "no",
+            ],
+            cwd=node,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        return port
+
+    async def _node(self) -> int:
+        """A node, up. A port found free can be taken before the node binds it or its bus port
+        (port + 10000): by another test process's outgoing connection, in a parallel run. Such
+        a node exits at once, and one is started again on other ports."""
+        for _ in range(5):
+            port = self._start_node()
+            process = self.processes[port]
+
+            async def up_or_gone(port=port, process=process) -> bool:
+                return process.poll() is not None or await _ping(port)
+
+            await _until(up_or_gone)
+            if process.poll() is None:
+                return port
+            del self.processes[port]
+        raise AssertionError("no free ports for a cluster node")
 
     async def create(self) -> None:
-        for port in self.ports:
-            await _until(lambda port=port: _ping(port))
+        for _ in range(6):
+            self.ports.append(await self._node())
         nodes = [f"127.0.0.1:{port}" for port in self.ports]
         create = await asyncio.create_subprocess_exec(
             "redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "1", "--cluster-yes",
