@@ -15,7 +15,7 @@ from bot.runtime.vote_applier import VoteApplier
 from storage.keys import Keys
 from storage.vote_journal import JournaledVote, VoteJournal
 from tests.e2e.harness import CHANNEL, slack_message
-from tests.e2e.test_core_loop import bot_replies, replies
+from tests.e2e.test_core_loop import bot_replies, replies, settle
 from tests.e2e.test_faults_redis import told_not_saved, vote_is_stored
 
 SLACK_ACK_LIMIT = 3.0
@@ -56,7 +56,9 @@ async def test_a_mention_that_waited_its_turn_says_so_then_answers(start_bot, sl
     assert len(in_second) == 2
     assert LATE_REPLY_NOTICE in in_second[0]
     assert LATE_REPLY_NOTICE not in in_second[1]
-    # The notice is not part of the conversation: the turn holds the answer only.
+    # The notice is not part of the conversation: the turn holds the answer only (recorded
+    # just after the reply is finished: settled, the answer is done).
+    await settle()
     turn = await bot.services.turns.latest_in_thread(slack_message(CHANNEL, second))
     assert turn.reply == in_second[1]
 

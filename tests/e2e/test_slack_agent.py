@@ -56,7 +56,9 @@ async def test_a_reply_streams_into_the_thread_after_a_thinking_status(bot, slac
     assert reply.text == LONG_ANSWER and reply.thread_ts == asked
     assert feedback_buttons(reply)["action_id"] == FEEDBACK_ACTION
     assert stop.params["blocks"] == reply.blocks
-    # The recorded turn is the whole answer, named by the streamed message.
+    # The recorded turn is the whole answer, named by the streamed message (recorded just after
+    # the stream stops: settled, the answer is done).
+    await settle()
     turn = await bot.services.turns.get(slack_message(CHANNEL, reply.ts))
     assert turn.reply == LONG_ANSWER
 
