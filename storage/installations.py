@@ -144,6 +144,11 @@ class RedisInstallationStore(AsyncInstallationStore):
         """Every workspace installed (`enterprise-team` ids)."""
         return sorted(await self._redis.smembers(self._keys.slack_installations))
 
+    async def bots(self) -> list[Bot]:
+        """The bot of every workspace installed (one that can't be decrypted is left out)."""
+        found = [await self._read(workspace, "bot") for workspace in await self.workspaces()]
+        return [Bot(**data) for data in found if data]
+
     async def _write(self, workspace: str, **records: Installation | Bot) -> None:
         fields = {
             name: self._cipher.encrypt(json.dumps(record.__dict__).encode()).decode()

@@ -53,11 +53,7 @@ BOT_SCOPES = (
 class Installations(Protocol):
     """What the flow and this module use of storage/installations.py's store."""
 
-    async def workspaces(self) -> list[str]: ...
-
-    async def async_find_bot(
-        self, *, enterprise_id: str | None, team_id: str | None
-    ) -> Bot | None: ...
+    async def bots(self) -> list[Bot]: ...
 
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None: ...
 
@@ -93,19 +89,13 @@ class SlackInstall:
         """At start: the installed workspace's token onto the app's client, if one is. With
         Redis down it is taken from the workspace's next event instead."""
         try:
-            workspaces = await self.store.workspaces()
+            bots = await self.store.bots()
         except REDIS_DOWN:
             logger.warning("slack: the installation can't be read yet (storage unreachable)")
             return
-        for workspace in workspaces:
-            enterprise, _, team = workspace.partition("-")
-            bot = await self.store.async_find_bot(
-                enterprise_id=None if enterprise == "none" else enterprise,
-                team_id=None if team == "none" else team,
-            )
-            if bot is not None:
-                self._app.client.token = bot.bot_token
-                logger.info("slack: serving the installed workspace %s", bot.team_id)
+        for bot in bots:
+            self._app.client.token = bot.bot_token
+            logger.info("slack: serving the installed workspace %s", bot.team_id)
 
     async def _revoke(self, token: str | None) -> None:
         """Slack installed the app in the refused workspace before asking us to keep the token:

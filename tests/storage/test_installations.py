@@ -98,3 +98,10 @@ def test_a_key_fernet_does_not_take_is_refused_without_repeating_it(key):
         token_cipher(key)
     assert "TOKEN_ENCRYPTION_KEY" in str(error.value)
     assert not any(part and part in str(error.value) for part in key.split(","))
+
+
+async def test_the_installed_bots_are_listed_for_a_start_to_find_its_token(redis):
+    await store(redis).async_save(installation("T1"))
+    [bot] = await store(redis).bots()
+    assert bot.bot_token == TOKEN and bot.team_id == "T1"
+    assert await store(redis, Fernet.generate_key().decode()).bots() == []
