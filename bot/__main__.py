@@ -17,6 +17,7 @@ from handlers.cli import build_cli
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.teams import Teams
     from handlers.serving import Bot
     from handlers.slack.install import SlackInstall
 
@@ -26,7 +27,6 @@ logger = logging.getLogger("bot")
 def assemble(settings: Settings, *, discord: bool = True) -> Bot:
     # The front ends are imported here, not at the top: the terminal commands don't need them,
     # and Bolt, discord.py and their clients are a second of every command's start otherwise.
-    from bot.faces import ChatFace
     from handlers.discord import build_discord_bot
     from handlers.discord.comparison import DiscordComparisonReporter
     from handlers.discord.reporter import DiscordJobReporter
@@ -34,29 +34,49 @@ def assemble(settings: Settings, *, discord: bool = True) -> Bot:
     from handlers.slack import build_slack_app
     from handlers.slack.comparison import SlackComparisonReporter
     from handlers.slack.reporter import SlackJobReporter
+    from handlers.slack.team_client import team_client
 
     # The server loads the tokenizer before its first event, not during it.
     warm_encodings(settings)
     redis, services = open_core(settings)
-    # Each front end gets the core's face; the reporters that speak through it are added here.
-    face = ChatFace.of(services)
+    teams = open_teams(settings, services)
     slack = None
-    install = slack_install(settings, services) if settings.slack_oauth else None
+    install = slack_install(settings, services, teams) if settings.slack_oauth else None
     if settings.slack_enabled:
-        slack = build_slack_app(face, install)
-        reporter = SlackJobReporter(slack.client, interval=settings.job_status_update_seconds)
-        services.reporters.add("slack", reporter)
-        services.comparer.reporters.add("slack", SlackComparisonReporter(slack.client))
+        slack = build_slack_app(teams, install)
+
+        def add_slack_reporters(team: str, services: Services) -> None:
+            client = team_client(slack, teams, install.store, team) if teams.many else slack.client
+            interval = settings.job_status_update_seconds
+            services.reporters.add("slack", SlackJobReporter(client, interval=interval))
+            services.comparer.reporters.add("slack", SlackComparisonReporter(client))
+
+        teams.on_team(add_slack_reporters)
     discord_bot = None
     if discord and settings.discord_enabled:
-        discord_bot = build_discord_bot(face)
-        services.reporters.add("discord", DiscordJobReporter(discord_bot))
-        services.comparer.reporters.add("discord", DiscordComparisonReporter(discord_bot))
-    return Bot(redis, services, slack, discord_bot, install)
+        discord_bot = build_discord_bot(teams)
+
+        def add_discord_reporters(team: str, services: Services) -> None:
+            services.reporters.add("discord", DiscordJobReporter(discord_bot))
+            services.comparer.reporters.add("discord", DiscordComparisonReporter(discord_bot))
+
+        teams.on_team(add_discord_reporters)
+    return Bot(redis, services, teams, slack, discord_bot, install)
 
 
-def slack_install(settings: Settings, services: Services) -> SlackInstall:
-    """Installing from a link: the workspace's token in Redis, encrypted; states taken once."""
+def open_teams(settings: Settings, services: Services) -> Teams:
+    """TEAMS=many: each place its own team, found in the deployment's team directory."""
+    from bot.teams import Teams
+    from storage.keys import Keys
+    from storage.teams import TeamDirectory
+
+    keys = Keys(settings.redis_prefix)
+    directory = TeamDirectory(services.redis, keys) if settings.many_teams else None
+    return Teams(services, directory)
+
+
+def slack_install(settings: Settings, services: Services, teams: Teams) -> SlackInstall:
+    """Installing from a link: each workspace's token in Redis, encrypted; states taken once."""
     from handlers.slack.install import SlackInstall
     from storage.installations import RedisInstallationStore, token_cipher
     from storage.keys import Keys
@@ -64,9 +84,10 @@ def slack_install(settings: Settings, services: Services) -> SlackInstall:
 
     keys = Keys(settings.redis_prefix)
     cipher = token_cipher(settings.token_encryption_key)
-    store = RedisInstallationStore(services.redis, keys, cipher, one_workspace=True)
+    one = not teams.many
+    store = RedisInstallationStore(services.redis, keys, cipher, one_workspace=one)
     states = RedisOAuthStateStore(services.redis, keys, settings.slack_state_secret)
-    return SlackInstall(settings, store, states)
+    return SlackInstall(settings, store, states, teams)
 
 
 def run_server() -> None:

@@ -28,7 +28,7 @@ from bot.providers.lifecycle import Lifecycle
 from bot.providers.migration import Migrations
 from bot.providers.registry import ProviderError, Providers
 from bot.providers.shutdown import Fallback
-from bot.runtime.answer_queue import AnswerQueue
+from bot.runtime.answer_queue import AnswerQueue, TeamAnswers
 from bot.runtime.loop_lag import LoopLag
 from bot.runtime.vote_applier import VoteApplier
 from bot.spending import Spending
@@ -92,7 +92,7 @@ class Services:
     spending: Spending  # rate per person, daily budget
     commands: CommandService
     lag: LoopLag  # the serving process runs it
-    answers: AnswerQueue
+    answers: TeamAnswers  # this team's lane of the process' queue
     vote_journal: VoteJournal
     vote_applier: VoteApplier  # the serving process runs it
 
@@ -138,9 +138,30 @@ def open_core(settings: Settings) -> tuple[RedisHandle, Services]:
     return redis, build_services(settings, redis.client, registry, Clock())
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """What every team of a process shares: one queue of answers, one measure of the loop."""
+
+    lag: LoopLag
+    answers: TeamAnswers  # this team's lane of the process' queue
+
+    @classmethod
+    def of(cls, settings: Settings) -> Runtime:
+        lag = LoopLag()
+        return cls(lag, AnswerQueue(settings.answer_workers, lag))
+
+
 def build_services(
-    settings: Settings, redis: Redis, providers: Providers, clock: Clock
+    settings: Settings,
+    redis: Redis,
+    providers: Providers,
+    clock: Clock,
+    runtime: Runtime | None = None,
 ) -> Services:
+    """One team's services (`settings.redis_prefix` names its keys); `runtime`: the process'
+    queue and loop measure, which a second team shares with the first."""
+    runtime = runtime or Runtime.of(settings)
+    lag = runtime.lag
     keys = Keys(settings.redis_prefix)
     table = providers.table
     jobs = JobStore(redis, keys)
@@ -235,7 +256,6 @@ def build_services(
     forgetting = Forgetting(
         stores, copies=[finetuner.snapshots, ComparisonCopies(comparer, comparisons)]
     )
-    lag = LoopLag()
     vote_journal = VoteJournal(redis, keys)
     return Services(
         settings=settings,
@@ -280,7 +300,7 @@ def build_services(
             ledger,
         ),
         lag=lag,
-        answers=AnswerQueue(settings.answer_workers, lag),
+        answers=runtime.answers.lane(settings.redis_prefix),
         vote_journal=vote_journal,
         vote_applier=VoteApplier(vote_journal, curation, lag),
         votes=Votes(curation, vote_journal, lag),

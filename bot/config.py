@@ -74,13 +74,20 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     # Installed from a link instead of SLACK_BOT_TOKEN (Bolt's OAuth flow at /slack/install):
     # the workspace's token is kept in Redis, encrypted with TOKEN_ENCRYPTION_KEY (Fernet keys,
-    # comma-separated to rotate). One workspace per deployment until teams come (issue 24).
+    # comma-separated to rotate).
     slack_client_id: str = ""
     slack_client_secret: str = ""
     slack_state_secret: str = ""
     token_encryption_key: str = ""
     # Where the install page's "Add to Slack" leads (tests: the Slack stand-in).
     slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    # "many": each Slack workspace and each Discord server is its own team (its own dataset,
+    # model, admins and budget; bot/teams/), linked with `/finetune link`. "one": everything
+    # this deployment serves is one team, as before teams. Unset: "many" when installed from a
+    # link, else "one".
+    teams: Literal["one", "many"] | None = None
+    # Days an uninstalled workspace's team is kept, so installing again finds it as it was.
+    uninstall_grace_days: int = Field(default=30, ge=0)
     discord_token: str = ""
     discord_finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     discord_curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"👍", "✅"})
@@ -293,6 +300,11 @@ class Settings(BaseSettings):
     def _check_front_end(self) -> None:
         if self.slack_oauth:
             self._check_slack_install()
+        if self.teams == "many" and self.slack_bot_token:
+            raise ValueError(
+                "TEAMS=many needs Slack installed from a link (SLACK_CLIENT_ID instead of "
+                "SLACK_BOT_TOKEN): each workspace is a team, and one token serves one workspace"
+            )
         if self.slack_enabled and not self.slack_app_token and not self.slack_signing_secret:
             raise ValueError(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (SLACK_APP_TOKEN unset)"
@@ -444,6 +456,10 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token) or self.slack_oauth
+
+    @property
+    def many_teams(self) -> bool:
+        return self.teams == "many" if self.teams else self.slack_oauth
 
     @property
     def slack_oauth(self) -> bool:

@@ -18,7 +18,7 @@ from bot.conversation.curation import Curation
 from bot.conversation.forgetting import Forgetting
 from bot.conversation.votes import Votes
 from bot.dataset.desk import DatasetDesk
-from bot.runtime.answer_queue import AnswerQueue
+from bot.runtime.answer_queue import TeamAnswers
 from storage.events import SeenEvents
 
 
@@ -33,7 +33,7 @@ class ChatFace:
     votes: Votes  # a reaction taken as a vote: saved, journaled when saturated, retried
     forgetting: Forgetting  # a deleted message
     seen: SeenEvents  # a platform's retries and replays, handled once
-    answers: AnswerQueue  # answers wait their turn here
+    answers: TeamAnswers  # answers wait their turn here (each team in its own lane)
 
     @classmethod
     def of(cls, services: Services) -> ChatFace:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import Services
 from bot.config import SettingsError
+from bot.errors import REDIS_DOWN
 from bot.runtime.warm_up import warm_up
+from bot.teams import Teams
 from handlers.discord import DiscordBot, run_discord
 from handlers.http import build_web_app
 from handlers.slack import SlackIdentity, SlackSocket, share_connections
@@ -37,15 +40,20 @@ LISTEN_BACKLOG = 4096
 @dataclass
 class Bot:
     redis: RedisHandle
-    services: Services
+    services: Services  # the first team's
+    teams: Teams  # every team (TEAMS=one: the first only)
     slack: AsyncApp | None
     discord: DiscordBot | None
     install: SlackInstall | None = None  # installed from a link (SLACK_CLIENT_ID)
 
     async def prepare(self) -> None:
-        """What must be known before the first event: an installed workspace's token."""
+        """What must be known before the first event: an installed workspace's token (TEAMS=
+        one), or every known team (TEAMS=many)."""
         if self.install:
             await self.install.load_token()
+        if self.teams.many:
+            installed = await self.install.installed_workspaces() if self.install else []
+            await self.teams.start(installed)
 
     def web_app(self, is_ready) -> web.Application:
         return build_web_app(
@@ -55,7 +63,7 @@ class Bot:
             healthz_token=self.services.settings.healthz_token,
             openai_client=self.services.providers.client(),
             webhook_secret=self.services.settings.openai_webhook_secret,
-            on_job_event=self.services.watcher.check,
+            on_job_event=self.teams.check_job,
             load=self._load,
         )
 
@@ -83,7 +91,7 @@ async def serve(bot: Bot) -> None:
         try:
             await _run_front_ends(bot, stopped)
         finally:
-            await bot.services.close()
+            await bot.teams.close()
             await bot.redis.close()
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
@@ -104,9 +112,8 @@ async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
     # Set before this coroutine next yields, so before any event is handled.
     slack_session = share_connections(bot.slack) if bot.slack else None
     socket = SlackSocket(bot.slack, settings.slack_app_token) if settings.socket_mode else None
-    watcher = asyncio.create_task(bot.services.watcher.run())
+    teams = TeamBackground(bot.teams)
     lag = asyncio.create_task(bot.services.lag.run())
-    votes = asyncio.create_task(bot.services.vote_applier.run())
     # Until Slack answers these retry for as long as the bot runs; a refusal ends the bot.
     needed = []
     if socket:
@@ -119,28 +126,64 @@ async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
     try:
         await _until_stopped(stopped, needed)
     finally:
-        # No new events: Slack's endpoint and socket close, the watcher starts no new poll.
-        bot.services.watcher.stop()
+        # No new events: Slack's endpoint and socket close, the watchers start no new poll.
+        teams.stop_watching()
         if runner:
             await runner.cleanup()
         if socket:
             await socket.close()
         bot.services.answers.close()
-        await _let_in_flight_work_finish(leave={*needed, *lasting, lag, votes})
+        await _let_in_flight_work_finish(leave={*needed, *lasting, lag, *teams.lasting})
         if waiting := bot.services.answers.waiting:
             logger.warning("stopping: %d answers were never started", waiting)
         # Discord last: closing it is also what stops its events, and in-flight replies need it.
         if bot.discord:
             await bot.discord.close()
-        for task in (*needed, *lasting, lag, votes):
+        for task in (*needed, *lasting, lag, *teams.lasting):
             task.cancel()
         # Bounded: a task that swallows its cancellation (redis-py can) must not hold the stop.
-        background = asyncio.gather(watcher, lag, votes, *needed, *lasting, return_exceptions=True)
+        background = asyncio.gather(
+            *teams.watchers, *teams.lasting, lag, *needed, *lasting, return_exceptions=True
+        )
         _, stuck = await asyncio.wait({background}, timeout=IN_FLIGHT_GRACE_SECONDS)
         if stuck:
             logger.warning("stopping: background tasks did not stop in time")
         if slack_session:
             await slack_session.close()
+
+
+class TeamBackground:
+    """Each team's watcher and vote applier, started as the team is built (the known ones at
+    start, a new one at its first event); with TEAMS=many, the removal of teams uninstalled
+    longer than UNINSTALL_GRACE_DAYS, hourly."""
+
+    SWEEP_SECONDS = 3600.0
+
+    def __init__(self, teams: Teams) -> None:
+        self._teams = teams
+        self._following: list[Services] = []
+        self.watchers: list[asyncio.Task] = []
+        self.lasting: list[asyncio.Task] = []  # cancelled at the stop, not waited for
+        teams.on_team(self._start)
+        if teams.many:
+            self.lasting.append(asyncio.create_task(self._sweep()))
+
+    def _start(self, team: str, services: Services) -> None:
+        self._following.append(services)
+        self.watchers.append(asyncio.create_task(services.watcher.run()))
+        self.lasting.append(asyncio.create_task(services.vote_applier.run()))
+
+    def stop_watching(self) -> None:
+        for services in self._following:
+            services.watcher.stop()
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                await self._teams.remove_uninstalled(time.time())
+            except REDIS_DOWN:
+                logger.warning("teams: uninstalled teams not swept (storage unreachable)")
+            await asyncio.sleep(self.SWEEP_SECONDS)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from storage.schemas import MessageKey
 
+DEFAULT_TEAM = "default"
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -263,6 +265,33 @@ class Keys:
     def slack_installation(self, workspace: str) -> str:
         """Hash: `bot` and `installation`, each encrypted, of one installed workspace."""
         return f"{self._base}:slack-installation:{workspace}"
+
+    # Teams (bot/teams/): deployment-level keys, under the deployment's own prefix ----------
+
+    @property
+    def team_places(self) -> str:
+        """Hash: place (`slack:T…`, `discord:…`) -> the id of the team it belongs to."""
+        return f"{self._base}:team-places"
+
+    @property
+    def team_records(self) -> str:
+        """Hash: team id -> its record (admins, settings, when it was uninstalled)."""
+        return f"{self._base}:team-records"
+
+    @property
+    def teams_adopted(self) -> str:
+        """Set once the data kept before teams was given to the first team."""
+        return f"{self._base}:teams-adopted"
+
+    def link_code(self, code: str) -> str:
+        """A `/finetune link` code: the team and the place that showed it, for minutes."""
+        return f"{self._base}:link-code:{code}"
+
+    def team(self, team: str) -> Keys:
+        """The keys of one team: its own hash tag, so Redis Cluster spreads teams over its
+        masters. The first team (`DEFAULT_TEAM`) keeps the deployment's own keys, so a
+        deployment from before teams finds its data where it was."""
+        return self if team == DEFAULT_TEAM else Keys(f"{self.prefix}.{team}")
 
     @property
     def slack_installations(self) -> str:

@@ -9,7 +9,7 @@ import discord
 import yarl
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from bot.faces import ChatFace
+from bot.teams import Teams
 from handlers.discord.client import DiscordBot
 
 logger = logging.getLogger(__name__)
@@ -28,10 +28,10 @@ def point_discord_at(api_url: str, gateway_url: str) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-def build_discord_bot(core: ChatFace) -> DiscordBot:
-    settings = core.settings
+def build_discord_bot(teams: Teams) -> DiscordBot:
+    settings = teams.settings
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
-    return DiscordBot(core)
+    return DiscordBot(teams)
 
 
 async def run_discord(bot: DiscordBot, token: str) -> None:

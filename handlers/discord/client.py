@@ -12,6 +12,7 @@ from typing import Any
 import discord
 
 from bot.faces import ChatFace
+from bot.teams import Teams
 from handlers.discord import commands, comparison, corrections, events
 
 logger = logging.getLogger(__name__)
@@ -31,24 +32,25 @@ def intents() -> discord.Intents:
 
 
 class DiscordBot(discord.Client):
-    def __init__(self, core: ChatFace) -> None:
+    def __init__(self, teams: Teams) -> None:
         # Voice is never used; without this discord.py warns at every start that it can't be.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Nothing the bot sends pings anyone unless a send says so itself: model text and
         # echoed input can hold `@everyone`, role and user mentions.
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
-        self.core = core
+        self.teams = teams
+        # The first team's face: the deployment's settings, and interactions seen once.
+        self.core = core = teams.face_of_default
         settings = core.settings
-        self._admins = settings.discord_finetune_admins
         self._judgements = {events.emoji_name(e): "veto" for e in settings.discord_reject_reactions}
         self._judgements |= {
             events.emoji_name(e): "vote" for e in settings.discord_curate_reactions
         }
         self._guilds = settings.discord_guilds
         self._sharing: dict[int, tuple[float, bool]] = {}  # user -> (until, shares a server)
-        self.tree = commands.FinetuneTree(self, core)
-        self.tree.add_command(commands.FinetuneCommands(core, self.is_admin))
-        self.tree.add_command(corrections.improve_reply_command(core))
+        self.tree = commands.FinetuneTree(self)
+        self.tree.add_command(commands.FinetuneCommands(self))
+        self.tree.add_command(corrections.improve_reply_command(self))
         self._deliveries: OrderedDict[tuple[str, int], None] = OrderedDict()
         self.logged_in = asyncio.Event()
 
@@ -115,17 +117,22 @@ class DiscordBot(discord.Client):
         await events.handle_reaction(self, payload)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await events.handle_deletion(self, payload.channel_id, {payload.message_id})
+        await events.handle_deletion(
+            self, payload.guild_id, payload.channel_id, {payload.message_id}
+        )
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        await events.handle_deletion(self, payload.channel_id, payload.message_ids)
+        await events.handle_deletion(
+            self, payload.guild_id, payload.channel_id, payload.message_ids
+        )
 
     # What the handlers ask -----------------------------------------------------------------
 
-    def is_admin(self, interaction: discord.Interaction) -> bool:
-        """DISCORD_FINETUNE_ADMINS, or Manage Server on a configured server the command came
-        from (the owner of any other server that added the bot has it there too)."""
-        if str(interaction.user.id) in self._admins:
+    def is_admin(self, interaction: discord.Interaction, core: ChatFace) -> bool:
+        """An admin of `core`'s team: DISCORD_FINETUNE_ADMINS (the first team's), or Manage
+        Server on a configured server the command came from (the owner of any other server
+        that added the bot has it there too)."""
+        if str(interaction.user.id) in core.settings.discord_finetune_admins:
             return True
         # The interaction carries the member's resolved permissions, so no member cache (and
         # no members intent) is needed; channel overwrites can't grant Manage Server.
@@ -138,23 +145,35 @@ class DiscordBot(discord.Client):
     async def may_talk(self, guild_id: int | None, user_id: int) -> bool:
         """Served here: in a configured server, or in a DM with someone who is a member of
         one (asked of Discord's REST API, which needs no members intent, and remembered)."""
+        return await self.home(guild_id, user_id) is not None
+
+    async def home(self, guild_id: int | None, user_id: int) -> int | None:
+        """The configured server an event belongs to: its own, or for a DM the first one the
+        person is a member of; None when not served here."""
         if guild_id is not None:
-            return self.serves(guild_id)
-        until, shares = self._sharing.get(user_id, (0.0, False))
+            return guild_id if self.serves(guild_id) else None
+        until, shared = self._sharing.get(user_id, (0.0, None))
         if time.monotonic() < until:
-            return shares
-        shares = False
+            return shared
+        shared = None
         for guild in sorted(self._guilds):
             try:
                 await self.http.get_member(guild, user_id)
             except discord.NotFound:
                 continue
             except discord.HTTPException:
-                return False  # not known now; asked again next time
-            shares = True
+                return None  # not known now; asked again next time
+            shared = guild
             break
-        self._sharing[user_id] = (time.monotonic() + MEMBERSHIP_SECONDS, shares)
-        return shares
+        self._sharing[user_id] = (time.monotonic() + MEMBERSHIP_SECONDS, shared)
+        return shared
+
+    async def face(self, guild_id: int | None, user_id: int) -> ChatFace | None:
+        """The face of the team an event belongs to (see `home`); None when not served."""
+        if not self.teams.many:
+            return self.core if await self.may_talk(guild_id, user_id) else None
+        home = await self.home(guild_id, user_id)
+        return None if home is None else await self.teams.face(f"discord:{home}")
 
     def is_addressed(self, message: discord.Message) -> bool:
         """DMs always; elsewhere a mention of the bot or a reply to one of its messages."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -19,6 +19,10 @@ from bot.dataset.validation import DatasetReport
 from bot.errors import REDIS_DOWN
 from bot.faces import ChatFace
 from handlers.discord import events
+
+if TYPE_CHECKING:
+    from handlers.discord.client import DiscordBot
+
 from handlers.discord.embeds import help_embed, models_embed, report_embed, status_embed
 
 logger = logging.getLogger(__name__)
@@ -27,7 +31,6 @@ logger = logging.getLogger(__name__)
 FILE_LIMIT_BYTES = 10 * 1024 * 1024
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
-IsAdmin = Callable[[discord.Interaction], bool]
 Epochs = app_commands.Range[int, 1, MAX_EPOCHS]
 Holdout = app_commands.Range[float, 0.0, MAX_HOLDOUT]
 Beta = app_commands.Range[float, 0.0, MAX_BETA]
@@ -44,9 +47,9 @@ def option_help(command: str) -> dict[str, str]:
 class FinetuneTree(app_commands.CommandTree):
     """The command tree, answering each interaction once even if the gateway repeats it."""
 
-    def __init__(self, client: discord.Client, core: ChatFace) -> None:
+    def __init__(self, client: DiscordBot) -> None:
         super().__init__(client)
-        self._core = core
+        self._core = client.core  # interaction ids are the deployment's: seen once, anywhere
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         served = await self.client.may_talk(interaction.guild_id, interaction.user.id)
@@ -64,10 +67,9 @@ class FinetuneTree(app_commands.CommandTree):
 class FinetuneCommands(app_commands.Group):
     """The group's subcommands mirror the slash command's words and options in Slack."""
 
-    def __init__(self, core: ChatFace, is_admin: IsAdmin) -> None:
+    def __init__(self, client: DiscordBot) -> None:
         super().__init__(name="finetune", description="Curate this bot's dataset and tune it")
-        self._core = core
-        self._is_admin = is_admin
+        self._client = client
 
     async def _run(self, interaction: discord.Interaction, name: str, **given: object) -> None:
         # Discord shows "the application did not respond" after 3 s: defer first.
@@ -82,8 +84,12 @@ class FinetuneCommands(app_commands.Group):
             "policy": "words",
         }.get(name)
         arguments = [options.pop(bare)] if bare in options else []
-        caller = caller_of(self._is_admin, interaction)
-        result = await self._core.commands.run(ParsedCommand(name, options, arguments), caller)
+        core = await self._client.face(interaction.guild_id, interaction.user.id)
+        if core is None:  # checked before (FinetuneTree), unless membership changed since
+            await interaction.followup.send(events.NOT_SERVED, ephemeral=True)
+            return
+        caller = caller_of(self._client, core, interaction)
+        result = await core.commands.run(ParsedCommand(name, options, arguments), caller)
         try:
             await _show(interaction, result)
         except discord.HTTPException:
@@ -242,25 +248,28 @@ class FinetuneCommands(app_commands.Group):
     async def _base_models(
         self, _: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        return _choices(self._core.commands.base_model_names(), typed)
+        return _choices(self._client.core.commands.base_model_names(), typed)
 
     @use.autocomplete("model")
     @compare.autocomplete("model")
     async def _used_models(
-        self, _: discord.Interaction, typed: str
+        self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
         try:
-            return _choices(await self._core.commands.model_names(), typed)
+            core = await self._client.face(interaction.guild_id, interaction.user.id)
+            return _choices(await core.commands.model_names(), typed) if core else []
         except REDIS_DOWN:
             return []
 
 
-def caller_of(is_admin: IsAdmin, interaction: discord.Interaction) -> results.Caller:
-    """Who pressed or typed, as the core sees them; the front end says who is an admin."""
+def caller_of(
+    client: DiscordBot, core: ChatFace, interaction: discord.Interaction
+) -> results.Caller:
+    """Who pressed or typed, as `core`'s team sees them; the front end says who is an admin."""
     return results.Caller(
         "discord",
         str(interaction.user.id),
-        is_admin(interaction),
+        client.is_admin(interaction, core),
         str(interaction.channel_id or ""),
     )
 

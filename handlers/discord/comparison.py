@@ -42,9 +42,10 @@ class PickButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: DiscordBot = interaction.client
-        text = await bot.core.commands.pick(
-            self.pair_id, caller_of(bot.is_admin, interaction), self.pick
-        )
+        core = await bot.face(interaction.guild_id, interaction.user.id)
+        if core is None:
+            return
+        text = await core.commands.pick(self.pair_id, caller_of(bot, core, interaction), self.pick)
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
@@ -67,10 +68,11 @@ class PromoteButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: DiscordBot = interaction.client
+        core = await bot.face(interaction.guild_id, interaction.user.id)
+        if core is None:
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await bot.core.commands.promote(
-            self.comparison_id, caller_of(bot.is_admin, interaction)
-        )
+        text = await core.commands.promote(self.comparison_id, caller_of(bot, core, interaction))
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 

@@ -4,6 +4,7 @@ modal with the reply's text; saving stores the correction as an example and a pr
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -19,6 +20,9 @@ from bot.errors import StorageUnavailable
 from bot.faces import ChatFace
 from storage.schemas import MessageKey
 
+if TYPE_CHECKING:
+    from handlers.discord.client import DiscordBot
+
 logger = logging.getLogger(__name__)
 
 # Discord's paragraph text input holds at most 4,000 characters.
@@ -28,12 +32,15 @@ TOO_LONG_TO_EDIT = (
 )
 
 
-def improve_reply_command(core: ChatFace) -> app_commands.ContextMenu:
+def improve_reply_command(client: DiscordBot) -> app_commands.ContextMenu:
     async def improve_reply(interaction: discord.Interaction, message: discord.Message) -> None:
         # The modal must open within 3 s of the click, so only a quick lookup comes first.
         if interaction.client.user is None or message.author.id != interaction.client.user.id:
             await _tell(interaction, NOT_A_REPLY)
             return
+        core = await client.face(interaction.guild_id, interaction.user.id)
+        if core is None:
+            return  # refused before (FinetuneTree)
         reply = MessageKey("discord", str(message.channel.id), str(message.id))
         try:
             draft = await core.curation.correction_draft(reply)

@@ -18,6 +18,7 @@ from handlers.discord.replies import StreamedReply
 from storage.schemas import MessageKey
 
 if TYPE_CHECKING:
+    from bot.faces import ChatFace
     from handlers.discord.client import DiscordBot
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ async def handle_message(bot: DiscordBot, message: discord.Message) -> None:
         return
     if message.type not in CONVERSATION_TYPES or not bot.is_addressed(message):
         return
-    if not await bot.may_talk(message.guild.id if message.guild else None, message.author.id):
+    core = await bot.face(message.guild.id if message.guild else None, message.author.id)
+    if core is None:
         # Another server that added the bot, or a DM from someone in none of ours: said once
         # per message, and nothing recorded or spent.
         with contextlib.suppress(discord.HTTPException):
@@ -53,15 +55,15 @@ async def handle_message(bot: DiscordBot, message: discord.Message) -> None:
     # A gateway RESUME can deliver a message again; answer it once, whichever process saw it.
     # The claim lasts while the answer is written, so a crash mid-answer lets a redelivery in.
     event = f"discord-message-{message.id}"
-    claimed = await _claim(bot, event)
+    claimed = await _claim(core, event)
     if claimed is False:
         return
     incoming = _incoming(bot, message)
     reply = StreamedReply(message)
-    holding = bot.core.seen.working_on(event) if claimed else contextlib.nullcontext()
+    holding = core.seen.working_on(event) if claimed else contextlib.nullcontext()
     try:
         async with holding, message.channel.typing():
-            await bot.core.chat.reply(incoming, reply)
+            await core.chat.reply(incoming, reply)
     except Exception:
         logger.exception("discord: answering failed")
         await _end_with_apology(reply)
@@ -86,10 +88,10 @@ def _incoming(bot: DiscordBot, message: discord.Message) -> Incoming:
     )
 
 
-async def _claim(bot: DiscordBot, event: str) -> bool | None:
+async def _claim(core: ChatFace, event: str) -> bool | None:
     """True: this process answers it; False: a repeat; None: storage down, answered anyway."""
     try:
-        return await bot.core.seen.claim(event)
+        return await core.seen.claim(event)
     except REDIS_DOWN:
         logger.warning("discord: storage unavailable, cannot check for repeats")
         return None
@@ -111,26 +113,39 @@ async def handle_reaction(bot: DiscordBot, payload: discord.RawReactionActionEve
     judgement = bot.judgement(payload)
     if judgement is None or (payload.guild_id is not None and not bot.serves(payload.guild_id)):
         return
+    core = await bot.face(payload.guild_id, payload.user_id)
+    if core is None:
+        return
     reply = MessageKey("discord", str(payload.channel_id), str(payload.message_id))
     added = payload.event_type == "REACTION_ADD"
     # Reaction events carry no time; this process sees one gateway session's events in order,
     # and redeliveries are dropped before they get here (DiscordBot.dispatch).
-    saved = await bot.core.votes.take(
+    saved = await core.votes.take(
         reply, str(payload.user_id), judgement, added, f"{time.time():.6f}"
     )
     if not saved:
         await _tell_vote_not_saved(bot, payload.user_id)
 
 
-async def handle_deletion(bot: DiscordBot, channel_id: int, message_ids: set[int]) -> None:
-    """Deleted messages (a person's or the bot's) take what holds their text with them."""
+async def handle_deletion(
+    bot: DiscordBot, guild_id: int | None, channel_id: int, message_ids: set[int]
+) -> None:
+    """Deleted messages (a person's or the bot's) take what holds their text with them: in the
+    server's team, or for a DM (which names no person) in every team this process knows."""
+    if guild_id is not None and not bot.serves(guild_id):
+        return
+    if guild_id is None or not bot.teams.many:
+        faces = bot.teams.faces()
+    else:
+        faces = [await bot.teams.face(f"discord:{guild_id}")]
     for message_id in message_ids:
-        try:
-            await bot.core.forgetting.message_deleted(
-                MessageKey("discord", str(channel_id), str(message_id))
-            )
-        except StorageUnavailable:
-            logger.error("discord: a message was deleted but storage is unavailable")
+        for core in faces:
+            try:
+                await core.forgetting.message_deleted(
+                    MessageKey("discord", str(channel_id), str(message_id))
+                )
+            except StorageUnavailable:
+                logger.error("discord: a message was deleted but storage is unavailable")
 
 
 async def _tell_vote_not_saved(bot: DiscordBot, user_id: int) -> None:

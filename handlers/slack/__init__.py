@@ -24,7 +24,7 @@ from tenacity import (
 
 from bot.config import SettingsError
 from bot.errors import REDIS_DOWN
-from bot.faces import ChatFace
+from bot.teams import Teams
 from handlers.slack import actions, commands, comparison, events, feedback, home, reactions, views
 from handlers.slack.install import SlackInstall
 
@@ -54,9 +54,11 @@ class SlackRefused(SettingsError):
         super().__init__(f"{variable} was refused by Slack ({error})")
 
 
-def build_slack_app(core: ChatFace, install: SlackInstall | None = None) -> AsyncApp:
+def build_slack_app(teams: Teams, install: SlackInstall | None = None) -> AsyncApp:
     """`install`: installed from a link (SLACK_CLIENT_ID), each workspace's token found by
-    Bolt in the installation store; otherwise SLACK_BOT_TOKEN."""
+    Bolt in the installation store; otherwise SLACK_BOT_TOKEN. Each event is handed to the
+    face of its workspace's team."""
+    core = teams.face_of_default
     settings = core.settings
     # The token, not a client of ours: given a client, Bolt still reads SLACK_BOT_TOKEN from
     # the environment and warns at every start that the token will be unused.
@@ -81,9 +83,13 @@ def build_slack_app(core: ChatFace, install: SlackInstall | None = None) -> Asyn
         ignoring_self_events_enabled=False,
     )
 
-    async def provide_services(context: AsyncBoltContext, next) -> None:
-        # Listeners are module-level functions; they find the core's face here.
-        context["core"] = core
+    async def provide_services(context: AsyncBoltContext, next) -> BoltResponse | None:
+        # Listeners are module-level functions; they find their team's face here.
+        workspace = context.enterprise_id if context.is_enterprise_install else context.team_id
+        if teams.many and not workspace:
+            logger.warning("slack: a request that names no workspace was dropped")
+            return BoltResponse(status=200, body="")
+        context["core"] = await teams.face(f"slack:{workspace}")
         if context.response_url:
             context["respond"] = PooledRespond(context.response_url, app.client.session)
         await next()

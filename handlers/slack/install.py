@@ -2,9 +2,11 @@
 /slack/oauth_redirect, each workspace's token in Redis (storage/installations.py), gone at once
 when the app is uninstalled or its tokens are revoked.
 
-Until teams come (issue 24), one deployment serves one workspace: everything it stores is that
-workspace's. A second workspace's install is refused (storage/installations.py) with a page that
-says why; the first one can uninstall and install again.
+With TEAMS=many each workspace that installs is a team of its own (bot/teams.py), and the
+person who installed it is its first admin. With TEAMS=one the deployment serves one workspace:
+everything it stores is that workspace's, a second workspace's install is refused
+(storage/installations.py) with a page that says why, and the installed token is the app
+client's, for what is posted outside events.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from slack_sdk.oauth.installation_store import Bot
 
 from bot.config import Settings
 from bot.errors import REDIS_DOWN
+from bot.teams import Teams
 from storage.installations import AnotherWorkspace
 
 logger = logging.getLogger(__name__)
@@ -55,15 +58,22 @@ class Installations(Protocol):
 
     async def bots(self) -> list[Bot]: ...
 
+    async def async_find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool = False
+    ) -> Bot | None: ...
+
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None: ...
 
 
 class SlackInstall:
-    """The OAuth flow's settings, and the installed workspace's token on the app's own client,
-    which what happens outside any event uses (a job's progress, a comparison's answers)."""
+    """The OAuth flow's settings, and what an install and an uninstall change: a team (TEAMS=
+    many), or the installed workspace's token on the app's own client (TEAMS=one)."""
 
-    def __init__(self, settings: Settings, store: Installations, states: object) -> None:
+    def __init__(
+        self, settings: Settings, store: Installations, states: object, teams: Teams
+    ) -> None:
         self.store = store
+        self._teams = teams
         self.oauth_settings = AsyncOAuthSettings(
             client_id=settings.slack_client_id,
             client_secret=settings.slack_client_secret,
@@ -81,13 +91,19 @@ class SlackInstall:
 
     def attach(self, app: AsyncApp) -> None:
         self._app = app
-        app.middleware(self._keep_token)
+        if not self._teams.many:
+            app.middleware(self._keep_token)
         app.event("app_uninstalled")(self._uninstalled)
         app.event("tokens_revoked")(self._revoked)
 
+    async def installed_workspaces(self) -> list[str]:
+        return [bot.enterprise_id or bot.team_id for bot in await self.store.bots()]
+
     async def load_token(self) -> None:
-        """At start: the installed workspace's token onto the app's client, if one is. With
-        Redis down it is taken from the workspace's next event instead."""
+        """At start (TEAMS=one): the installed workspace's token onto the app's client, if one
+        is. With Redis down it is taken from the workspace's next event instead."""
+        if self._teams.many:
+            return
         try:
             bots = await self.store.bots()
         except REDIS_DOWN:
@@ -119,8 +135,13 @@ class SlackInstall:
 
     async def _installed(self, args: AsyncSuccessArgs) -> BoltResponse:
         installation = args.installation
-        self._app.client.token = installation.bot_token
-        logger.info("slack: installed in workspace %s", installation.team_id)
+        if self._teams.many:
+            workspace = installation.enterprise_id or installation.team_id
+            team = await self._teams.installed(f"slack:{workspace}", installation.user_id)
+            logger.info("slack: installed in workspace %s (team %s)", workspace, team)
+        else:
+            self._app.client.token = installation.bot_token
+            logger.info("slack: installed in workspace %s", installation.team_id)
         name = html.escape(installation.team_name or installation.team_id or "your workspace")
         return _page(200, f"Installed in {name}. Mention the bot in a channel to start.")
 
@@ -145,8 +166,12 @@ class SlackInstall:
     async def _forget(self, body: dict, why: str) -> None:
         team = body.get("team_id")
         await self.store.async_delete_all(enterprise_id=body.get("enterprise_id"), team_id=team)
-        self._app.client.token = None
         logger.info("slack: %s in workspace %s; its token is deleted", why, team)
+        if self._teams.many:
+            workspace = body.get("enterprise_id") or team
+            await self._teams.uninstalled(f"slack:{workspace}")
+        else:
+            self._app.client.token = None
 
 
 def _page(status: int, sentence: str) -> BoltResponse:

@@ -17,6 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.__main__ import assemble
 from bot.app import Services
 from bot.config import Settings, load_settings
+from bot.teams import Teams
 from handlers.discord import DiscordBot, run_discord
 from handlers.slack import share_connections
 from storage.schemas import MessageKey
@@ -327,6 +328,7 @@ class RunningBot(SlackSender):
         redis_handle: Any,
         url: str,
         discord: DiscordBot | None = None,
+        teams: Teams | None = None,
     ) -> None:
         super().__init__(url, aiohttp.ClientSession())
         self.settings = settings
@@ -335,6 +337,8 @@ class RunningBot(SlackSender):
         self.redis_handle = redis_handle
         self.discord = discord
         self.discord_task: asyncio.Task | None = None
+        self.teams = teams
+        self.watchers: list[tuple[Services, asyncio.Task]] = []  # each team's, running
 
     async def react(self, ts: str, **options: Any) -> aiohttp.ClientResponse:
         # A person reacts to a reply they see, and its turn is recorded just after its stream
@@ -364,11 +368,12 @@ class RunningBot(SlackSender):
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         port = runner.addresses[0][1]
         url = f"http://127.0.0.1:{port}"
-        running = cls(settings, bot.services, runner, bot.redis, url, bot.discord)
+        running = cls(settings, bot.services, runner, bot.redis, url, bot.discord, bot.teams)
         if warm and bot.slack:
             running.slack_session = share_connections(bot.slack)
         if watch:
-            running.watcher_task = asyncio.create_task(bot.services.watcher.run())
+            # Every team's watcher, as `python -m bot` runs them (a new team's at its start).
+            bot.teams.on_team(running._watch)
         if bot.discord:
             running.discord_task = asyncio.create_task(
                 run_discord(bot.discord, settings.discord_token)
@@ -376,7 +381,6 @@ class RunningBot(SlackSender):
         cls.running.add(running)
         return running
 
-    watcher_task: asyncio.Task | None = None
     slack_session: aiohttp.ClientSession | None = None
     running: ClassVar[set[RunningBot]] = set()  # started and not stopped, in this process
 
@@ -386,11 +390,14 @@ class RunningBot(SlackSender):
         answers = self.services.answers
         return answers.waiting > 0 or answers.in_progress > 0
 
+    def _watch(self, team: str, services: Services) -> None:
+        self.watchers.append((services, asyncio.create_task(services.watcher.run())))
+
     async def stop_watching(self) -> None:
-        if self.watcher_task:
-            self.services.watcher.stop()
-            await asyncio.gather(self.watcher_task, return_exceptions=True)
-            self.watcher_task = None
+        for services, task in self.watchers:
+            services.watcher.stop()
+            await asyncio.gather(task, return_exceptions=True)
+        self.watchers.clear()
 
     async def stop(self) -> None:
         RunningBot.running.discard(self)

@@ -259,8 +259,9 @@ async def test_two_processes_share_one_watcher_and_both_swap(start_bot, slack, o
     other = second if holder is first else first
 
     # The holder dies without handing over; the other takes over once the lease expires.
-    holder.watcher_task.cancel()
-    holder.watcher_task = None
+    for _, task in holder.watchers:
+        task.cancel()
+    holder.watchers.clear()
     await eventually(lambda: _owner_is(first, keys, holders[other]), timeout=5)
 
     openai_fake.set_job(job_id, "succeeded")

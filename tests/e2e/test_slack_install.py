@@ -19,16 +19,21 @@ STATE_SECRET = "state-secret-for-tests"
 KEY = Fernet.generate_key().decode()
 
 
-@pytest.fixture
-async def bot(start_bot, slack):
-    return await start_bot(
+def installed_from_a_link(slack, **overrides):
+    return dict(
         slack_bot_token="",
         slack_client_id=slack.client_id,
         slack_client_secret=slack.client_secret,
         slack_state_secret=STATE_SECRET,
         token_encryption_key=KEY,
         slack_authorize_url=f"{slack.base_url}/oauth/v2/authorize",
+        **overrides,
     )
+
+
+@pytest.fixture
+async def bot(start_bot, slack):
+    return await start_bot(**installed_from_a_link(slack))
 
 
 async def begin_install(bot) -> tuple[str, str]:
@@ -98,7 +103,10 @@ async def test_a_replayed_or_forged_redirect_installs_nothing(bot, slack, caplog
     assert state not in caplog.text and STATE_SECRET not in caplog.text
 
 
-async def test_a_second_workspace_is_refused_with_a_page_and_nothing_kept(bot, slack, caplog):
+async def test_with_one_team_a_second_workspace_is_refused_with_a_page_and_nothing_kept(
+    start_bot, slack, caplog
+):
+    bot = await start_bot(**installed_from_a_link(slack, teams="one"))
     await install(bot, slack, "T1")
     status, page = await install(bot, slack, "T2")
     assert status == 403 and "already serves another Slack workspace" in page

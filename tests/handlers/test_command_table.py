@@ -16,7 +16,7 @@ from tests.handlers.slack.test_views import report
 
 
 def discord_commands() -> dict:
-    group = FinetuneCommands(core=None, is_admin=lambda interaction: False)
+    group = FinetuneCommands(client=None)
     return {command.name: command for command in group.commands}
 
 
