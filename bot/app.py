@@ -180,7 +180,9 @@ def build_services(
     spending = Spending(
         settings, SpendStore(redis, keys), NoticeStore(redis, keys), providers.table, clock
     )
-    switcher = ModelSwitcher(providers, models, jobs, settings.chat_model)
+    switcher = ModelSwitcher(
+        providers, models, jobs, settings.chat_model, many_teams=settings.many_teams
+    )
     feedback = FeedbackStore(redis, keys, settings.turn_ttl_seconds)
     stores = JudgementStores(turns, examples, vetoes, pairs, provenance, feedback)
     curation = Curation(

@@ -20,10 +20,16 @@ from collections.abc import Callable
 
 from bot.app import Runtime, Services, build_services
 from bot.config import Settings
-from bot.errors import REDIS_DOWN
+from bot.errors import REDIS_DOWN, Refused
 from bot.faces import ChatFace
 from storage.keys import DEFAULT_TEAM, Keys
-from storage.teams import TeamDirectory, TeamRecord, remove_team_data, team_for_new_place
+from storage.teams import (
+    LINK_CODE_SECONDS,
+    TeamDirectory,
+    TeamRecord,
+    remove_team_data,
+    team_for_new_place,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +78,8 @@ class Teams:
         self._records_read: dict[str, float] = {}  # team -> when its record was read
         self._building: dict[str, asyncio.Lock] = {}
         self._listeners: list[TeamListener] = []
+        if directory is not None:
+            default.commands.links = self
 
     @property
     def many(self) -> bool:
@@ -181,10 +189,51 @@ class Teams:
             default.clock,
             Runtime(default.lag, default.answers.queue),
         )
+        services.commands.links = self
         self._built[team] = services
         self._faces[team] = ChatFace.of(services)
         for listener in self._listeners:
             listener(team, services)
+
+    # Links ------------------------------------------------------------------------------------
+
+    async def offer(self, place: str) -> str:
+        """`/finetune link` where a team is: a one-time code for another place to join it."""
+        code = await self.directory.issue_code(await self.team_of(place), place)
+        minutes = LINK_CODE_SECONDS // 60
+        return (
+            f"Link code: `{code}`. Within {minutes} minutes, an admin types `/finetune link "
+            f"{code}` in the Slack workspace or Discord server that should join this team; "
+            "from then on both share one dataset, model, admins and budget."
+        )
+
+    async def join(self, place: str, code: str) -> str:
+        """`/finetune link <code>`: `place` joins the team that showed the code."""
+        link = await self.directory.take_code(code)
+        if link is None:
+            raise Refused(
+                "That code is unknown, used, or older than 10 minutes: show a new one with "
+                "`/finetune link` where the team is."
+            )
+        if link.place == place:
+            raise Refused("That code was shown here: type it in the place that should join.")
+        current = await self.team_of(place)
+        if current == link.team:
+            return "This is already one team with the place that showed the code."
+        joining = await self.directory.record(link.team)
+        if place.startswith("slack:") and joining is not None and joining.slack:
+            raise Refused(
+                "That team has a Slack workspace already, and a team has one: link a Discord "
+                "server to it, or keep the two workspaces apart."
+            )
+        await self.directory.move(place, link.team)
+        self.moved(place, link.team)
+        logger.info("teams: %s joined team %s (it was team %s)", place, link.team, current)
+        return (
+            f"Linked: this place is in the team of {_place_words(link.place)} now, with its "
+            f"dataset and model. What was curated here before stays with the old team "
+            f"(`{current}`), unused; the operator can remove it."
+        )
 
     # Installs ----------------------------------------------------------------------------------
 
@@ -280,3 +329,8 @@ class Teams:
             if team != DEFAULT_TEAM:
                 await services.reporters.close()
         await self.default.close()
+
+
+def _place_words(place: str) -> str:
+    platform, _, place_id = place.partition(":")
+    return f"Slack workspace {place_id}" if platform == "slack" else f"Discord server {place_id}"

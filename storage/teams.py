@@ -31,7 +31,8 @@ class TeamRecord(BaseModel):
     admins: list[str] = Field(default_factory=list)  # Slack user ids (an installer among them)
     system_prompt: str | None = None  # set with `/finetune settings`; None: the deployment's
     curate_reactions: list[str] | None = None
-    uninstalled_at: float | None = None  # its only Slack workspace uninstalled the app
+    uninstalled_at: float | None = None  # its Slack workspace uninstalled the app
+    slack: str | None = None  # its Slack workspace (`slack:T…`): a team has at most one
 
 
 class LinkCode(BaseModel):
@@ -53,23 +54,33 @@ class TeamDirectory:
     # Places ---------------------------------------------------------------------------------
 
     async def team_of(self, place: str) -> str | None:
-        team = await self._redis.hget(self._keys.team_places, place)
-        return team.decode() if team else None
+        return await self._redis.hget(self._keys.team_places, place)
 
     async def claim(self, place: str, team: str) -> str:
         """`place`'s team: the one it has, else `team` (recorded, with a record if new)."""
         if await self._redis.hsetnx(self._keys.team_places, place, team):
-            await self.ensure(team)
+            await self._joined(place, team)
             return team
         return await self.team_of(place) or team
 
     async def move(self, place: str, team: str) -> None:
+        before = await self.team_of(place)
         await self._redis.hset(self._keys.team_places, place, team)
+        left = await self.record(before) if before and place.startswith("slack:") else None
+        if left and left.slack == place:
+            left.slack = None
+            await self.save(left)
+        await self._joined(place, team)
+
+    async def _joined(self, place: str, team: str) -> None:
+        record = await self.ensure(team)
+        if place.startswith("slack:") and record.slack != place:
+            record.slack = place  # what the team's posts outside events are sent with
+            await self.save(record)
 
     async def places(self) -> dict[str, str]:
         """Every place and its team."""
-        found = await self._redis.hgetall(self._keys.team_places)
-        return {place.decode(): team.decode() for place, team in found.items()}
+        return await self._redis.hgetall(self._keys.team_places)
 
     async def places_of(self, team: str) -> list[str]:
         return sorted(place for place, owner in (await self.places()).items() if owner == team)

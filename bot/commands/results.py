@@ -20,6 +20,7 @@ class Caller:
     user: str
     is_admin: bool
     channel: str  # where a job started by this command reports
+    place: str = ""  # the workspace or server it came from (`slack:T…`, `discord:…`); "": a DM
 
 
 @dataclass(frozen=True)

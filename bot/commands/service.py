@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Protocol
 
 from bot.commands.language import (
     ADMIN_COMMANDS,
@@ -69,6 +70,14 @@ EXPORT_ADMINS_ONLY = (
 )
 
 
+class Links(Protocol):
+    """Joining places into one team (bot/teams.py); each returns the sentence to show."""
+
+    async def offer(self, place: str) -> str: ...
+
+    async def join(self, place: str, code: str) -> str: ...
+
+
 class CommandService:
     def __init__(
         self,
@@ -103,6 +112,8 @@ class CommandService:
         self._forgetting = forgetting
         self._jobs = jobs
         self._models = models
+        # TEAMS=many: the teams, which join a place to another team (set by bot/teams.py).
+        self.links: Links | None = None
 
     async def run_text(self, text: str, caller: Caller) -> CommandResult:
         """Run a command as typed (`start model=gpt-4.1-mini epochs=3`)."""
@@ -129,6 +140,20 @@ class CommandService:
             logger.exception("commands: /finetune %s failed", command.name)
             return Sentence(SOMETHING_FAILED, refused=True)
 
+    async def _link(self, command: ParsedCommand, caller: Caller) -> str:
+        if self.links is None:
+            raise Refused(
+                "Everything this bot serves is one team already (TEAMS=one): there is nothing "
+                "to link."
+            )
+        if not caller.place:
+            raise Refused("Link from a channel of the workspace or server, not from a DM.")
+        if not command.arguments:
+            return await self.links.offer(caller.place)
+        if len(command.arguments) > 1:
+            raise CommandError("`link` takes one code.")
+        return await self.links.join(caller.place, command.arguments[0])
+
     def _may_read_dataset(self, caller: Caller) -> bool:
         """EXPORT_ACCESS: the dataset holds every approved conversation, DMs with the bot and
         other front ends' included, so by default only admins take it out of the chat (the
@@ -140,6 +165,8 @@ class CommandService:
         match command.name:
             case "help":
                 return Help()
+            case "link":
+                return Sentence(await self._link(command, caller))
             case "status":
                 return await self.status()
             case "export":

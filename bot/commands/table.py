@@ -134,6 +134,13 @@ COMMANDS: dict[str, Command] = {
         ),
         Command("ledger", "what each job cost, and each month's total"),
         Command(
+            "link",
+            "[<code>]: no code: show one; another place's code: join its team, one dataset and "
+            "model (admins)",
+            admin=True,
+            words=True,
+        ),
+        Command(
             "export",
             "[dpo]: send you the dataset as an OpenAI chat fine-tuning .jsonl file "
             "(dpo: the preference pairs)",

@@ -84,6 +84,7 @@ class Comparer:
         self._table = table
         self.reporters = reporters
         self._job_reporter = job_reporter
+        self._switcher = switcher
         self._sides = Sides(settings, providers, models, jobs, switcher)
         self._answerer = PairAnswerer(settings, providers, spending)
         self._verdict = Verdict(settings, store, pairs, jobs, reporters, job_reporter, switcher)
@@ -113,7 +114,11 @@ class Comparer:
         )
         if candidate is None:
             return "There is no other model to compare with yet; `model=<id>` names one."
-        if model and not is_admin and not await self._sides.is_known(candidate):
+        if (
+            model
+            and not await self._sides.is_known(candidate)
+            and (not is_admin or self._switcher.another_teams_maybe(candidate))
+        ):
             return (
                 f"I only compare models I have used or trained, and `{model}` is not one of "
                 "them; `/finetune models` lists them. An admin can compare any model."

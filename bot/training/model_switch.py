@@ -25,11 +25,14 @@ class ModelSwitcher:
         models: ModelStore,
         jobs: JobStore,
         default_model: str,
+        *,
+        many_teams: bool = False,
     ) -> None:
         self._providers = providers
         self._models = models
         self._jobs = jobs
         self._default = default_model
+        self._many_teams = many_teams
 
     async def current(self) -> str:
         return (await self.current_ref()).model
@@ -49,6 +52,12 @@ class ModelSwitcher:
             raise Refused(str(error)) from None
         earlier = await self.known(model, provider)
         ref = self._providers.ref(model, provider or (earlier.provider if earlier else None))
+        if earlier is None and self.another_teams_maybe(ref):
+            raise Refused(
+                f"`{model}` is neither a model this team trained or used nor a base model of "
+                "the model table, and each team here has its own: `/finetune models` lists "
+                "this team's."
+            )
         try:
             self._providers.check_chat(ref)
             if earlier is None and not await self._is_served(ref):
@@ -126,6 +135,16 @@ class ModelSwitcher:
                     system_prompt=job.system_prompt,
                 )
         return None
+
+    def another_teams_maybe(self, ref: ModelRef) -> bool:
+        """With many teams on one deployment the providers' accounts are shared: a model this
+        team never trained nor used may be another team's fine-tune, trained on that team's
+        conversations. Only the model table's base models (and the default) are everyone's."""
+        if not self._many_teams or ref == self._providers.ref(self._default):
+            return False
+        model = ref.model.strip()
+        # The table looks an OpenAI fine-tune up by its base model; it is no base model itself.
+        return model.startswith("ft:") or self._providers.table.lookup(model) is None
 
     async def _is_served(self, ref: ModelRef) -> bool:
         if ref == self._providers.ref(self._default):

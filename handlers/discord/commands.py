@@ -82,6 +82,7 @@ class FinetuneCommands(app_commands.Group):
             "compare": "prompt",
             "migrate": "words",
             "policy": "words",
+            "link": "code",
         }.get(name)
         arguments = [options.pop(bare)] if bare in options else []
         core = await self._client.face(interaction.guild_id, interaction.user.id)
@@ -231,6 +232,11 @@ class FinetuneCommands(app_commands.Group):
     async def export(self, interaction: discord.Interaction, kind: str | None = None) -> None:
         await self._run(interaction, "export", kind=kind)
 
+    @app_commands.command(name="link", description=COMMANDS["link"].summary)
+    @app_commands.describe(code="the code `/finetune link` showed in the place to join")
+    async def link(self, interaction: discord.Interaction, code: str | None = None) -> None:
+        await self._run(interaction, "link", code=code)
+
     @app_commands.command(name="forget-me", description=COMMANDS["forget-me"].summary)
     async def forget_me(self, interaction: discord.Interaction) -> None:
         await self._run(interaction, "forget-me")
@@ -271,6 +277,7 @@ def caller_of(
         str(interaction.user.id),
         client.is_admin(interaction, core),
         str(interaction.channel_id or ""),
+        f"discord:{interaction.guild_id}" if interaction.guild_id else "",
     )
 
 

@@ -89,7 +89,8 @@ def build_slack_app(teams: Teams, install: SlackInstall | None = None) -> AsyncA
         if teams.many and not workspace:
             logger.warning("slack: a request that names no workspace was dropped")
             return BoltResponse(status=200, body="")
-        context["core"] = await teams.face(f"slack:{workspace}")
+        context["place"] = f"slack:{workspace}"
+        context["core"] = await teams.face(context["place"])
         if context.response_url:
             context["respond"] = PooledRespond(context.response_url, app.client.session)
         await next()

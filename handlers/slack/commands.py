@@ -44,7 +44,8 @@ async def handle_finetune(
     async def run(_waited: float) -> None:
         user = command["user_id"]
         is_admin = core.settings.is_admin(user)
-        caller = results.Caller("slack", user, is_admin, command["channel_id"])
+        channel = command["channel_id"]
+        caller = results.Caller("slack", user, is_admin, channel, context["place"])
         result = await core.commands.run_text(command.get("text", ""), caller)
         try:
             await _show(result, caller, respond, client, core.settings.finetune_admins)

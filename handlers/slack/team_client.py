@@ -34,11 +34,10 @@ class TeamSlackClient(AsyncWebClient):
 
 def team_client(app: AsyncApp, teams: Teams, store: Installations, team: str) -> TeamSlackClient:
     async def token_of() -> str | None:
-        for place in await teams.directory.places_of(team):
-            platform, _, workspace = place.partition(":")
-            if platform == "slack":
-                bot = await store.async_find_bot(enterprise_id=None, team_id=workspace)
-                return bot.bot_token if bot else None
-        return None
+        record = await teams.directory.record(team)
+        if record is None or record.slack is None:
+            return None
+        bot = await store.async_find_bot(enterprise_id=None, team_id=record.slack[len("slack:") :])
+        return bot.bot_token if bot else None
 
     return TeamSlackClient(app, token_of)

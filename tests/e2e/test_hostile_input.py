@@ -155,6 +155,7 @@ ADMIN_COMMAND_LINES = {
     "start": "start model=gpt-4.1-mini epochs=3",
     "cancel": "cancel",
     "use": "use gpt-4o-mini",
+    "link": "link ABCD2345",
     "rollback": "rollback",
     "migrate": "migrate provider=openai model=gpt-4.1-mini-2025-04-14",
 }

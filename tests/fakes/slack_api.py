@@ -134,7 +134,8 @@ class FakeSlack(FakeServer):
         # Agent apps (the default) have prompts ignored when sent with a thread_ts.
         self.agent_view = True
         self._not_joined: set[str] = set()
-        self._codes: dict[str, str] = {}  # one-use install codes -> the workspace allowing
+        # one-use install codes -> (the workspace allowing, the person who clicked "Allow")
+        self._codes: dict[str, tuple[str, str]] = {}
         self.installed: dict[str, str] = {}  # bot tokens issued by installs -> their workspace
         self._calling_team = self.team_id
         self._calling_token: str | None = None
@@ -332,11 +333,11 @@ class FakeSlack(FakeServer):
 
     # ----- installing from a link ------------------------------------------------------
 
-    def allow(self, team_id: str) -> str:
-        """A person of workspace `team_id` clicks "Allow" on the install page: Slack sends their
+    def allow(self, team_id: str, user: str = "UINSTALLER") -> str:
+        """`user` of workspace `team_id` clicks "Allow" on the install page: Slack sends their
         browser to the app's redirect with this one-use code."""
         code = f"code-{team_id}-{len(self._codes) + 1}"
-        self._codes[code] = team_id
+        self._codes[code] = (team_id, user)
         return code
 
     def uninstall(self, team_id: str) -> None:
@@ -350,7 +351,7 @@ class FakeSlack(FakeServer):
         given = (params.get("client_id"), params.get("client_secret"))
         if credentials != f"Basic {expected}" and given != (self.client_id, self.client_secret):
             return {"ok": False, "error": "invalid_client_id"}
-        team = self._codes.pop(params.get("code", ""), None)
+        team, installer = self._codes.pop(params.get("code", ""), (None, None))
         if team is None:
             return {"ok": False, "error": "invalid_code"}
         token = f"xoxb-{team}-{len(self.installed) + 1}"
@@ -364,7 +365,7 @@ class FakeSlack(FakeServer):
             "bot_user_id": self.bot_user_id,
             "team": {"id": team, "name": f"Workspace {team}"},
             "enterprise": None,
-            "authed_user": {"id": "UINSTALLER"},
+            "authed_user": {"id": installer},
             "is_enterprise_install": False,
         }
 

@@ -487,3 +487,85 @@ async def test_privileged_intent_not_enabled_closes_with_4014(fake: FakeDiscord)
     finally:
         await client.close()
     assert fake.identifies == 0
+
+
+async def test_a_second_guild_carries_its_own_id_in_every_event(fake: FakeDiscord):
+    second, second_channel = fake.add_guild()
+    fake.user(ALICE, "alice")
+    client = FastClient()
+    tree = app_commands.CommandTree(client)
+    received: list[discord.Message] = []
+    reactions: list[discord.RawReactionActionEvent] = []
+    interactions: list[discord.Interaction] = []
+
+    @tree.command(name="where", description="Which server?", guild=discord.Object(id=second))
+    async def where(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"in {interaction.guild.name}")
+
+    async def setup_hook() -> None:
+        await tree.sync(guild=discord.Object(id=second))
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        received.append(message)
+        if message.author.id == ALICE:
+            await message.reply("seen")
+
+    @client.event
+    async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
+        reactions.append(payload)
+
+    @client.event
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        interactions.append(interaction)
+
+    client.setup_hook = setup_hook
+    async with running(client, fake):
+        # READY listed both guilds and a GUILD_CREATE filled each in.
+        assert {g.id for g in client.guilds} == {fake.guild_id, second}
+        guild = client.get_guild(second)
+        assert guild.me.id == fake.bot_user_id
+        assert guild.default_role.id == second
+        assert [c.id for c in guild.text_channels] == [second_channel]
+        assert [c.id for c in client.get_guild(fake.guild_id).text_channels] == [fake.channel_id]
+        assert (await guild.fetch_member(ALICE)).guild.id == second
+        with pytest.raises(discord.Forbidden):
+            await client.fetch_guild(999)
+
+        sent = await fake.send_message("hello there", author_id=ALICE, channel_id=second_channel)
+        reply = await fake.wait_for_bot_message(second_channel)
+        await fake.add_reaction(int(sent["id"]), "👍", user_id=ALICE)
+        thread_id = await fake.create_thread("side", parent_id=second_channel)
+        await fake.wait_for(lambda: client.get_channel(thread_id), what="thread")
+
+        run = await fake.invoke_command("where", user_id=ALICE, guild_id=second)
+        answer = await fake.wait_for_callback(run)
+        await fake.wait_for(lambda: reactions and interactions, what="reaction and interaction")
+        with pytest.raises(ValueError):
+            await fake.invoke_command("where", user_id=ALICE, guild_id=second, in_dm=True)
+
+    [from_alice] = [m for m in received if m.author.id == ALICE]
+    assert sent["guild_id"] == str(second)
+    assert from_alice.guild.id == second
+    assert from_alice.channel.id == second_channel
+    assert isinstance(from_alice.author, discord.Member)
+    assert from_alice.author.guild.id == second
+    assert reply.guild_id == second
+    assert reply.reply_to == from_alice.id
+    [reaction] = reactions
+    assert reaction.guild_id == second
+    assert reaction.member.guild.id == second
+    assert client.get_channel(thread_id).guild.id == second
+
+    # Commands synced to the second guild are its alone, and resolve there.
+    [sync] = fake.command_syncs
+    assert sync.guild_id == second
+    assert fake.commands(fake.guild_id) == []
+    [command] = fake.commands(second)
+    assert run.payload["guild_id"] == str(second)
+    assert run.payload["channel_id"] == str(second_channel)
+    assert run.payload["data"]["id"] == command["id"]
+    assert run.payload["data"]["guild_id"] == str(second)
+    [interaction] = interactions
+    assert (interaction.guild_id, interaction.channel_id) == (second, second_channel)
+    assert answer.data["content"] == "in Fake Guild 2"

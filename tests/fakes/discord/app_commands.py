@@ -1,5 +1,5 @@
 """REST routes for application commands: bulk overwrite (recorded as syncs), create, list, get
-and delete, globally or in the guild."""
+and delete, globally or in a hosted guild."""
 
 from __future__ import annotations
 

@@ -38,13 +38,15 @@ class FakeDiscord(
         discord.http.Route.BASE = fake.api_url
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
 
-    The fake owns one guild with a text channel and a public thread, the bot's user
-    and application, and whatever users tests invent. Everything the bot does over
-    REST (messages, edits, typing, reactions, DMs, threads, command syncs,
-    interaction callbacks and followups) is recorded with `time.monotonic()`
-    timestamps; tests inject gateway events (messages, reactions, slash commands,
-    autocomplete) and steer the session (RECONNECT/RESUME with redelivery, INVALID
-    SESSION). Unknown REST routes are recorded and answered 404.
+    The fake owns one guild with a text channel and a public thread (`add_guild`
+    hosts more, each with its own text channel, for a bot in several servers), the
+    bot's user and application, and whatever users tests invent, who are members
+    of every guild. Everything the bot does over REST (messages, edits, typing,
+    reactions, DMs, threads, command syncs, interaction callbacks and followups) is
+    recorded with `time.monotonic()` timestamps; tests inject gateway events
+    (messages, reactions, slash commands, autocomplete) and steer the session
+    (RECONNECT/RESUME with redelivery, INVALID SESSION). Unknown REST routes are
+    recorded and answered 404.
 
     Like the real Discord, and unlike a plain mock:
       * REST answers carry `Content-Type: application/json` exactly: discord.py

@@ -169,7 +169,8 @@ class Gateway:
             self._sessions[session.id] = session
             self._session = session
             await self._dispatch_locked(session, "READY", self._ready(session))
-            await self._dispatch_locked(session, "GUILD_CREATE", self._guild_create())
+            for guild_id in list(self.guilds):
+                await self._dispatch_locked(session, "GUILD_CREATE", self._guild_create(guild_id))
             session.live = True
 
     def _ready(self, session: _Session) -> dict[str, Any]:
@@ -182,7 +183,7 @@ class Gateway:
                 "flags": 0,
                 "email": None,
             },
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,

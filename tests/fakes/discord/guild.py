@@ -1,4 +1,4 @@
-"""REST routes for the bot's identity and application, the guild, its members and channels
+"""REST routes for the bot's identity and application, the guilds, their members and channels
 (DMs, typing, threads)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.fakes.discord.rest import ApiError, json_response, unknown
 
 
 class GuildRoutes:
-    """FakeDiscord's REST handlers for users, the guild and its channels."""
+    """FakeDiscord's REST handlers for users, the guilds and their channels."""
 
     async def _get_me(self, request, match, payload, files) -> web.Response:
         me = {**self.user(self.bot_user_id), "verified": True, "mfa_enabled": False, "flags": 0}
@@ -33,19 +33,19 @@ class GuildRoutes:
         return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
     def _check_guild(self, guild_id: str | None) -> None:
-        if guild_id is not None and int(guild_id) != self.guild_id:
+        if guild_id is not None and int(guild_id) not in self.guilds:
             raise ApiError(403, "Missing Access", 50001)
 
     async def _get_guild(self, request, match, payload, files) -> web.Response:
         self._check_guild(match["guild"])
-        return json_response(self._guild())
+        return json_response(self._guild(int(match["guild"])))
 
     async def _get_member(self, request, match, payload, files) -> web.Response:
         self._check_guild(match["guild"])
         user_id = int(match["user"])
         if user_id not in self.users:
             raise unknown("Member", 10007)
-        return json_response(self.member(user_id))
+        return json_response(self.member(user_id, guild_id=int(match["guild"])))
 
     async def _create_dm(self, request, match, payload, files) -> web.Response:
         user_id = int((payload or {}).get("recipient_id", 0))

@@ -42,17 +42,33 @@ class Interactions:
 
     # ----- INTERACTION_CREATE ------------------------------------------------
 
+    def _interaction_channel(
+        self, channel_id: int | None, guild_id: int | None, in_dm: bool, user_id: int
+    ) -> dict[str, Any]:
+        """Where an injected interaction happens: `channel_id`, else the user's DM with the
+        bot (`in_dm`), else the text channel of `guild_id` (default: the first guild).
+        A `guild_id` that is given must be the channel's own guild."""
+        if in_dm:
+            if guild_id is not None:
+                raise ValueError("an interaction in a DM has no guild_id")
+            channel_id = channel_id or self.dm_channel_id(user_id)
+        channel = self._channel(channel_id or self._hosted(guild_id).channel_id)
+        if guild_id is not None and channel.get("guild_id") != str(guild_id):
+            raise ValueError(f"channel {channel['id']} is not in guild {guild_id}")
+        return channel
+
     def _command_data(
         self,
         name: str,
         subcommand: str | None,
         options: dict[str, Any],
         focused: str | None,
-        in_dm: bool,
+        guild_id: int | None,
     ) -> dict[str, Any]:
-        # Discord sends the guild command when one with that name exists there.
-        in_guild = not in_dm and name in self._commands.get(self.guild_id, {})
-        scope = self.guild_id if in_guild else None
+        # Discord sends the command synced to the interaction's guild when one with that
+        # name exists there, else the global one; in a DM only global commands exist.
+        in_guild = guild_id is not None and name in self._commands.get(guild_id, {})
+        scope = guild_id if in_guild else None
         command = self._commands.get(scope, {}).get(name)
         schema = (command or {}).get("options", [])
         path = subcommand.split() if subcommand else []
@@ -86,14 +102,10 @@ class Interactions:
         data: dict[str, Any],
         user_id: int,
         permissions: int | None,
-        channel_id: int | None,
-        in_dm: bool,
+        channel: dict[str, Any],
         locale: str,
         message: StoredMessage | None = None,
     ) -> Invocation:
-        if in_dm:
-            channel_id = channel_id or self.dm_channel_id(user_id)
-        channel = self._channel(channel_id or self.channel_id)
         interaction_id = self.new_id()
         token = f"fake-interaction-token-{interaction_id}-{secrets.token_hex(8)}"
         user = self.user(user_id)
@@ -113,13 +125,13 @@ class Interactions:
             "entitlement_sku_ids": [],
             "attachment_size_limit": 10 * 1024 * 1024,
         }
-        guild_id = int(channel["guild_id"]) if channel.get("guild_id") else None
+        guild_id = _guild_of(channel)
         if guild_id is not None:
             payload.update(
                 guild_id=str(guild_id),
                 guild={"id": str(guild_id), "locale": "en-US", "features": []},
                 guild_locale="en-US",
-                member={**self.member(user_id), "permissions": str(permissions)},
+                member={**self.member(user_id, guild_id=guild_id), "permissions": str(permissions)},
                 app_permissions=str(EVERYONE_PERMISSIONS | BOT_ROLE_PERMISSIONS),
                 context=0,
                 authorizing_integration_owners={"0": str(guild_id)},
@@ -309,3 +321,7 @@ class Interactions:
         message = self._hook_message(self._acked(match), match["message"])
         await self._delete(message)
         return web.Response(status=204)
+
+
+def _guild_of(channel: dict[str, Any]) -> int | None:
+    return int(channel["guild_id"]) if channel.get("guild_id") else None

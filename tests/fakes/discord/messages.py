@@ -175,7 +175,7 @@ class MessageRoutes:
         if message.guild_id:
             event["guild_id"] = str(message.guild_id)
             if add:
-                event["member"] = self.member(self.bot_user_id)
+                event["member"] = self.member(self.bot_user_id, guild_id=message.guild_id)
         if add:
             event["message_author_id"] = message.author["id"]
         await self._echo("MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE", event)

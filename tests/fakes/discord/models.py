@@ -11,6 +11,16 @@ from tests.fakes.discord.protocol import EPHEMERAL
 
 
 @dataclass
+class HostedGuild:
+    """A guild (server) the fake hosts; its id is also its @everyone role's id."""
+
+    id: int
+    name: str
+    channel_id: int  # its text channel, where injected actions land by default
+    bot_role_id: int  # the bot's managed role in it
+
+
+@dataclass
 class RecordedRequest:
     """One REST request; `path` is relative to the API root (e.g. /channels/1/messages)."""
 

@@ -1,4 +1,4 @@
-"""Discord's JSON objects built from the stored state: the guild and its roles, GUILD_CREATE,
+"""Discord's JSON objects built from the stored state: guilds and their roles, GUILD_CREATE,
 the application, messages and reactions."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from tests.fakes.discord.protocol import BOT_ROLE_PERMISSIONS, EVERYONE_PERMISSI
 class Payloads:
     """FakeDiscord's builders of the JSON it sends over REST and the gateway."""
 
-    def _roles(self) -> list[dict[str, Any]]:
+    def _roles(self, guild_id: int | None = None) -> list[dict[str, Any]]:
+        guild = self._hosted(guild_id)
+
         def role(role_id: int, name: str, permissions: int, position: int, **extra: Any):
             return {
                 "id": str(role_id),
@@ -31,9 +33,9 @@ class Payloads:
             }
 
         return [
-            role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0),
+            role(guild.id, "@everyone", EVERYONE_PERMISSIONS, 0),
             role(
-                self.bot_role_id,
+                guild.bot_role_id,
                 self.bot_name,
                 BOT_ROLE_PERMISSIONS,
                 1,
@@ -42,10 +44,11 @@ class Payloads:
             ),
         ]
 
-    def _guild(self) -> dict[str, Any]:
+    def _guild(self, guild_id: int | None = None) -> dict[str, Any]:
+        guild = self._hosted(guild_id)
         return {
-            "id": str(self.guild_id),
-            "name": "Fake Guild",
+            "id": str(guild.id),
+            "name": guild.name,
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -57,12 +60,12 @@ class Payloads:
             "verification_level": 0,
             "default_message_notifications": 0,
             "explicit_content_filter": 0,
-            "roles": self._roles(),
+            "roles": self._roles(guild.id),
             "emojis": [],
             "stickers": [],
             "features": [],
             "mfa_level": 0,
-            "system_channel_id": str(self.channel_id),
+            "system_channel_id": str(guild.channel_id),
             "system_channel_flags": 0,
             "rules_channel_id": None,
             "vanity_url_code": None,
@@ -74,16 +77,17 @@ class Payloads:
             "premium_progress_bar_enabled": False,
         }
 
-    def _guild_create(self) -> dict[str, Any]:
-        guild_channels = [c for c in self.channels.values() if c.get("guild_id")]
+    def _guild_create(self, guild_id: int | None = None) -> dict[str, Any]:
+        guild = self._hosted(guild_id)
+        guild_channels = [c for c in self.channels.values() if c.get("guild_id") == str(guild.id)]
         return {
-            **self._guild(),
+            **self._guild(guild.id),
             "unavailable": False,
             "large": False,
             "joined_at": iso(self._created),
             "member_count": len(self.users),
             # Without the members intent Discord sends only the bot's own member.
-            "members": [self.member(self.bot_user_id)],
+            "members": [self.member(self.bot_user_id, guild_id=guild.id)],
             "channels": [
                 {k: v for k, v in c.items() if k != "guild_id"}
                 for c in guild_channels
@@ -141,7 +145,7 @@ class Payloads:
         if m.guild_id:
             payload["guild_id"] = str(m.guild_id)
             if gateway and m.webhook_id is None:
-                payload["member"] = self.member(m.author_id, with_user=False)
+                payload["member"] = self.member(m.author_id, with_user=False, guild_id=m.guild_id)
         if m.nonce is not None:
             payload["nonce"] = m.nonce
         if m.webhook_id is not None:

@@ -1,5 +1,5 @@
-"""The guild the fake owns and everything stored in it: ids, users and members, channels (text,
-threads, DMs), messages and their reactions."""
+"""The guilds the fake hosts and everything stored in them: ids, users and members, channels
+(text, threads, DMs), messages and their reactions."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tests.fakes.discord.models import (
     BotReaction,
     CommandSync,
     Followup,
+    HostedGuild,
     InteractionCallback,
     InteractionState,
     StoredMessage,
@@ -24,7 +25,11 @@ _MENTION = re.compile(r"<@!?(\d+)>")
 
 
 class StoredState:
-    """FakeDiscord's stored guild, users, channels and messages, and what the bot did to them."""
+    """FakeDiscord's stored guilds, users, channels and messages, and what the bot did to them.
+
+    `guild_id`, `channel_id`, `thread_id` and `bot_role_id` are the first guild's; `add_guild`
+    hosts more.
+    """
 
     bot_user_id = 1_200_000_000_000_000_001
     application_id = 1_200_000_000_000_000_002
@@ -46,6 +51,7 @@ class StoredState:
         self.users: dict[int, dict[str, Any]] = {}
         self.member_permissions: dict[int, int] = {}
         self.channels: dict[int, dict[str, Any]] = {}
+        self.guilds: dict[int, HostedGuild] = {}  # in the order READY lists them
         self._dm_channels: dict[int, int] = {}
         self._commands: dict[int | None, dict[str, dict[str, Any]]] = {}
         self._interactions: dict[int, InteractionState] = {}
@@ -54,10 +60,37 @@ class StoredState:
 
         self.user(self.bot_user_id, self.bot_name, bot=True)
         self.user(self.owner_id, "owner")
-        self.channels[self.channel_id] = self._text_channel(self.channel_id, "general")
+        first = HostedGuild(self.guild_id, "Fake Guild", self.channel_id, self.bot_role_id)
+        self._host_guild(first)
         self.channels[self.thread_id] = self._thread_channel(
             self.thread_id, "bot-thread", self.channel_id, self.owner_id, 11
         )
+
+    def add_guild(self) -> tuple[int, int]:
+        """Host one more guild: the bot installed in a second Discord server.
+
+        The new guild has its own id, @everyone role, bot role and one text channel;
+        the bot and every user the fake knows (now or later) are members of it.
+        Returns `(guild_id, channel_id)`. Call it before the client identifies: READY
+        and the GUILD_CREATEs list the guilds hosted at IDENTIFY time (a client that
+        is already connected sees the new guild only after its next IDENTIFY).
+        """
+        guild_id, channel_id = self.new_id(), self.new_id()
+        name = f"Fake Guild {len(self.guilds) + 1}"
+        self._host_guild(HostedGuild(guild_id, name, channel_id, self.new_id()))
+        return guild_id, channel_id
+
+    def _host_guild(self, guild: HostedGuild) -> None:
+        self.guilds[guild.id] = guild
+        self.channels[guild.channel_id] = self._text_channel(guild.channel_id, "general", guild.id)
+
+    def _hosted(self, guild_id: int | None) -> HostedGuild:
+        """The hosted guild `guild_id` (None: the first one), for test-side calls."""
+        guild_id = self.guild_id if guild_id is None else int(guild_id)
+        try:
+            return self.guilds[guild_id]
+        except KeyError:
+            raise AssertionError(f"no guild {guild_id} in the fake") from None
 
     def new_id(self) -> int:
         """A fresh snowflake: current time in the high bits, always increasing."""
@@ -66,7 +99,8 @@ class StoredState:
         return self._last_snowflake
 
     def user(self, user_id: int, name: str | None = None, *, bot: bool = False) -> dict[str, Any]:
-        """The user object for `user_id`, created (and made a guild member) on first use."""
+        """The user object for `user_id`, created on first use; every user is a member of
+        every hosted guild."""
         known = self.users.get(user_id)
         if known is None or name is not None or bot:
             bot = bot or bool(known and known.get("bot"))
@@ -89,9 +123,13 @@ class StoredState:
         self.user(user_id)
         self.member_permissions[user_id] = permissions
 
-    def member(self, user_id: int, *, with_user: bool = True) -> dict[str, Any]:
-        """The guild member object for `user_id` (interactions add `permissions`)."""
-        roles = [str(self.bot_role_id)] if user_id == self.bot_user_id else []
+    def member(
+        self, user_id: int, *, with_user: bool = True, guild_id: int | None = None
+    ) -> dict[str, Any]:
+        """The member object for `user_id` in `guild_id` (default: the first guild);
+        interactions add `permissions`."""
+        guild = self._hosted(guild_id)
+        roles = [str(guild.bot_role_id)] if user_id == self.bot_user_id else []
         member: dict[str, Any] = {
             "roles": roles,
             "joined_at": iso(self._created),
@@ -128,11 +166,13 @@ class StoredState:
             raise unknown("Channel", 10003)
         return channel
 
-    def _text_channel(self, channel_id: int, name: str) -> dict[str, Any]:
+    def _text_channel(
+        self, channel_id: int, name: str, guild_id: int | None = None
+    ) -> dict[str, Any]:
         return {
             "id": str(channel_id),
             "type": 0,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id or self.guild_id),
             "name": name,
             "position": 0,
             "parent_id": None,
@@ -147,10 +187,12 @@ class StoredState:
     def _thread_channel(
         self, thread_id: int, name: str, parent_id: int, owner_id: int, type_: int
     ) -> dict[str, Any]:
+        # A thread lives in its parent channel's guild.
+        parent = self.channels.get(parent_id) or {}
         return {
             "id": str(thread_id),
             "type": type_,
-            "guild_id": str(self.guild_id),
+            "guild_id": parent.get("guild_id") or str(self.guild_id),
             "parent_id": str(parent_id),
             "owner_id": str(owner_id),
             "name": name,

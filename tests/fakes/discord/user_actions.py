@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tests.fakes.discord.interactions import _guild_of
 from tests.fakes.discord.models import Invocation
 from tests.fakes.discord.protocol import DEFAULT, REPLY
 
@@ -16,7 +17,8 @@ class UserActions:
     async def create_thread(
         self, name: str, *, parent_id: int | None = None, owner_id: int | None = None
     ) -> int:
-        """Add a public thread (dispatching THREAD_CREATE when a client is connected)."""
+        """Add a public thread in `parent_id` (default: the first guild's text channel) and
+        its guild (dispatching THREAD_CREATE when a client is connected)."""
         thread_id = self.new_id()
         parent_id = parent_id or self.channel_id
         thread = self._thread_channel(thread_id, name, parent_id, owner_id or self.owner_id, 11)
@@ -42,10 +44,12 @@ class UserActions:
     ) -> dict[str, Any]:
         """Store a user's message and dispatch MESSAGE_CREATE; returns the payload.
 
-        Mentions come from `<@id>` in `content`; `mention_bot` adds the bot to
-        `mentions` even when the content does not spell it out. `reply_to` (a
-        stored message id) makes a type-19 reply with `referenced_message`; like
-        Discord's client it pings the replied-to author unless `ping_reply=False`.
+        It lands in `channel_id` (any guild's channel or thread, or a DM; default: the
+        first guild's text channel) and carries that channel's guild. Mentions come
+        from `<@id>` in `content`; `mention_bot` adds the bot to `mentions` even when
+        the content does not spell it out. `reply_to` (a stored message id) makes a
+        type-19 reply with `referenced_message`; like Discord's client it pings the
+        replied-to author unless `ping_reply=False`.
         `files` are (filename, bytes) attachments, downloadable by the bot.
         """
         if in_dm:
@@ -123,7 +127,7 @@ class UserActions:
             payload["message_author_id"] = stored.author["id"]
             self._react(stored, payload["emoji"], user_id, add=True)
         if "guild_id" in payload:
-            payload["member"] = self.member(user_id)
+            payload["member"] = self.member(user_id, guild_id=int(payload["guild_id"]))
         await self._dispatch("MESSAGE_REACTION_ADD", payload)
         return payload
 
@@ -155,14 +159,19 @@ class UserActions:
         channel_id: int | None = None,
         in_dm: bool = False,
         locale: str = "en-US",
+        guild_id: int | None = None,
     ) -> Invocation:
         """A user runs `/name subcommand option:value...`: INTERACTION_CREATE type 2.
 
-        Option types come from the synced command, else from the Python values.
-        `permissions` defaults to what `set_permissions` stored (else 0).
+        It happens in `channel_id`, else in the user's DM (`in_dm`), else in the text
+        channel of `guild_id` (default: the first guild); a given `guild_id` must be
+        the channel's. The command synced to the channel's guild is sent, else the
+        global one. Option types come from the synced command, else from the Python
+        values. `permissions` defaults to what `set_permissions` stored (else 0).
         """
-        data = self._command_data(name, subcommand, options or {}, None, in_dm)
-        return await self._interact(2, data, user_id, permissions, channel_id, in_dm, locale)
+        channel = self._interaction_channel(channel_id, guild_id, in_dm, user_id)
+        data = self._command_data(name, subcommand, options or {}, None, _guild_of(channel))
+        return await self._interact(2, data, user_id, permissions, channel, locale)
 
     async def invoke_message_command(
         self,
@@ -172,12 +181,16 @@ class UserActions:
         user_id: int,
         permissions: int | None = None,
         locale: str = "en-US",
+        guild_id: int | None = None,
     ) -> Invocation:
-        """A user picks `name` in a message's Apps menu: INTERACTION_CREATE type 2, data type 3."""
+        """A user picks `name` in a message's Apps menu: INTERACTION_CREATE type 2, data type 3.
+
+        It happens in the message's channel and guild (a given `guild_id` must be it).
+        """
         message = self.get_message(message_id)
-        in_dm = message.guild_id is None
-        in_guild = not in_dm and name in self._commands.get(self.guild_id, {})
-        scope = self.guild_id if in_guild else None
+        channel = self._interaction_channel(message.channel_id, guild_id, False, user_id)
+        in_guild = message.guild_id is not None and name in self._commands.get(message.guild_id, {})
+        scope = message.guild_id if in_guild else None
         command = self._commands.get(scope, {}).get(name)
         data: dict[str, Any] = {
             "id": command["id"] if command else str(self.new_id()),
@@ -188,9 +201,7 @@ class UserActions:
         }
         if scope is not None:
             data["guild_id"] = str(scope)
-        return await self._interact(
-            2, data, user_id, permissions, message.channel_id, in_dm, locale
-        )
+        return await self._interact(2, data, user_id, permissions, channel, locale)
 
     async def submit_modal(
         self,
@@ -199,9 +210,11 @@ class UserActions:
         *,
         user_id: int,
         permissions: int | None = None,
+        guild_id: int | None = None,
     ) -> Invocation:
         """Submit the modal an interaction answered with (callback type 9): type 5, with
-        `values` by the text inputs' custom ids."""
+        `values` by the text inputs' custom ids, where that interaction happened (a given
+        `guild_id` must be its guild)."""
         [modal] = [c for c in self.callbacks_of(opened_by) if c.type == 9]
         state = self._interactions[opened_by.id]
         rows = [
@@ -209,8 +222,8 @@ class UserActions:
             for key, value in values.items()
         ]
         data = {"custom_id": modal.data["custom_id"], "components": rows}
-        in_dm = state.guild_id is None
-        return await self._interact(5, data, user_id, permissions, state.channel_id, in_dm, "en-US")
+        channel = self._interaction_channel(state.channel_id, guild_id, False, user_id)
+        return await self._interact(5, data, user_id, permissions, channel, "en-US")
 
     async def autocomplete(
         self,
@@ -224,18 +237,26 @@ class UserActions:
         channel_id: int | None = None,
         in_dm: bool = False,
         locale: str = "en-US",
+        guild_id: int | None = None,
     ) -> Invocation:
-        """The user is typing option `focused`: INTERACTION_CREATE type 4."""
-        data = self._command_data(name, subcommand, options, focused, in_dm)
-        return await self._interact(4, data, user_id, permissions, channel_id, in_dm, locale)
+        """The user is typing option `focused`: INTERACTION_CREATE type 4 (where, as for
+        `invoke_command`)."""
+        channel = self._interaction_channel(channel_id, guild_id, in_dm, user_id)
+        data = self._command_data(name, subcommand, options, focused, _guild_of(channel))
+        return await self._interact(4, data, user_id, permissions, channel, locale)
 
     async def press_button(
-        self, message_id: int, custom_id: str, *, user_id: int, permissions: int | None = None
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user_id: int,
+        permissions: int | None = None,
+        guild_id: int | None = None,
     ) -> Invocation:
-        """A user presses a button on a stored message: INTERACTION_CREATE type 3."""
+        """A user presses a button on a stored message: INTERACTION_CREATE type 3, in the
+        message's channel and guild (a given `guild_id` must be it)."""
         message = self.get_message(message_id)
+        channel = self._interaction_channel(message.channel_id, guild_id, False, user_id)
         data = {"custom_id": custom_id, "component_type": 2}
-        in_dm = message.guild_id is None
-        return await self._interact(
-            3, data, user_id, permissions, message.channel_id, in_dm, "en-US", message
-        )
+        return await self._interact(3, data, user_id, permissions, channel, "en-US", message)

@@ -1,0 +1,221 @@
+"""Many teams on one deployment (TEAMS=many): two Slack workspaces installed from the link, each
+its own team with its own dataset, model, admins and job, and every attempt of one to reach the
+other's ids refused or harmless."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+
+from tests.e2e.harness import SlackSender
+from tests.e2e.test_core_loop import bot_replies, replies, settle
+from tests.e2e.test_finetune import eventually
+from tests.e2e.test_slack_install import installed_from_a_link, tokens_used
+
+ONE, TWO = "T1", "T2"
+ADMIN_ONE, ADMIN_TWO = "UONE", "UTWO"  # each installed the app in their workspace
+
+
+def in_workspace(bot, workspace: str) -> SlackSender:
+    """A person's Slack client in `workspace`: its events and commands carry that team id."""
+    sender = SlackSender(bot.url, bot.session)
+    sender.team = workspace
+    sender.next_ts = bot.next_ts  # one clock, so two workspaces' messages never share a ts
+    return sender
+
+
+async def command(sender: SlackSender, slack, text: str, user: str) -> str:
+    name = f"cmd-{time.monotonic_ns()}"
+    await sender.command(text, slack.response_url(name), user=user, channel=channel_of(sender))
+    call = await slack.wait_for("response_url", lambda c: c.params.get("_name") == name, timeout=15)
+    return call.params.get("text", "") + json.dumps(call.params.get("blocks", []))
+
+
+def channel_of(sender: SlackSender) -> str:
+    return f"C{sender.team}"  # the stand-in keeps no workspaces apart: channels do
+
+
+async def curate(sender: SlackSender, slack, questions: list[str], voter: str) -> list:
+    """Each question asked in the workspace's channel, and each answer approved."""
+    before = len(bot_replies(slack))
+    for question in questions:
+        await sender.mention(question, channel=channel_of(sender), user=voter)
+    answers = (await replies(slack, before + len(questions)))[before:]
+    await settle()
+    for answer in answers:
+        await sender.react(answer.ts, user=voter, channel=channel_of(sender))
+    await settle()
+    return answers
+
+
+async def started(bot, slack, openai_fake) -> tuple:
+    """Both workspaces installed, each by its own person."""
+    for workspace, installer in ((ONE, ADMIN_ONE), (TWO, ADMIN_TWO)):
+        state_status, page = await install_as(bot, slack, workspace, installer)
+        assert state_status == 200, page
+    return in_workspace(bot, ONE), in_workspace(bot, TWO)
+
+
+async def install_as(bot, slack, workspace: str, installer: str):
+    from tests.e2e.test_slack_install import begin_install, redirect
+
+    state, cookie = await begin_install(bot)
+    return await redirect(bot, slack.allow(workspace, installer), state, cookie)
+
+
+def team(bot, workspace: str):
+    return bot.teams.built[f"slack-{workspace}"]
+
+
+def keys_in(url: str) -> list[str]:
+    client = redis.Redis.from_url(url)
+    try:
+        return [key.decode() for key in client.keys("*")]
+    finally:
+        client.close()
+
+
+async def test_two_workspaces_chat_curate_train_and_swap_each_with_its_own_model(
+    start_bot, slack, openai_fake, redis_url
+):
+    bot = await start_bot(**installed_from_a_link(slack), job_poll_seconds=0.1)
+    one, two = await started(bot, slack, openai_fake)
+
+    await curate(one, slack, [f"one's question {n}" for n in range(10)], ADMIN_ONE)
+    await curate(two, slack, ["two's only question"], ADMIN_TWO)
+    assert (await team(bot, ONE).examples.stats()).examples == 10
+    assert (await team(bot, TWO).examples.stats()).examples == 1
+    # The deployment's own keys hold no team's conversations.
+    assert (await bot.services.examples.stats()).examples == 0
+
+    # Each installer is an admin of their own team only.
+    refused = await command(one, slack, "start", user=ADMIN_TWO)
+    assert "Only fine-tune admins" in refused and openai_fake.job_requests == []
+    answer = await command(one, slack, "start suffix=one", user=ADMIN_ONE)
+    assert "Started fine-tuning job" in answer
+    [request] = openai_fake.job_requests
+    lines = openai_fake.files[request["training_file"]].content.decode()
+    assert "one's question" in lines and "two's" not in lines
+    assert request["metadata"]["bot"] == "finetune.slack-T1"
+    # Team two has no job to see, and can't touch team one's.
+    assert "Started" not in await command(two, slack, "status", user=ADMIN_TWO)
+    assert "No fine-tuning job is running" in await command(two, slack, "cancel", user=ADMIN_TWO)
+
+    job_id = openai_fake.latest_job()["id"]
+    openai_fake.set_job(job_id, "succeeded")
+    tuned = openai_fake.latest_job()["fine_tuned_model"]
+    await eventually(lambda: _active(bot, ONE, tuned))
+    # The job's progress and the announcement went to workspace one, with its own token.
+    posts = [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == "CT1"]
+    assert any("Fine-tuning finished" in c.params.get("text", "") for c in posts)
+    [token_one] = [t for t, w in slack.installed.items() if w == ONE]
+    assert {c.headers["Authorization"] for c in posts} == {f"Bearer {token_one}"}
+
+    # One answers with its new model; two still with the configured one.
+    await one.mention("and now, one?", channel="CT1")
+    await two.mention("and now, two?", channel="CT2")
+    await replies(slack, 13)
+    models = {r["messages"][-1]["content"]: r["model"] for r in openai_fake.chat_requests[-2:]}
+    assert models == {"and now, one?": tuned, "and now, two?": bot.settings.chat_model}
+    assert (await team(bot, TWO).models.active()) is None
+
+    # Every key of a team carries its own hash tag (so a cluster spreads the teams).
+    keys = keys_in(redis_url)
+    assert any(key.startswith("bot:{finetune.slack-T1}:example:") for key in keys)
+    assert any(key.startswith("bot:{finetune.slack-T2}:example:") for key in keys)
+    assert not any(key.startswith("bot:{finetune}:example:") for key in keys)
+
+
+async def _active(bot, workspace: str, model: str) -> bool:
+    active = await team(bot, workspace).models.active()
+    return active is not None and active.model == model
+
+
+async def test_one_workspaces_ids_aimed_at_the_others_are_refused_or_harmless(
+    start_bot, slack, openai_fake
+):
+    bot = await start_bot(**installed_from_a_link(slack), job_poll_seconds=0.1)
+    one, two = await started(bot, slack, openai_fake)
+    [answer] = await curate(one, slack, ["a secret of team one"], ADMIN_ONE)
+
+    # A reaction sent from workspace two naming team one's reply: no vote anywhere.
+    await two.react(answer.ts, user=ADMIN_TWO, channel="CT1", reaction="white_check_mark")
+    await two.react(answer.ts, user=ADMIN_TWO, channel="CT1", reaction="-1")
+    await settle()
+    assert (await team(bot, TWO).examples.stats()).examples == 0
+    [example_id] = await team(bot, ONE).examples.all_ids()
+    assert await team(bot, ONE).examples.voter_count(example_id) == 1
+
+    # Two's admin exports two's dataset: nothing of one's.
+    before = len(slack.uploads)
+    await command(two, slack, "export", user=ADMIN_TWO)
+    await eventually(lambda: len(slack.uploads) > before or slack.calls_to("response_url"))
+    assert all(b"secret of team one" not in upload.content for upload in slack.uploads)
+
+    # Team one's fine-tune can't be switched to, or compared with, from team two.
+    await command(one, slack, "start", user=ADMIN_ONE)  # too few examples: refused, fine
+    tuned = "ft:gpt-4.1-mini-2025-04-14:org:one:abc123"
+    openai_fake.models.add(tuned)
+    used = await command(two, slack, f"use {tuned}", user=ADMIN_TWO)
+    assert "each team here has its own" in used
+    compared = await command(two, slack, f"compare model={tuned} hello", user=ADMIN_TWO)
+    assert "each team" in compared or "only compare" in compared
+    assert (await team(bot, TWO).models.active()) is None
+
+    # Forget-me in two reaches two only: one's example of the same person id stays.
+    await command(two, slack, "forget-me", user=ADMIN_ONE)
+    assert (await team(bot, ONE).examples.stats()).examples == 1
+
+    # A comparison button or a pick naming ids that are not this team's does nothing.
+    await two.press(answer.ts, "compare_pick_a", "cmp-of-team-one", user=ADMIN_TWO, channel="CT1")
+    await settle()
+    assert (await team(bot, ONE).examples.stats()).examples == 1
+
+
+async def test_uninstall_stops_the_workspace_and_a_reinstall_finds_its_team_as_it_was(
+    start_bot, slack, openai_fake
+):
+    bot = await start_bot(**installed_from_a_link(slack))
+    one, two = await started(bot, slack, openai_fake)
+    await curate(two, slack, ["kept across a reinstall"], ADMIN_TWO)
+
+    slack.uninstall(TWO)
+    await two.send_event({"type": "app_uninstalled", "event_ts": "1"})
+    await settle()
+    before = len(bot_replies(slack))
+    await two.mention("anyone there?", channel="CT2")
+    await one.mention("still answered?", channel="CT1")
+    await replies(slack, before + 1)
+    await settle()
+    assert len(bot_replies(slack)) == before + 1  # one answered, two not
+    record = await bot.teams.directory.record("slack-T2")
+    assert record.uninstalled_at is not None
+
+    status, _ = await install_as(bot, slack, TWO, "UNEWADMIN")
+    assert status == 200
+    record = await bot.teams.directory.record("slack-T2")
+    assert record.uninstalled_at is None and set(record.admins) == {ADMIN_TWO, "UNEWADMIN"}
+    assert (await team(bot, TWO).examples.stats()).examples == 1
+    [new_token] = [t for t, w in slack.installed.items() if w == TWO]
+    await two.mention("back?", channel="CT2")
+    await replies(slack, before + 2)
+    assert f"Bearer {new_token}" in tokens_used(slack, "chat.startStream")
+
+
+async def test_a_team_uninstalled_past_its_grace_is_removed_with_all_it_kept(
+    start_bot, slack, openai_fake, redis_url
+):
+    bot = await start_bot(**installed_from_a_link(slack), uninstall_grace_days=0)
+    one, two = await started(bot, slack, openai_fake)
+    await curate(one, slack, ["stays"], ADMIN_ONE)
+    await curate(two, slack, ["goes"], ADMIN_TWO)
+    await two.send_event({"type": "app_uninstalled", "event_ts": "1"})
+    await settle()
+
+    assert await bot.teams.remove_uninstalled(time.time() + 1) == ["slack-T2"]
+    keys = keys_in(redis_url)
+    assert not any("slack-T2" in key for key in keys)
+    assert any(key.startswith("bot:{finetune.slack-T1}:example:") for key in keys)
+    assert await bot.teams.directory.team_of("slack:T2") is None
