@@ -9,8 +9,11 @@ import time
 
 import redis
 
+from storage.schemas import MessageKey
+from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import SlackSender
 from tests.e2e.test_core_loop import bot_replies, replies, settle
+from tests.e2e.test_discord import ADMIN, BOB, MANAGE_SERVER, answer_to, embed_text, mention
 from tests.e2e.test_finetune import eventually
 from tests.e2e.test_slack_install import installed_from_a_link, tokens_used
 
@@ -23,6 +26,7 @@ def in_workspace(bot, workspace: str) -> SlackSender:
     sender = SlackSender(bot.url, bot.session)
     sender.team = workspace
     sender.next_ts = bot.next_ts  # one clock, so two workspaces' messages never share a ts
+    sender.bot = bot
     return sender
 
 
@@ -43,10 +47,12 @@ async def curate(sender: SlackSender, slack, questions: list[str], voter: str) -
     for question in questions:
         await sender.mention(question, channel=channel_of(sender), user=voter)
     answers = (await replies(slack, before + len(questions)))[before:]
-    await settle()
     for answer in answers:
+        key = MessageKey("slack", answer.channel, answer.ts)
+        owner = await eventually(lambda key=key: _team_holding(sender.bot, key))
+        count = (await owner.examples.stats()).examples
         await sender.react(answer.ts, user=voter, channel=channel_of(sender))
-    await settle()
+        await eventually(lambda owner=owner, count=count: _more_examples(owner, count))
     return answers
 
 
@@ -219,3 +225,168 @@ async def test_a_team_uninstalled_past_its_grace_is_removed_with_all_it_kept(
     assert not any("slack-T2" in key for key in keys)
     assert any(key.startswith("bot:{finetune.slack-T1}:example:") for key in keys)
     assert await bot.teams.directory.team_of("slack:T2") is None
+
+
+# ----- Discord servers, links, and the data kept before teams ---------------------------------
+
+
+def two_servers(discord_fake) -> dict:
+    """The stand-in's server and a second one, both configured."""
+    second, _ = discord_fake.add_guild()
+    servers = f"{discord_fake.guild_id},{second}"
+    return {
+        **discord_settings(discord_fake),
+        "discord_guild_id": None,
+        "discord_guild_ids": servers,
+    }
+
+
+async def approve_in(bot, fake, channel: int, text: str, *, voter: int = BOB):
+    """Ask in `channel`, and approve the answer once its turn is recorded (in whichever team)."""
+    asked = await mention(fake, text, channel_id=channel)
+    reply = await answer_to(fake, asked)
+    key = MessageKey("discord", str(reply.channel_id), str(reply.id))
+    owner = await eventually(lambda: _team_holding(bot, key))
+    before = (await owner.examples.stats()).examples
+    await fake.add_reaction(reply.id, "👍", user_id=voter)
+    await eventually(lambda: _more_examples(owner, before))
+    return reply
+
+
+async def _team_holding(bot, key: MessageKey):
+    for services in bot.teams.built.values():
+        if await services.turns.get(key):
+            return services
+    return None
+
+
+async def _more_examples(services, than: int) -> bool:
+    return (await services.examples.stats()).examples > than
+
+
+def server_team(bot, guild: int):
+    return bot.teams.built[f"discord-{guild}"]
+
+
+async def test_two_discord_servers_curate_train_and_swap_apart(
+    start_bot, slack, discord_fake, openai_fake
+):
+    bot = await start_bot(
+        **installed_from_a_link(slack), **two_servers(discord_fake), job_poll_seconds=0.1
+    )
+    await discord_fake.wait_connected()
+    first, second = discord_fake.guild_id, list(discord_fake.guilds)[1]
+    first_channel, second_channel = discord_fake.channel_id, discord_fake.guilds[second].channel_id
+    for n in range(10):
+        await approve_in(bot, discord_fake, first_channel, f"first server's question {n}")
+    await approve_in(bot, discord_fake, second_channel, "second server's question")
+    assert (await server_team(bot, first).examples.stats()).examples == 10
+    assert (await server_team(bot, second).examples.stats()).examples == 1
+
+    # Manage Server on the second server makes an admin there, not of the first's team.
+    followup = await discord_command(discord_fake, "cancel", guild_id=second)
+    assert "No fine-tuning job is running" in followup.content
+    followup = await discord_command(discord_fake, "start", guild_id=first)
+    assert "Started fine-tuning job" in followup.content
+    [request] = openai_fake.job_requests
+    lines = openai_fake.files[request["training_file"]].content.decode()
+    assert "first server's" in lines and "second server's" not in lines
+    openai_fake.set_job(openai_fake.latest_job()["id"], "succeeded")
+    tuned = openai_fake.latest_job()["fine_tuned_model"]
+    await eventually(lambda: _model_of(server_team(bot, first), tuned))
+
+    asked = await mention(discord_fake, "first, now?", channel_id=first_channel)
+    await answer_to(discord_fake, asked)
+    asked = await mention(discord_fake, "second, now?", channel_id=second_channel)
+    await answer_to(discord_fake, asked)
+    models = {r["messages"][-1]["content"]: r["model"] for r in openai_fake.chat_requests[-2:]}
+    assert models == {"first, now?": tuned, "second, now?": bot.settings.chat_model}
+    # A status in the second server shows its own dataset.
+    followup = await discord_command(discord_fake, "status", guild_id=second)
+    assert "1 example" in embed_text(followup)
+
+
+async def discord_command(fake, subcommand: str, options: dict | None = None, *, guild_id: int):
+    invocation = await fake.invoke_command(
+        "finetune",
+        subcommand,
+        options or {},
+        user_id=ADMIN,
+        permissions=MANAGE_SERVER,
+        guild_id=guild_id,
+    )
+    return await fake.wait_for_followup(invocation, timeout=15)
+
+
+async def _model_of(services, model: str) -> bool:
+    active = await services.models.active()
+    return active is not None and active.model == model
+
+
+async def test_a_workspace_and_a_server_linked_share_one_dataset_and_model(
+    start_bot, slack, discord_fake, openai_fake
+):
+    bot = await start_bot(**installed_from_a_link(slack), **discord_settings(discord_fake))
+    await discord_fake.wait_connected()
+    one, _ = await started(bot, slack, openai_fake)
+    await curate(one, slack, ["asked in slack"], ADMIN_ONE)
+
+    # A code shown in Slack, typed in Discord by someone with Manage Server there.
+    shown = await command(one, slack, "link", user=ADMIN_ONE)
+    code = shown.split("`")[1]
+    followup = await discord_command(
+        discord_fake, "link", {"code": code}, guild_id=discord_fake.guild_id
+    )
+    assert "Linked" in followup.content
+    # Used once: typed again, it is unknown.
+    again = await discord_command(
+        discord_fake, "link", {"code": code}, guild_id=discord_fake.guild_id
+    )
+    assert "unknown, used" in again.content
+
+    await approve_in(bot, discord_fake, discord_fake.channel_id, "asked in discord")
+    shared = team(bot, ONE)
+    assert (await shared.examples.stats()).examples == 2
+    content, _ = await shared.dataset.export_bytes()
+    assert b"asked in slack" in content and b"asked in discord" in content
+
+    # Only an admin shows or uses a code; a second Slack workspace can't join a team with one.
+    assert "Only fine-tune admins" in await command(one, slack, "link", user="UMALLORY")
+    code = (await command(one, slack, "link", user=ADMIN_ONE)).split("`")[1]
+    two = in_workspace(bot, TWO)
+    assert "has a Slack workspace already" in await command(two, slack, f"link {code}", ADMIN_TWO)
+
+
+async def test_the_data_kept_before_teams_stays_with_the_places_that_made_it(
+    start_bot, slack, discord_fake, openai_fake, caplog
+):
+    # A deployment from before teams: one workspace installed, one Discord server, one dataset.
+    before = await start_bot(
+        **installed_from_a_link(slack, teams="one"), **discord_settings(discord_fake)
+    )
+    await discord_fake.wait_connected()
+    await install_as(before, slack, ONE, ADMIN_ONE)
+    one = in_workspace(before, ONE)
+    await curate(one, slack, ["from before teams, in slack"], ADMIN_ONE)
+    await approve_in(before, discord_fake, discord_fake.channel_id, "from before, in discord")
+    assert (await before.services.examples.stats()).examples == 2
+    await before.stop()
+
+    # The new version starts with TEAMS=many (the default when installed from a link).
+    caplog.set_level("INFO")
+    after = await start_bot(**installed_from_a_link(slack), **discord_settings(discord_fake))
+    await discord_fake.wait_connected()
+    assert "the data kept before teams is the first team's now" in caplog.text
+    assert f"slack:{ONE}" in caplog.text and f"discord:{discord_fake.guild_id}" in caplog.text
+    one = in_workspace(after, ONE)
+    await curate(one, slack, ["after teams, in slack"], ADMIN_ONE)
+    await approve_in(after, discord_fake, discord_fake.channel_id, "after teams, in discord")
+    assert (await after.services.examples.stats()).examples == 4
+    assert set(after.teams.built) == {"default"}
+
+    # Once: a second start changes nothing and says nothing again.
+    await after.stop()
+    caplog.clear()
+    again = await start_bot(**installed_from_a_link(slack), **discord_settings(discord_fake))
+    assert "the data kept before teams" not in caplog.text
+    assert (await again.services.examples.stats()).examples == 4
