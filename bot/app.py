@@ -95,6 +95,7 @@ class Services:
     answers: TeamAnswers  # this team's lane of the process' queue
     vote_journal: VoteJournal
     vote_applier: VoteApplier  # the serving process runs it
+    ledger: Ledger  # what each job cost
 
     async def close(self) -> None:
         """Release the model and training clients' connections."""
@@ -306,6 +307,7 @@ def build_services(
         vote_journal=vote_journal,
         vote_applier=VoteApplier(vote_journal, curation, lag),
         votes=Votes(curation, vote_journal, lag),
+        ledger=ledger,
     )
 
 

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 # or an admin added, in another process is seen here within this.
 FRESH_SECONDS = 15.0
 
+ACTIVITY_SECONDS = 60.0
+
 TeamListener = Callable[[str, Services], None]
 
 
@@ -78,6 +80,7 @@ class Teams:
         self._records_read: dict[str, float] = {}  # team -> when its record was read
         self._building: dict[str, asyncio.Lock] = {}
         self._listeners: list[TeamListener] = []
+        self._touched: dict[str, float] = {}  # team -> when its activity was last written
         if directory is not None:
             default.commands.links = self
 
@@ -137,7 +140,16 @@ class Teams:
             return self._faces[DEFAULT_TEAM]
         team = await self.team_of(place)
         await self.services(team)
+        await self._touch(team)
         return self._faces[team]
+
+    async def _touch(self, team: str) -> None:
+        """When the team was last heard from, for the operator (`python -m bot teams`): at
+        most once a minute per team and process."""
+        now = time.time()
+        if now - self._touched.get(team, 0.0) >= ACTIVITY_SECONDS:
+            self._touched[team] = now
+            await self.directory.touch(team, now)
 
     # Services ---------------------------------------------------------------------------------
 

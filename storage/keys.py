@@ -279,6 +279,11 @@ class Keys:
         return f"{self._base}:team-records"
 
     @property
+    def team_activity(self) -> str:
+        """Hash: team id -> when one of its places was last heard from (to the minute)."""
+        return f"{self._base}:team-activity"
+
+    @property
     def teams_adopted(self) -> str:
         """Set once the data kept before teams was given to the first team."""
         return f"{self._base}:teams-adopted"

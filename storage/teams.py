@@ -112,6 +112,15 @@ class TeamDirectory:
         if places:
             await self._redis.hdel(self._keys.team_places, *places)
         await self._redis.hdel(self._keys.team_records, team)
+        await self._redis.hdel(self._keys.team_activity, team)
+
+    async def touch(self, team: str, when: float) -> None:
+        await self._redis.hset(self._keys.team_activity, team, f"{when:.0f}")
+
+    async def activity(self) -> dict[str, float]:
+        """Team id -> when it was last heard from."""
+        found = await self._redis.hgetall(self._keys.team_activity)
+        return {team: float(when) for team, when in found.items()}
 
     # Linking --------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from bot.commands.table import COMMANDS, EPOCHS, Option
 from handlers.cli import chat as chat_session
 from handlers.cli import dataset as dataset_commands
 from handlers.cli import finetune as finetune_commands
+from handlers.cli import runtime
+from handlers.cli import teams as team_commands
 from handlers.cli.runtime import set_verbose
 
 logger = logging.getLogger(__name__)
@@ -78,8 +80,14 @@ def build_cli(serve: Serve) -> click.Group:
     @click.option(
         "--verbose", "-v", is_flag=True, help="Log what happens (and any failure's details)."
     )
+    @click.option(
+        "--team",
+        metavar="TEAM",
+        help="With TEAMS=many: the team a command works on (`teams` lists them; default: the "
+        "first).",
+    )
     @click.pass_context
-    def cli(context: click.Context, verbose: bool) -> None:
+    def cli(context: click.Context, verbose: bool, team: str | None) -> None:
         """A Slack and Discord bot that your team fine-tunes from inside the chat.
 
         Without a command, serves the chat front ends whose tokens are set (`serve`).
@@ -87,6 +95,9 @@ def build_cli(serve: Serve) -> click.Group:
         """
         if verbose:
             set_verbose()
+        if team and context.invoked_subcommand in (None, "serve", "teams"):
+            raise click.UsageError("--team is for the commands that work on one team.")
+        runtime.chosen_team = team
         if context.invoked_subcommand is None:
             serve()
 
@@ -233,6 +244,21 @@ def build_cli(serve: Serve) -> click.Group:
     def providers(as_json: bool) -> None:
         """Every provider: reachable or not, what it can do, its models and shutdown dates."""
         _run(finetune_commands.run("providers", {}, [], follow=False, as_json=as_json))
+
+    @cli.group(invoke_without_command=True)
+    @click.option("--json", "as_json", is_flag=True, help="The list as JSON.")
+    @click.pass_context
+    def teams(context: click.Context, as_json: bool) -> None:
+        """Every team (TEAMS=many): its places, examples, model, job, spend, last activity."""
+        if context.invoked_subcommand is None:
+            _run(team_commands.list_teams(as_json))
+
+    @teams.command("remove")
+    @click.argument("team")
+    @click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
+    def remove_team(team: str, yes: bool) -> None:
+        """Remove a team with everything it kept (its places start afresh if heard again)."""
+        _run(team_commands.remove_team(team, yes))
 
     return cli
 

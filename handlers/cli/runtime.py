@@ -15,9 +15,14 @@ from bot.app import Services, open_core
 from bot.commands.results import Caller
 from bot.config import Settings, SettingsError, load_settings
 from bot.faces import TerminalFace
+from bot.teams import team_settings
+from storage.keys import DEFAULT_TEAM, Keys
+from storage.teams import TeamDirectory
 
 # The person at the terminal runs the bot: an admin, on the "local" platform.
 OPERATOR = Caller(platform="local", user="operator", is_admin=True, channel="terminal")
+# `--team`: the team a command works on (TEAMS=many); None: the first team.
+chosen_team: str | None = None
 
 
 class ConfigurationProblem(click.ClickException):
@@ -35,6 +40,8 @@ def settings_or_exit(*needs: str) -> Settings:
         settings.require(*needs)
     except SettingsError as error:
         raise ConfigurationProblem(str(error)) from None
+    if chosen_team and chosen_team != DEFAULT_TEAM:
+        return team_settings(settings, chosen_team, None)
     return settings
 
 
@@ -57,10 +64,22 @@ async def core(settings: Settings) -> AsyncIterator[Services]:
     except SettingsError as error:
         raise ConfigurationProblem(str(error)) from None
     try:
+        await _check_team(services)
         yield services
     finally:
         await services.close()
         await redis.close()
+
+
+async def _check_team(services: Services) -> None:
+    """`--team` names a team this deployment has; anything else is said, not created."""
+    if not chosen_team or chosen_team == DEFAULT_TEAM:
+        return
+    deployment = Keys(services.settings.redis_prefix.removesuffix(f".{chosen_team}"))
+    if await TeamDirectory(services.redis, deployment).record(chosen_team) is None:
+        raise ConfigurationProblem(
+            f"There is no team `{chosen_team}`; `python -m bot teams` lists them."
+        )
 
 
 @contextlib.asynccontextmanager

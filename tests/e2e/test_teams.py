@@ -12,6 +12,8 @@ import redis
 from storage.schemas import MessageKey
 from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import SlackSender
+from tests.e2e.test_cli import bot as run_cli
+from tests.e2e.test_cli import cli_env  # noqa: F401  (a fixture)
 from tests.e2e.test_core_loop import bot_replies, replies, settle
 from tests.e2e.test_discord import ADMIN, BOB, MANAGE_SERVER, answer_to, embed_text, mention
 from tests.e2e.test_finetune import eventually
@@ -390,3 +392,41 @@ async def test_the_data_kept_before_teams_stays_with_the_places_that_made_it(
     again = await start_bot(**installed_from_a_link(slack), **discord_settings(discord_fake))
     assert "the data kept before teams" not in caplog.text
     assert (await again.services.examples.stats()).examples == 4
+
+
+# ----- the operator's terminal ------------------------------------------------------------------
+
+
+async def test_the_operator_lists_teams_works_on_one_and_removes_one(
+    start_bot,
+    slack,
+    openai_fake,
+    cli_env,  # noqa: F811  (the fixture imported above)
+):
+    bot = await start_bot(**installed_from_a_link(slack))
+    one, two = await started(bot, slack, openai_fake)
+    await curate(one, slack, ["one's", "two questions"], ADMIN_ONE)
+    await curate(two, slack, ["two's one question"], ADMIN_TWO)
+    env = {**cli_env, "TEAMS": "many"}
+
+    code, out, err = await run_cli(env, "teams", "--json")
+    assert code == 0, err
+    listed = {row["team"]: row for row in json.loads(out)}
+    assert listed["slack-T1"]["places"] == ["slack:T1"] and listed["slack-T1"]["examples"] == 2
+    assert listed["slack-T2"]["examples"] == 1 and listed["slack-T2"]["last_active"]
+    assert listed["default"]["examples"] == 0
+
+    # Terminal commands work on the team named, and only on a team that exists.
+    code, out, _ = await run_cli(env, "--team", "slack-T2", "dataset", "export")
+    assert code == 0 and "two's one question" in out and "one's" not in out
+    code, _, err = await run_cli(env, "--team", "slack-T9", "dataset", "export")
+    assert code == 1 and "There is no team `slack-T9`" in err
+    code, _, err = await run_cli(env, "--team", "slack-T2", "teams")
+    assert code == 2 and "--team is for the commands that work on one team" in err
+
+    code, out, _ = await run_cli(env, "teams", "remove", "slack-T2", "--yes")
+    assert code == 0 and "Removed team slack-T2" in out
+    code, out, _ = await run_cli(env, "teams", "--json")
+    assert [row["team"] for row in json.loads(out)] == ["default", "slack-T1"]
+    code, _, err = await run_cli(env, "teams", "remove", "default", "--yes")
+    assert code == 1 and "stays" in err
