@@ -30,7 +30,7 @@ from bot.providers.registry import ProviderError, Providers
 from bot.providers.shutdown import Fallback
 from bot.runtime.answer_queue import AnswerQueue, TeamAnswers
 from bot.runtime.loop_lag import LoopLag
-from bot.runtime.vote_applier import VoteApplier
+from bot.runtime.vote_applier import JournalBell, VoteApplier
 from bot.spending import Spending
 from bot.trainers import TrainerContext
 from bot.training.finetune import FineTuner
@@ -93,6 +93,7 @@ class Services:
     commands: CommandService
     lag: LoopLag  # the serving process runs it
     answers: TeamAnswers  # this team's lane of the process' queue
+    runtime: Runtime  # what this team shares with every other team of the process
     vote_journal: VoteJournal
     vote_applier: VoteApplier  # the serving process runs it
     ledger: Ledger  # what each job cost
@@ -144,12 +145,13 @@ class Runtime:
     """What every team of a process shares: one queue of answers, one measure of the loop."""
 
     lag: LoopLag
-    answers: TeamAnswers  # this team's lane of the process' queue
+    answers: AnswerQueue
+    journaled: JournalBell  # which teams journaled a vote (many teams: one task applies)
 
     @classmethod
     def of(cls, settings: Settings) -> Runtime:
         lag = LoopLag()
-        return cls(lag, AnswerQueue(settings.answer_workers, lag))
+        return cls(lag, AnswerQueue(settings.answer_workers, lag), JournalBell())
 
 
 def build_services(
@@ -304,9 +306,15 @@ def build_services(
         ),
         lag=lag,
         answers=runtime.answers.lane(settings.redis_prefix),
+        runtime=runtime,
         vote_journal=vote_journal,
         vote_applier=VoteApplier(vote_journal, curation, lag),
-        votes=Votes(curation, vote_journal, lag),
+        votes=Votes(
+            curation,
+            vote_journal,
+            lag,
+            on_journaled=lambda: runtime.journaled.ring(settings.redis_prefix),
+        ),
         ledger=ledger,
     )
 

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bot.app import Runtime, Services, build_services
+from bot.app import Services, build_services
 from bot.config import Settings
 from bot.errors import REDIS_DOWN, Refused
 from bot.faces import ChatFace
@@ -199,7 +199,7 @@ class Teams:
             default.redis,
             default.providers,
             default.clock,
-            Runtime(default.lag, default.answers.queue),
+            default.runtime,
         )
         services.commands.links = self
         self._built[team] = services

@@ -4,6 +4,7 @@ order (no new events, in-flight work gets a grace period, clients and Redis clos
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gc
 import logging
@@ -19,7 +20,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import Services
 from bot.config import SettingsError
-from bot.errors import REDIS_DOWN
+from bot.errors import REDIS_DOWN, StorageUnavailable
 from bot.runtime.warm_up import warm_up
 from bot.teams import Teams
 from handlers.discord import DiscordBot, run_discord
@@ -153,11 +154,15 @@ async def _run_front_ends(bot: Bot, stopped: asyncio.Event) -> None:
 
 
 class TeamBackground:
-    """Each team's watcher and vote applier, started as the team is built (the known ones at
-    start, a new one at its first event); with TEAMS=many, the removal of teams uninstalled
-    longer than UNINSTALL_GRACE_DAYS, hourly."""
+    """Each team's watcher, started as the team is built (the known ones at start, a new one
+    at its first event), and its journaled votes applied. With TEAMS=many one task applies
+    every team's votes (a blocking read per team would hold a Redis connection per team), and
+    teams uninstalled longer than UNINSTALL_GRACE_DAYS are removed, hourly."""
 
     SWEEP_SECONDS = 3600.0
+    # Every team's journal is looked at this often, for what a process that died left there;
+    # a vote journaled in this process is applied as soon as the loop keeps up.
+    JOURNALS_SECONDS = 30.0
 
     def __init__(self, teams: Teams) -> None:
         self._teams = teams
@@ -167,11 +172,33 @@ class TeamBackground:
         teams.on_team(self._start)
         if teams.many:
             self.lasting.append(asyncio.create_task(self._sweep()))
+            self.lasting.append(asyncio.create_task(self._apply_votes()))
 
     def _start(self, team: str, services: Services) -> None:
         self._following.append(services)
         self.watchers.append(asyncio.create_task(services.watcher.run()))
-        self.lasting.append(asyncio.create_task(services.vote_applier.run()))
+        if not self._teams.many:
+            self.lasting.append(asyncio.create_task(services.vote_applier.run()))
+
+    async def _apply_votes(self) -> None:
+        bell = self._teams.default.runtime.journaled
+        loop = asyncio.get_running_loop()
+        everyone_at = 0.0  # every team's journal is looked at first thing
+        while True:
+            if loop.time() < everyone_at:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(bell.rung.wait(), everyone_at - loop.time())
+            rung = bell.take()
+            everyone = loop.time() >= everyone_at
+            if everyone:
+                everyone_at = loop.time() + self.JOURNALS_SECONDS
+            for services in list(self._following):
+                if everyone or services.settings.redis_prefix in rung:
+                    try:
+                        await services.vote_applier.apply_waiting()
+                    except (*REDIS_DOWN, StorageUnavailable):
+                        bell.ring(services.settings.redis_prefix)  # tried again
+                        await asyncio.sleep(1.0)
 
     def stop_watching(self) -> None:
         for services in self._following:

@@ -10,6 +10,7 @@ it is in Redis: when it is not, the front end tells the person, each in its own 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -27,10 +28,17 @@ BUSY_WITHIN_SECONDS = 1.0
 
 
 class Votes:
-    def __init__(self, curation: Curation, journal: VoteJournal, lag: LoopLag) -> None:
+    def __init__(
+        self,
+        curation: Curation,
+        journal: VoteJournal,
+        lag: LoopLag,
+        on_journaled: Callable[[], None] = lambda: None,
+    ) -> None:
         self._curation = curation
         self._journal = journal
         self._lag = lag
+        self._on_journaled = on_journaled  # wakes whoever applies the journal (many teams)
 
     async def take(
         self, reply: MessageKey, user: str, judgement: str, added: bool, event_time: str
@@ -61,6 +69,7 @@ class Votes:
         except REDIS_DOWN as error:
             logger.warning("votes: not saved, storage unavailable (%s)", storage_cause(error))
             return False
+        self._on_journaled()
         return True
 
 

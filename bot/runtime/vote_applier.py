@@ -21,12 +21,32 @@ RETRY_SECONDS = 1.0
 DRAIN_SECONDS = 5.0  # at most this long applying journaled votes at start
 
 
+class JournalBell:
+    """Which teams journaled a vote in this process since the appliers last looked: with many
+    teams, one task applies them all (a blocking read per team would hold a Redis connection
+    per team), woken by this."""
+
+    def __init__(self) -> None:
+        self._rung: set[str] = set()
+        self.rung = asyncio.Event()
+
+    def ring(self, team: str) -> None:
+        self._rung.add(team)
+        self.rung.set()
+
+    def take(self) -> set[str]:
+        rung, self._rung = self._rung, set()
+        self.rung.clear()
+        return rung
+
+
 class VoteApplier:
     def __init__(self, journal: VoteJournal, curation: Curation, lag: LoopLag) -> None:
         self._journal = journal
         self._curation = curation
         self._lag = lag
         self._consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self._opened = False
 
     async def run(self) -> None:
         opened = False
@@ -43,6 +63,20 @@ class VoteApplier:
                     raise asyncio.CancelledError from None
                 # Whatever was taken stays pending and is claimed again later.
                 await asyncio.sleep(RETRY_SECONDS)
+
+    async def apply_waiting(self) -> int:
+        """Apply what is journaled now (a batch at a time, while the loop keeps up), without
+        waiting for more: how the one task of many teams serves each (`JournalBell`)."""
+        if not self._opened:
+            await self._journal.open()
+            self._opened = True
+        applied = 0
+        while True:
+            await self._lag.calm.wait()
+            done = await self.apply_some()
+            applied += done
+            if done < BATCH:
+                return applied
 
     async def drain(self, seconds: float = DRAIN_SECONDS) -> int:
         """Apply every journaled vote before the first event (a start after a crash): what a

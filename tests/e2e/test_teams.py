@@ -4,11 +4,13 @@ other's ids refused or harmless."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import redis
 
+from handlers.serving import TeamBackground
 from storage.schemas import MessageKey
 from tests.e2e.conftest import discord_settings
 from tests.e2e.harness import SlackSender
@@ -430,3 +432,33 @@ async def test_the_operator_lists_teams_works_on_one_and_removes_one(
     assert [row["team"] for row in json.loads(out)] == ["default", "slack-T1"]
     code, _, err = await run_cli(env, "teams", "remove", "default", "--yes")
     assert code == 1 and "stays" in err
+
+
+async def test_a_vote_journaled_while_saturated_is_applied_in_its_own_team(
+    start_bot, slack, openai_fake, caplog
+):
+    caplog.set_level("INFO")
+    bot = await start_bot(**installed_from_a_link(slack))
+    one, two = await started(bot, slack, openai_fake)
+    await curate(one, slack, ["a calm moment"], ADMIN_ONE)
+    await two.mention("a busy moment", channel="CT2", user=ADMIN_TWO)
+    [*_, answer] = await replies(slack, 2)
+    key = MessageKey("slack", answer.channel, answer.ts)
+    await eventually(lambda: team(bot, TWO).turns.get(key))
+
+    # As `python -m bot` runs them: one task applies every team's journal.
+    background = TeamBackground(bot.teams)
+    lag = asyncio.create_task(bot.services.lag.run())
+    try:
+        await asyncio.sleep(0.02)
+        time.sleep(0.1)  # noqa: ASYNC251 (the loop stops for 100 ms, as in a saturated process)
+        await asyncio.sleep(0.01)
+        await two.react(answer.ts, user=ADMIN_TWO, channel="CT2")
+        await eventually(lambda: _more_examples(team(bot, TWO), 0))
+    finally:
+        for task in (lag, *background.lasting, *background.watchers):
+            task.cancel()
+        await asyncio.gather(lag, *background.lasting, return_exceptions=True)
+    assert "applied 1 journaled votes" in caplog.text  # journaled, then applied
+    assert await team(bot, TWO).vote_journal.waiting() == 0
+    assert (await team(bot, ONE).examples.stats()).examples == 1
