@@ -199,7 +199,7 @@ def build_services(
         providers,
         turns,
         models,
-        system_prompt=settings.system_prompt,
+        system_prompt=lambda: settings.system_prompt,
         default_model=settings.chat_model,
         history_budget=settings.history_token_budget,
         max_message_chars=settings.max_message_chars,

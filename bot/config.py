@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     teams: Literal["one", "many"] | None = None
     # Days an uninstalled workspace's team is kept, so installing again finds it as it was.
     uninstall_grace_days: int = Field(default=30, ge=0)
+    # The longest system prompt a team's admins may set (`/finetune settings`); 0: they can't.
+    team_prompt_max_chars: int = Field(default=4000, ge=0, le=100_000)
     discord_token: str = ""
     discord_finetune_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     discord_curate_reactions: Annotated[frozenset[str], NoDecode] = frozenset({"👍", "✅"})

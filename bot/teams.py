@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -56,23 +57,37 @@ def team_settings(settings: Settings, team: str, record: TeamRecord | None) -> S
             "job_channel": None,
         }
     copy = settings.model_copy(update=update)
-    apply_record(copy, frozenset(), record)
+    apply_record(copy, settings, frozenset(), record)
     return copy
 
 
-def apply_record(team: Settings, admins: frozenset[str], record: TeamRecord | None) -> None:
+def apply_record(
+    team: Settings, deployment: Settings, admins: frozenset[str], record: TeamRecord | None
+) -> None:
     """A team's record over its settings, in place: every service of the team holds this one
-    object, so an admin added is an admin at once, in every service. `admins`: the team's
-    admins besides its record's (the first team's: FINETUNE_ADMINS)."""
-    if record is not None:
-        team.finetune_admins = admins | frozenset(record.admins)
+    object, so an admin added or a prompt changed holds at once, in every service. `admins`:
+    the team's admins besides its record's (the first team's: FINETUNE_ADMINS); `deployment`:
+    what a setting the team did not set falls back to."""
+    if record is None:
+        return
+    team.finetune_admins = admins | frozenset(record.admins)
+    team.system_prompt = record.system_prompt or deployment.system_prompt
+    team.curate_reactions = _chosen(record.curate_reactions, deployment.curate_reactions)
+    team.discord_curate_reactions = _chosen(
+        record.discord_curate_reactions, deployment.discord_curate_reactions
+    )
+
+
+def _chosen(own: list[str] | None, otherwise: frozenset[str]) -> frozenset[str]:
+    return frozenset(own) if own else otherwise
 
 
 class Teams:
     def __init__(self, default: Services, directory: TeamDirectory | None) -> None:
         self.default = default
         self.settings = default.settings
-        self._deployment_admins = default.settings.finetune_admins
+        # The deployment's own values, before any team's record is laid over the first team's.
+        self._deployment = default.settings.model_copy()
         self.directory = directory  # None: TEAMS=one
         self._built: dict[str, Services] = {DEFAULT_TEAM: default}
         self._faces: dict[str, ChatFace] = {DEFAULT_TEAM: ChatFace.of(default)}
@@ -82,7 +97,7 @@ class Teams:
         self._listeners: list[TeamListener] = []
         self._touched: dict[str, float] = {}  # team -> when its activity was last written
         if directory is not None:
-            default.commands.links = self
+            default.commands.teams = self
 
     @property
     def many(self) -> bool:
@@ -174,10 +189,11 @@ class Teams:
     async def _refresh(self, team: str, services: Services) -> None:
         self._records_read[team] = time.monotonic()
         record = await self.directory.record(team)
-        apply_record(services.settings, self._admins_besides_record(team), record)
+        self._apply(team, services.settings, record)
 
-    def _admins_besides_record(self, team: str) -> frozenset[str]:
-        return self._deployment_admins if team == DEFAULT_TEAM else frozenset()
+    def _apply(self, team: str, settings: Settings, record: TeamRecord | None) -> None:
+        admins = self._deployment.finetune_admins if team == DEFAULT_TEAM else frozenset()
+        apply_record(settings, self._deployment, admins, record)
 
     async def start(self, slack_workspaces: list[str] = ()) -> None:
         """At start: the data kept before teams adopted (`slack_workspaces`: the workspaces
@@ -191,17 +207,17 @@ class Teams:
 
     def _add(self, team: str, record: TeamRecord | None) -> None:
         if team == DEFAULT_TEAM:
-            apply_record(self.default.settings, self._deployment_admins, record)
+            self._apply(team, self.default.settings, record)
             return
         default = self.default
         services = build_services(
-            team_settings(self.settings, team, record),
+            team_settings(self._deployment, team, record),
             default.redis,
             default.providers,
             default.clock,
             default.runtime,
         )
-        services.commands.links = self
+        services.commands.teams = self
         self._built[team] = services
         self._faces[team] = ChatFace.of(services)
         for listener in self._listeners:
@@ -247,6 +263,61 @@ class Teams:
             f"(`{current}`), unused; the operator can remove it."
         )
 
+    # Settings ---------------------------------------------------------------------------------
+
+    async def settings_of(self, place: str) -> str:
+        team = await self.team_of(place)
+        settings = (await self.services(team)).settings
+        reactions = _reactions_of(settings, place)
+        prompt = settings.system_prompt
+        shown = prompt if len(prompt) <= 300 else prompt[:300] + "…"
+        return (
+            f"This team's system prompt: “{shown}” ({len(prompt):,} characters). A reply is "
+            f"approved here with {', '.join(sorted(reactions))}. Admins change them with "
+            '`/finetune settings prompt="…" emoji=a,b`, or `reset` to the defaults.'
+        )
+
+    async def change_settings(
+        self, place: str, prompt: str | None, emoji: str | None, reset: bool
+    ) -> str:
+        """A team's system prompt and (for the front end `place` is on) its approving emoji,
+        within the deployment's limits."""
+        team = await self.team_of(place)
+        record = await self.directory.ensure(team)
+        slack = place.startswith("slack:")
+        if reset:
+            record.system_prompt = None
+            if slack:
+                record.curate_reactions = None
+            else:
+                record.discord_curate_reactions = None
+        if prompt is not None:
+            record.system_prompt = self._checked_prompt(prompt)
+        if emoji is not None:
+            chosen = _checked_emoji(emoji)
+            if chosen & _reject_reactions(self._deployment, place):
+                raise Refused("An emoji that vetoes a reply can't also approve one.")
+            if slack:
+                record.curate_reactions = sorted(chosen)
+            else:
+                record.discord_curate_reactions = sorted(chosen)
+        await self.directory.save(record)
+        services = await self.services(team)
+        self._apply(team, services.settings, record)
+        logger.info("teams: team %s changed its settings", team)
+        return "Saved. " + await self.settings_of(place)
+
+    def _checked_prompt(self, prompt: str) -> str:
+        limit = self.settings.team_prompt_max_chars
+        if limit == 0:
+            raise Refused("The operator sets the system prompt here (SYSTEM_PROMPT).")
+        prompt = prompt.strip()
+        if not prompt:
+            raise Refused("The system prompt can't be empty; `reset` goes back to the default.")
+        if len(prompt) > limit:
+            raise Refused(f"That prompt has {len(prompt):,} characters; the limit is {limit:,}.")
+        return prompt
+
     # Installs ----------------------------------------------------------------------------------
 
     async def installed(self, place: str, installer: str | None) -> str:
@@ -259,7 +330,7 @@ class Teams:
         record.uninstalled_at = None
         await self.directory.save(record)
         if team in self._built:
-            apply_record(self._built[team].settings, self._admins_besides_record(team), record)
+            self._apply(team, self._built[team].settings, record)
         return team
 
     async def uninstalled(self, place: str) -> None:
@@ -346,3 +417,32 @@ class Teams:
 def _place_words(place: str) -> str:
     platform, _, place_id = place.partition(":")
     return f"Slack workspace {place_id}" if platform == "slack" else f"Discord server {place_id}"
+
+
+MAX_EMOJI = 5
+_EMOJI = re.compile(r"^[^\s,<>@#&`*_~|]{1,64}$|^[a-z0-9_+'-]{1,64}$")
+
+
+def _checked_emoji(given: str) -> frozenset[str]:
+    """Up to MAX_EMOJI reactions, comma-separated: Slack's names (`+1`, `:star:`) or Discord's
+    emoji. Nothing that could mention, link or format."""
+    chosen = frozenset(part.strip().strip(":") for part in given.split(",") if part.strip())
+    if not chosen:
+        raise Refused("Name at least one emoji, e.g. `emoji=+1,star`.")
+    if len(chosen) > MAX_EMOJI:
+        raise Refused(f"At most {MAX_EMOJI} emoji approve a reply.")
+    if bad := sorted(e for e in chosen if not _EMOJI.match(e)):
+        raise Refused(f"`{bad[0][:64]}` is not an emoji name.")
+    return chosen
+
+
+def _reactions_of(settings: Settings, place: str) -> frozenset[str]:
+    if place.startswith("slack:"):
+        return settings.curate_reactions
+    return settings.discord_curate_reactions
+
+
+def _reject_reactions(settings: Settings, place: str) -> frozenset[str]:
+    if place.startswith("slack:"):
+        return settings.reject_reactions
+    return settings.discord_reject_reactions

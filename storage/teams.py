@@ -29,8 +29,10 @@ class TeamRecord(BaseModel):
     id: str
     created_at: float
     admins: list[str] = Field(default_factory=list)  # Slack user ids (an installer among them)
-    system_prompt: str | None = None  # set with `/finetune settings`; None: the deployment's
-    curate_reactions: list[str] | None = None
+    # Set with `/finetune settings`; None: the deployment's.
+    system_prompt: str | None = None
+    curate_reactions: list[str] | None = None  # Slack's emoji names
+    discord_curate_reactions: list[str] | None = None
     uninstalled_at: float | None = None  # its Slack workspace uninstalled the app
     slack: str | None = None  # its Slack workspace (`slack:T…`): a team has at most one
 

@@ -78,8 +78,13 @@ def parse_command(text: str) -> ParsedCommand:
     return ParsedCommand(name, options, arguments)
 
 
-def usage_lines(command: str = "/finetune") -> list[str]:
-    return [f"`{command} {name}`: {text}" for name, text in USAGE.items()]
+def usage_lines(command: str = "/finetune", *, in_chat: bool = True) -> list[str]:
+    """The help; `in_chat` False (the terminal): without what is about a workspace or server."""
+    return [
+        f"`{command} {name}`: {text}"
+        for name, text in USAGE.items()
+        if in_chat or not COMMANDS[name].chat_only
+    ]
 
 
 def parse_start_options(

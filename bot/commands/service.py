@@ -70,12 +70,19 @@ EXPORT_ADMINS_ONLY = (
 )
 
 
-class Links(Protocol):
-    """Joining places into one team (bot/teams.py); each returns the sentence to show."""
+class TeamDesk(Protocol):
+    """What a team's admins change of it from the chat (bot/teams.py): links between places,
+    and its settings. Each returns the sentence to show."""
 
     async def offer(self, place: str) -> str: ...
 
     async def join(self, place: str, code: str) -> str: ...
+
+    async def settings_of(self, place: str) -> str: ...
+
+    async def change_settings(
+        self, place: str, prompt: str | None, emoji: str | None, reset: bool
+    ) -> str: ...
 
 
 class CommandService:
@@ -112,8 +119,8 @@ class CommandService:
         self._forgetting = forgetting
         self._jobs = jobs
         self._models = models
-        # TEAMS=many: the teams, which join a place to another team (set by bot/teams.py).
-        self.links: Links | None = None
+        # TEAMS=many: the teams (links, each team's settings); set by bot/teams.py.
+        self.teams: TeamDesk | None = None
 
     async def run_text(self, text: str, caller: Caller) -> CommandResult:
         """Run a command as typed (`start model=gpt-4.1-mini epochs=3`)."""
@@ -141,7 +148,7 @@ class CommandService:
             return Sentence(SOMETHING_FAILED, refused=True)
 
     async def _link(self, command: ParsedCommand, caller: Caller) -> str:
-        if self.links is None:
+        if self.teams is None:
             raise Refused(
                 "Everything this bot serves is one team already (TEAMS=one): there is nothing "
                 "to link."
@@ -149,10 +156,30 @@ class CommandService:
         if not caller.place:
             raise Refused("Link from a channel of the workspace or server, not from a DM.")
         if not command.arguments:
-            return await self.links.offer(caller.place)
+            return await self.teams.offer(caller.place)
         if len(command.arguments) > 1:
             raise CommandError("`link` takes one code.")
-        return await self.links.join(caller.place, command.arguments[0])
+        return await self.teams.join(caller.place, command.arguments[0])
+
+    async def _team_settings(self, command: ParsedCommand, caller: Caller) -> str:
+        if self.teams is None:
+            raise Refused(
+                "Here the operator sets the system prompt and the emoji (SYSTEM_PROMPT, "
+                "CURATE_REACTIONS); teams set their own with TEAMS=many."
+            )
+        if not caller.place:
+            raise Refused("Change settings from a channel of the workspace or server.")
+        if unknown := sorted(set(command.options) - {"prompt", "emoji"}):
+            raise CommandError(f"`settings` has no option `{unknown[0]}`.")
+        prompt, emoji = command.options.get("prompt"), command.options.get("emoji")
+        words = [word.lower() for word in command.arguments]
+        if words not in ([], ["reset"]):
+            raise CommandError("`settings` takes `prompt=…`, `emoji=…` or `reset`.")
+        if prompt is None and emoji is None and not words:
+            return await self.teams.settings_of(caller.place)
+        if not caller.is_admin:
+            raise Refused(ADMINS_ONLY)
+        return await self.teams.change_settings(caller.place, prompt, emoji, bool(words))
 
     def _may_read_dataset(self, caller: Caller) -> bool:
         """EXPORT_ACCESS: the dataset holds every approved conversation, DMs with the bot and
@@ -167,6 +194,8 @@ class CommandService:
                 return Help()
             case "link":
                 return Sentence(await self._link(command, caller))
+            case "settings":
+                return Sentence(await self._team_settings(command, caller))
             case "status":
                 return await self.status()
             case "export":

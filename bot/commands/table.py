@@ -29,6 +29,7 @@ class Command:
     admin: bool = False  # spends money or changes what everyone talks to: admins only
     options: tuple[Option, ...] = ()
     words: bool = False  # takes free words (a model, `dpo`, `estimate`, a prompt)
+    chat_only: bool = False  # about a workspace or server: not offered in the terminal
 
     @property
     def summary(self) -> str:
@@ -134,11 +135,23 @@ COMMANDS: dict[str, Command] = {
         ),
         Command("ledger", "what each job cost, and each month's total"),
         Command(
+            "settings",
+            "[prompt=<text>] [emoji=<a,b>] [reset]: this team's system prompt and approving "
+            "emoji; changing them is for admins",
+            options=(
+                Option("prompt", "the system prompt I answer with (quoted)"),
+                Option("emoji", "the reactions that approve a reply here, comma-separated"),
+            ),
+            words=True,
+            chat_only=True,
+        ),
+        Command(
             "link",
             "[<code>]: no code: show one; another place's code: join its team, one dataset and "
             "model (admins)",
             admin=True,
             words=True,
+            chat_only=True,
         ),
         Command(
             "export",

@@ -83,7 +83,7 @@ class ChatService:
         turns: TurnStore,
         models: ModelStore,
         *,
-        system_prompt: str,
+        system_prompt: Callable[[], str],  # read per answer: a team's admins can change it
         default_model: str,
         history_budget: int,
         max_message_chars: int,
@@ -186,11 +186,11 @@ class ChatService:
             logger.warning("chat: storage unavailable, using the configured model")
             swap = None
         if swap is None:
-            return self._providers.ref(self._default_model), self._system_prompt
+            return self._providers.ref(self._default_model), self._system_prompt()
         return self._providers.ref(swap.model, swap.provider), self._prompt_of(swap)
 
     def _prompt_of(self, swap: ModelSwap | None) -> str:
-        return (swap.system_prompt if swap else None) or self._system_prompt
+        return (swap.system_prompt if swap else None) or self._system_prompt()
 
     async def _answer_instead(
         self, gone: ModelRef, messages: list[dict], target: ReplyTarget

@@ -22,7 +22,7 @@ def render(result: results.CommandResult) -> list[str]:
             return [plain(text)]
         case results.Help(problem):
             lines = [problem, ""] if problem else [wording.CURATION_HINT, ""]
-            return [plain(line) for line in [*lines, *usage_lines()]]
+            return [plain(line) for line in [*lines, *usage_lines(in_chat=False)]]
         case results.StatusSummary():
             return status_lines(result)
         case DatasetReport():

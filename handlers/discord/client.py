@@ -42,10 +42,6 @@ class DiscordBot(discord.Client):
         # The first team's face: the deployment's settings, and interactions seen once.
         self.core = core = teams.face_of_default
         settings = core.settings
-        self._judgements = {events.emoji_name(e): "veto" for e in settings.discord_reject_reactions}
-        self._judgements |= {
-            events.emoji_name(e): "vote" for e in settings.discord_curate_reactions
-        }
         self._guilds = settings.discord_guilds
         self._sharing: dict[int, tuple[float, bool]] = {}  # user -> (until, shares a server)
         self.tree = commands.FinetuneTree(self)
@@ -187,12 +183,19 @@ class DiscordBot(discord.Client):
     def without_own_mention(self, content: str) -> str:
         return re.sub(rf"<@!?{self.user.id}>", "", content)
 
-    def judgement(self, payload: discord.RawReactionActionEvent) -> str | None:
-        """ "vote" or "veto" for a reaction that judges a bot reply, else None."""
+    def judgement(self, payload: discord.RawReactionActionEvent, core: ChatFace) -> str | None:
+        """ "vote" or "veto" for a reaction that judges a bot reply in `core`'s team (whose
+        admins may have chosen its emoji), else None."""
         if self.user is None or payload.user_id == self.user.id:
             return None  # the bot's own reactions are nobody's judgement
         # Only the bot's replies can be turns (removals carry no author; the turn lookup decides).
         author = payload.message_author_id
         if author is not None and author != self.user.id:
             return None
-        return self._judgements.get(events.emoji_name(payload.emoji.name or ""))
+        name = events.emoji_name(payload.emoji.name or "")
+        settings = core.settings
+        if name in {events.emoji_name(e) for e in settings.discord_reject_reactions}:
+            return "veto"
+        if name in {events.emoji_name(e) for e in settings.discord_curate_reactions}:
+            return "vote"
+        return None

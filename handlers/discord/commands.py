@@ -83,6 +83,7 @@ class FinetuneCommands(app_commands.Group):
             "migrate": "words",
             "policy": "words",
             "link": "code",
+            "settings": "words",
         }.get(name)
         arguments = [options.pop(bare)] if bare in options else []
         core = await self._client.face(interaction.guild_id, interaction.user.id)
@@ -231,6 +232,20 @@ class FinetuneCommands(app_commands.Group):
     )
     async def export(self, interaction: discord.Interaction, kind: str | None = None) -> None:
         await self._run(interaction, "export", kind=kind)
+
+    @app_commands.command(name="settings", description=COMMANDS["settings"].summary)
+    @app_commands.describe(
+        reset="back to the deployment's prompt and emoji", **option_help("settings")
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        prompt: str | None = None,
+        emoji: str | None = None,
+        reset: bool = False,
+    ) -> None:
+        words = "reset" if reset else None
+        await self._run(interaction, "settings", prompt=prompt, emoji=emoji, words=words)
 
     @app_commands.command(name="link", description=COMMANDS["link"].summary)
     @app_commands.describe(code="the code `/finetune link` showed in the place to join")

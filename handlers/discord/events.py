@@ -110,11 +110,13 @@ async def handle_reaction(bot: DiscordBot, payload: discord.RawReactionActionEve
     Raw events, so replies no longer in discord.py's message cache count too. A removal names
     no message author: the turn lookup by message id decides whether it was the bot's reply.
     """
-    judgement = bot.judgement(payload)
-    if judgement is None or (payload.guild_id is not None and not bot.serves(payload.guild_id)):
+    if payload.guild_id is not None and not bot.serves(payload.guild_id):
         return
+    if bot.user is None or payload.user_id == bot.user.id:
+        return  # the bot's own reactions are nobody's judgement
     core = await bot.face(payload.guild_id, payload.user_id)
-    if core is None:
+    judgement = bot.judgement(payload, core) if core else None
+    if judgement is None:
         return
     reply = MessageKey("discord", str(payload.channel_id), str(payload.message_id))
     added = payload.event_type == "REACTION_ADD"

@@ -244,6 +244,7 @@ async def test_a_lone_surrogate_is_replaced_and_answered(bot, slack, openai_fake
     [reply] = await replies(slack, 1)
     assert reply.text == "Reply 1"  # the broken character is replaced, not fatal
     assert openai_fake.chat_requests[0]["messages"][-1]["content"] == "broken \ufffd text"
+    await settle()  # the turn is recorded just after the stream stops
     turn = await bot.services.turns.get(slack_message("D1", reply.ts))
     assert turn.messages[-1]["content"] == "broken \ufffd text"
 

@@ -462,3 +462,48 @@ async def test_a_vote_journaled_while_saturated_is_applied_in_its_own_team(
     assert "applied 1 journaled votes" in caplog.text  # journaled, then applied
     assert await team(bot, TWO).vote_journal.waiting() == 0
     assert (await team(bot, ONE).examples.stats()).examples == 1
+
+
+async def test_a_teams_admins_set_its_prompt_and_emoji_within_the_deployments_limits(
+    start_bot, slack, openai_fake
+):
+    bot = await start_bot(**installed_from_a_link(slack), team_prompt_max_chars=100)
+    one, two = await started(bot, slack, openai_fake)
+
+    assert "Only fine-tune admins" in await command(
+        one, slack, 'settings prompt="Be rude."', user=ADMIN_TWO
+    )
+    too_long = await command(one, slack, f'settings prompt="{"x" * 101}"', user=ADMIN_ONE)
+    assert "the limit is 100" in too_long
+    assert "not an emoji name" in await command(
+        one, slack, "settings emoji=<!channel>", user=ADMIN_ONE
+    )
+    saved = await command(
+        one, slack, 'settings prompt="You are a careful librarian." emoji=star', user=ADMIN_ONE
+    )
+    assert "Saved" in saved and "careful librarian" in saved and "star" in saved
+
+    await one.mention("a question for team one", channel="CT1", user=ADMIN_ONE)
+    await two.mention("a question for team two", channel="CT2", user=ADMIN_TWO)
+    answers = await replies(slack, 2)
+    prompts = {
+        r["messages"][-1]["content"]: r["messages"][0]["content"] for r in openai_fake.chat_requests
+    }
+    assert prompts["a question for team one"] == "You are a careful librarian."
+    assert prompts["a question for team two"] == bot.settings.system_prompt
+
+    # Team one approves with its own emoji now: +1 no longer counts there.
+    by_channel = {answer.channel: answer for answer in answers}
+    await eventually(
+        lambda: team(bot, ONE).turns.get(MessageKey("slack", "CT1", by_channel["CT1"].ts))
+    )
+    await one.react(by_channel["CT1"].ts, user=ADMIN_ONE, channel="CT1", reaction="+1")
+    await settle()
+    assert (await team(bot, ONE).examples.stats()).examples == 0
+    await one.react(by_channel["CT1"].ts, user=ADMIN_ONE, channel="CT1", reaction="star")
+    await eventually(lambda: _more_examples(team(bot, ONE), 0))
+    [example] = (await team(bot, ONE).dataset.export_bytes())[0].decode().splitlines()
+    assert "careful librarian" in example  # the example holds the prompt the model saw
+
+    reset = await command(one, slack, "settings reset", user=ADMIN_ONE)
+    assert bot.settings.system_prompt[:40] in reset
