@@ -6,9 +6,10 @@ workspace, so nothing of an installation is stored in the clear: each record is 
 (AES-128-CBC + HMAC-SHA256) made with `TOKEN_ENCRYPTION_KEY`. Several keys, comma-separated, let
 a key be rotated: the first encrypts, any of them decrypts.
 
-Only the latest installation of a workspace is kept: the bot installs with bot scopes only, and
-a reinstall replaces the token. One key per workspace (a hash: `bot`, `installation`) and an
-index of the workspaces installed.
+Only the bot's record of a workspace is kept (its token and ids): the bot installs with bot
+scopes only and Bolt runs bot-only, so the installation record, which names the person who
+installed, is never stored (forget-me has nothing to reach here). A reinstall replaces the
+token. One key per workspace (a hash: `bot`) and an index of the workspaces installed.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def workspace_id(enterprise_id: str | None, team_id: str | None, enterprise_inst
 
 
 class RedisInstallationStore(AsyncInstallationStore):
-    """`one_workspace`: until teams come (issue 24), a deployment serves one workspace; a
-    second one would share the first one's dataset, model and admins."""
+    """`one_workspace` (TEAMS=one): the deployment serves one workspace; a second one would
+    share the first one's dataset, model and admins."""
 
     def __init__(
         self, redis: Redis, keys: Keys, cipher: MultiFernet, *, one_workspace: bool = False
@@ -91,7 +92,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         if self._one_workspace and any(other != workspace for other in await self.workspaces()):
             logger.warning("slack: refused an install from a second workspace")
             raise AnotherWorkspace(workspace, installation.bot_token)
-        await self._write(workspace, installation=installation, bot=installation.to_bot())
+        await self._write(workspace, bot=installation.to_bot())
 
     async def async_save_bot(self, bot: Bot) -> None:
         if bot.bot_token is None:
@@ -118,11 +119,8 @@ class RedisInstallationStore(AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        workspace = workspace_id(enterprise_id, team_id, is_enterprise_install)
-        data = await self._read(workspace, "installation")
-        if not data or (user_id is not None and data.get("user_id") != user_id):
-            return None
-        return Installation(**data)
+        """None: only the bot's record is kept (Bolt runs bot-only and never asks)."""
+        return None
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)

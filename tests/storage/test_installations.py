@@ -44,8 +44,10 @@ async def test_a_saved_installation_is_found_by_its_workspace_and_only_by_it(red
     await store(redis).async_save(installation("T1"))
     bot = await store(redis).async_find_bot(enterprise_id=None, team_id="T1")
     assert bot.bot_token == TOKEN and bot.bot_user_id == "UBOT"
-    found = await store(redis).async_find_installation(enterprise_id=None, team_id="T1")
-    assert found.bot_token == TOKEN and found.user_id == "UINSTALLER"
+    # Nothing of the person who installed is kept: only the bot's record.
+    assert await store(redis).async_find_installation(enterprise_id=None, team_id="T1") is None
+    [sealed] = (await redis.hgetall(Keys("test").slack_installation("none-T1"))).values()
+    assert b"UINSTALLER" not in token_cipher(KEY).decrypt(sealed.encode())
     assert await store(redis).async_find_bot(enterprise_id=None, team_id="T2") is None
     assert await store(redis).workspaces() == ["none-T1"]
 
