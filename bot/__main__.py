@@ -84,8 +84,8 @@ def slack_install(settings: Settings, services: Services, teams: Teams) -> Slack
 
     keys = Keys(settings.redis_prefix)
     cipher = token_cipher(settings.token_encryption_key)
-    one = not teams.many
-    store = RedisInstallationStore(services.redis, keys, cipher, one_workspace=one)
+    most = settings.slack_max_workspaces if teams.many else 1
+    store = RedisInstallationStore(services.redis, keys, cipher, max_workspaces=most)
     states = RedisOAuthStateStore(services.redis, keys, settings.slack_state_secret)
     return SlackInstall(settings, store, states, teams)
 

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     teams: Literal["one", "many"] | None = None
     # Days an uninstalled workspace's team is kept, so installing again finds it as it was.
     uninstall_grace_days: int = Field(default=30, ge=0)
+    # How many Slack workspaces may install from the link (TEAMS=many): each chats on the
+    # operator's model accounts, within its own DAILY_BUDGET. 0: no limit.
+    slack_max_workspaces: int = Field(default=100, ge=0)
     # The longest system prompt a team's admins may set (`/finetune settings`); 0: they can't.
     team_prompt_max_chars: int = Field(default=4000, ge=0, le=100_000)
     discord_token: str = ""

@@ -30,13 +30,15 @@ logger = logging.getLogger(__name__)
 
 
 class AnotherWorkspace(BoltError):
-    """A second workspace tried to install a deployment that serves one (Bolt's flow shows its
-    failure page for it, and saves nothing). It carries the token Slack just issued, so that
-    it can be revoked; its message names the workspace only."""
+    """A workspace tried to install a deployment that serves as many as it may already (one,
+    with TEAMS=one; SLACK_MAX_WORKSPACES otherwise). Bolt's flow shows its failure page for it
+    and saves nothing. It carries the token Slack just issued, so that it can be revoked; its
+    message names the workspace only."""
 
-    def __init__(self, workspace: str, token: str | None) -> None:
+    def __init__(self, workspace: str, token: str | None, limit: int) -> None:
         super().__init__(workspace)
         self.token = token
+        self.limit = limit
 
 
 class TokenKeyError(ValueError):
@@ -68,16 +70,17 @@ def workspace_id(enterprise_id: str | None, team_id: str | None, enterprise_inst
 
 
 class RedisInstallationStore(AsyncInstallationStore):
-    """`one_workspace` (TEAMS=one): the deployment serves one workspace; a second one would
-    share the first one's dataset, model and admins."""
+    """`max_workspaces`: how many workspaces may install. One with TEAMS=one (a second would
+    share the first one's dataset, model and admins); SLACK_MAX_WORKSPACES with many teams,
+    since each installed workspace chats on the operator's model accounts."""
 
     def __init__(
-        self, redis: Redis, keys: Keys, cipher: MultiFernet, *, one_workspace: bool = False
+        self, redis: Redis, keys: Keys, cipher: MultiFernet, *, max_workspaces: int = 0
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._cipher = cipher
-        self._one_workspace = one_workspace
+        self._max = max_workspaces  # 0: no limit
 
     @property
     def logger(self) -> logging.Logger:
@@ -89,9 +92,10 @@ class RedisInstallationStore(AsyncInstallationStore):
             installation.team_id,
             installation.is_enterprise_install,
         )
-        if self._one_workspace and any(other != workspace for other in await self.workspaces()):
-            logger.warning("slack: refused an install from a second workspace")
-            raise AnotherWorkspace(workspace, installation.bot_token)
+        installed = await self.workspaces() if self._max else []
+        if self._max and workspace not in installed and len(installed) >= self._max:
+            logger.warning("slack: refused an install beyond %d workspaces", self._max)
+            raise AnotherWorkspace(workspace, installation.bot_token, self._max)
         await self._write(workspace, bot=installation.to_bot())
 
     async def async_save_bot(self, bot: Bot) -> None:

@@ -10,6 +10,7 @@ These keys are the deployment's (its own hash tag); everything a team keeps is u
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from redis.asyncio.cluster import RedisCluster
 from storage.keys import DEFAULT_TEAM, Keys
 
 LINK_CODE_SECONDS = 600
+_PLACE = re.compile(r"(slack|discord):[A-Za-z0-9_-]{1,64}")
 # Letters people can't misread when they copy a code from one app into another.
 _CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -44,7 +46,10 @@ class LinkCode(BaseModel):
 
 def team_for_new_place(place: str) -> str:
     """A new place's own team, named after it (`slack:T1` -> `slack-T1`), so that two processes
-    seeing a new place at once name the same team."""
+    seeing a new place at once name the same team. The name goes into the team's hash tag:
+    anything but a platform's plain id is refused."""
+    if not _PLACE.fullmatch(place):
+        raise ValueError(f"not a place: {place[:80]!r}")
     return place.replace(":", "-")
 
 

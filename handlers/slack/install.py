@@ -148,10 +148,16 @@ class SlackInstall:
     async def _refused(self, args: AsyncFailureArgs) -> BoltResponse:
         if isinstance(args.error, AnotherWorkspace):
             await self._revoke(args.error.token)
+            if args.error.limit == 1:
+                return _page(
+                    403,
+                    "This bot already serves another Slack workspace, and each keeps its own "
+                    "conversations and model: ask its operator for a bot of your own.",
+                )
             return _page(
                 403,
-                "This bot already serves another Slack workspace, and each keeps its own "
-                "conversations and model: ask its operator for a bot of your own.",
+                "This bot serves as many Slack workspaces as its operator allows: ask them "
+                "for room.",
             )
         logger.warning("slack: an install failed (%s)", args.reason)
         return _page(args.suggested_status_code, "The install did not finish. Try again.")

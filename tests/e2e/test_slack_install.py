@@ -110,7 +110,7 @@ async def test_with_one_team_a_second_workspace_is_refused_with_a_page_and_nothi
     await install(bot, slack, "T1")
     status, page = await install(bot, slack, "T2")
     assert status == 403 and "already serves another Slack workspace" in page
-    assert "refused an install from a second workspace" in caplog.text
+    assert "refused an install beyond 1 workspaces" in caplog.text
     # The token Slack issued to the refused workspace is revoked: nothing of it is left.
     assert set(slack.installed.values()) == {"T1"}
     # The first workspace is still the one served.

@@ -118,8 +118,10 @@ async def test_two_workspaces_chat_curate_train_and_swap_each_with_its_own_model
     tuned = openai_fake.latest_job()["fine_tuned_model"]
     await eventually(lambda: _active(bot, ONE, tuned))
     # The job's progress and the announcement went to workspace one, with its own token.
-    posts = [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == "CT1"]
-    assert any("Fine-tuning finished" in c.params.get("text", "") for c in posts)
+    await eventually(
+        lambda: any("Fine-tuning finished" in p.params["text"] for p in posts_in(slack))
+    )
+    posts = posts_in(slack)
     [token_one] = [t for t, w in slack.installed.items() if w == ONE]
     assert {c.headers["Authorization"] for c in posts} == {f"Bearer {token_one}"}
 
@@ -136,6 +138,10 @@ async def test_two_workspaces_chat_curate_train_and_swap_each_with_its_own_model
     assert any(key.startswith("bot:{finetune.slack-T1}:example:") for key in keys)
     assert any(key.startswith("bot:{finetune.slack-T2}:example:") for key in keys)
     assert not any(key.startswith("bot:{finetune}:example:") for key in keys)
+
+
+def posts_in(slack, channel: str = "CT1") -> list:
+    return [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == channel]
 
 
 async def _active(bot, workspace: str, model: str) -> bool:
@@ -507,3 +513,15 @@ async def test_a_teams_admins_set_its_prompt_and_emoji_within_the_deployments_li
 
     reset = await command(one, slack, "settings reset", user=ADMIN_ONE)
     assert bot.settings.system_prompt[:40] in reset
+
+
+async def test_installs_beyond_the_operators_limit_are_refused_and_revoked(
+    start_bot, slack, openai_fake
+):
+    bot = await start_bot(**installed_from_a_link(slack), slack_max_workspaces=2)
+    await started(bot, slack, openai_fake)
+    status, page = await install_as(bot, slack, "T3", "UTHREE")
+    assert status == 403 and "as many Slack workspaces as its operator allows" in page
+    assert set(slack.installed.values()) == {ONE, TWO}  # the third's token was revoked
+    status, _ = await install_as(bot, slack, ONE, "UONEAGAIN")  # a reinstall is no new one
+    assert status == 200
