@@ -219,3 +219,44 @@ def _cli(port: int, *args: str) -> str:
         text=True,
         timeout=10,
     ).stdout.strip()
+
+
+async def test_teams_spread_over_the_masters_and_one_is_removed_from_all_of_them(
+    start_bot, slack, openai_fake, cluster
+):
+    from tests.e2e.test_slack_install import installed_from_a_link
+    from tests.e2e.test_teams import curate, in_workspace, install_as
+
+    # Two workspaces whose teams' hash tags land on different masters.
+    tag = "bot:{{finetune.slack-{}}}"
+    first = "T1"
+    second = next(
+        f"T{n}"
+        for n in range(2, 200)
+        if cluster.master_of(tag.format(f"T{n}")) != cluster.master_of(tag.format(first))
+    )
+    bot = await start_bot(
+        **installed_from_a_link(slack),
+        redis_url=f"redis://127.0.0.1:{cluster.ports[0]}/0",
+        redis_cluster=True,
+    )
+    for workspace in (first, second):
+        status, _ = await install_as(bot, slack, workspace, f"U{workspace}")
+        assert status == 200
+        sender = in_workspace(bot, workspace)
+        await curate(sender, slack, [f"asked in {workspace}"], f"U{workspace}")
+
+    # Each team's keys are on its own master, every one of them in its team's one slot.
+    for workspace in (first, second):
+        keys = bot.services.redis.scan_iter(match=f"bot:{{finetune.slack-{workspace}}}:*")
+        found = [key async for key in keys]
+        assert any(":example:" in key for key in found)
+        slots = {int(_cli(cluster.ports[0], "cluster", "keyslot", key)) for key in found}
+        assert len(slots) == 1
+    assert len({cluster.master_of(tag.format(w)) for w in (first, second)}) == 2
+
+    removed = await bot.teams.remove(f"slack-{second}")
+    assert removed > 0
+    left = [key async for key in bot.services.redis.scan_iter(match="bot:*")]
+    assert not any(f"slack-{second}" in key for key in left)
+    assert any(f"slack-{first}}}:example:" in key for key in left)
