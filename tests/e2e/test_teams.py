@@ -186,8 +186,24 @@ async def test_one_workspaces_ids_aimed_at_the_others_are_refused_or_harmless(
 
     # A comparison button or a pick naming ids that are not this team's does nothing.
     await two.press(answer.ts, "compare_pick_a", "cmp-of-team-one", user=ADMIN_TWO, channel="CT1")
+    await two.press(answer.ts, "compare_promote", "cmp-of-team-one", user=ADMIN_TWO, channel="CT1")
+    # "Improve this reply" on one's reply, from two: not a reply there, no form opens.
+    opened = len(slack.calls_to("views.open"))
+    await two.message_shortcut("improve_reply", answer.ts, slack.response_url("s"), channel="CT1")
+    # A correction form submitted from two naming one's reply: refused inline, nothing saved.
+    metadata = json.dumps({"channel": "CT1", "ts": answer.ts})
+    errors = await two.submit_view(
+        {"type": "modal", "callback_id": "improve_reply", "private_metadata": metadata},
+        {"corrected": ("text", "a better answer, says team two")},
+        user=ADMIN_TWO,
+    )
     await settle()
+    assert len(slack.calls_to("views.open")) == opened
+    assert errors and errors.get("response_action") == "errors"
     assert (await team(bot, ONE).examples.stats()).examples == 1
+    assert (await team(bot, TWO).examples.stats()).examples == 0
+    content, _ = await team(bot, ONE).dataset.export_bytes("dpo")
+    assert b"says team two" not in content
 
 
 async def test_uninstall_stops_the_workspace_and_a_reinstall_finds_its_team_as_it_was(
