@@ -1,4 +1,4 @@
-"""Many teams on one deployment (TEAMS=many): which team a place belongs to, and each team's
+"""Every team a process serves (TEAMS=many): which team a place belongs to, and each team's
 own services.
 
 A team owns a dataset, an active model and its history, a job, admins, a policy and a budget:
@@ -15,22 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 
 from bot.app import Services, build_services
 from bot.config import Settings
-from bot.errors import REDIS_DOWN, Refused
+from bot.errors import REDIS_DOWN
 from bot.faces import ChatFace
+from bot.teams.desk import TeamDesk
+from bot.teams.settings import apply_record, team_settings
 from storage.keys import DEFAULT_TEAM, Keys
-from storage.teams import (
-    LINK_CODE_SECONDS,
-    TeamDirectory,
-    TeamRecord,
-    remove_team_data,
-    team_for_new_place,
-)
+from storage.teams import TeamDirectory, TeamRecord, remove_team_data, team_for_new_place
 
 logger = logging.getLogger(__name__)
 
@@ -41,45 +36,6 @@ FRESH_SECONDS = 15.0
 ACTIVITY_SECONDS = 60.0
 
 TeamListener = Callable[[str, Services], None]
-
-
-def team_settings(settings: Settings, team: str, record: TeamRecord | None) -> Settings:
-    """The settings one team's services see: its own keys and admins. The deployment's
-    FINETUNE_ADMINS, DISCORD_FINETUNE_ADMINS and JOB_CHANNEL are the first team's only: a
-    Slack user id of one workspace means nothing in another."""
-    if team == DEFAULT_TEAM:
-        update = {}
-    else:
-        update = {
-            "redis_prefix": f"{settings.redis_prefix}.{team}",
-            "finetune_admins": frozenset(),
-            "discord_finetune_admins": frozenset(),
-            "job_channel": None,
-        }
-    copy = settings.model_copy(update=update)
-    apply_record(copy, settings, frozenset(), record)
-    return copy
-
-
-def apply_record(
-    team: Settings, deployment: Settings, admins: frozenset[str], record: TeamRecord | None
-) -> None:
-    """A team's record over its settings, in place: every service of the team holds this one
-    object, so an admin added or a prompt changed holds at once, in every service. `admins`:
-    the team's admins besides its record's (the first team's: FINETUNE_ADMINS); `deployment`:
-    what a setting the team did not set falls back to."""
-    if record is None:
-        return
-    team.finetune_admins = admins | frozenset(record.admins)
-    team.system_prompt = record.system_prompt or deployment.system_prompt
-    team.curate_reactions = _chosen(record.curate_reactions, deployment.curate_reactions)
-    team.discord_curate_reactions = _chosen(
-        record.discord_curate_reactions, deployment.discord_curate_reactions
-    )
-
-
-def _chosen(own: list[str] | None, otherwise: frozenset[str]) -> frozenset[str]:
-    return frozenset(own) if own else otherwise
 
 
 class Teams:
@@ -97,7 +53,7 @@ class Teams:
         self._listeners: list[TeamListener] = []
         self._touched: dict[str, float] = {}  # team -> when its activity was last written
         if directory is not None:
-            default.commands.teams = self
+            default.commands.teams = TeamDesk(self)
 
     @property
     def many(self) -> bool:
@@ -189,9 +145,15 @@ class Teams:
     async def _refresh(self, team: str, services: Services) -> None:
         self._records_read[team] = time.monotonic()
         record = await self.directory.record(team)
-        self._apply(team, services.settings, record)
+        self.apply(team, services.settings, record)
 
-    def _apply(self, team: str, settings: Settings, record: TeamRecord | None) -> None:
+    @property
+    def deployment(self) -> Settings:
+        """The deployment's own settings, before any team's record is laid over them."""
+        return self._deployment
+
+    def apply(self, team: str, settings: Settings, record: TeamRecord | None) -> None:
+        """`record` over the team's `settings`, in place."""
         admins = self._deployment.finetune_admins if team == DEFAULT_TEAM else frozenset()
         apply_record(settings, self._deployment, admins, record)
 
@@ -207,7 +169,7 @@ class Teams:
 
     def _add(self, team: str, record: TeamRecord | None) -> None:
         if team == DEFAULT_TEAM:
-            self._apply(team, self.default.settings, record)
+            self.apply(team, self.default.settings, record)
             return
         default = self.default
         services = build_services(
@@ -217,106 +179,11 @@ class Teams:
             default.clock,
             default.runtime,
         )
-        services.commands.teams = self
+        services.commands.teams = TeamDesk(self)
         self._built[team] = services
         self._faces[team] = ChatFace.of(services)
         for listener in self._listeners:
             listener(team, services)
-
-    # Links ------------------------------------------------------------------------------------
-
-    async def offer(self, place: str) -> str:
-        """`/finetune link` where a team is: a one-time code for another place to join it."""
-        code = await self.directory.issue_code(await self.team_of(place), place)
-        minutes = LINK_CODE_SECONDS // 60
-        return (
-            f"Link code: `{code}`. Within {minutes} minutes, an admin types `/finetune link "
-            f"{code}` in the Slack workspace or Discord server that should join this team; "
-            "from then on both share one dataset, model, admins and budget."
-        )
-
-    async def join(self, place: str, code: str) -> str:
-        """`/finetune link <code>`: `place` joins the team that showed the code."""
-        link = await self.directory.take_code(code)
-        if link is None:
-            raise Refused(
-                "That code is unknown, used, or older than 10 minutes: show a new one with "
-                "`/finetune link` where the team is."
-            )
-        if link.place == place:
-            raise Refused("That code was shown here: type it in the place that should join.")
-        current = await self.team_of(place)
-        if current == link.team:
-            return "This is already one team with the place that showed the code."
-        joining = await self.directory.record(link.team)
-        if place.startswith("slack:") and joining is not None and joining.slack:
-            raise Refused(
-                "That team has a Slack workspace already, and a team has one: link a Discord "
-                "server to it, or keep the two workspaces apart."
-            )
-        await self.directory.move(place, link.team)
-        self.moved(place, link.team)
-        logger.info("teams: %s joined team %s (it was team %s)", place, link.team, current)
-        return (
-            f"Linked: this place is in the team of {_place_words(link.place)} now, with its "
-            f"dataset and model. What was curated here before stays with the old team "
-            f"(`{current}`), unused; the operator can remove it."
-        )
-
-    # Settings ---------------------------------------------------------------------------------
-
-    async def settings_of(self, place: str) -> str:
-        team = await self.team_of(place)
-        settings = (await self.services(team)).settings
-        reactions = _reactions_of(settings, place)
-        prompt = settings.system_prompt
-        shown = prompt if len(prompt) <= 300 else prompt[:300] + "…"
-        return (
-            f"This team's system prompt: “{shown}” ({len(prompt):,} characters). A reply is "
-            f"approved here with {', '.join(sorted(reactions))}. Admins change them with "
-            '`/finetune settings prompt="…" emoji=a,b`, or `reset` to the defaults.'
-        )
-
-    async def change_settings(
-        self, place: str, prompt: str | None, emoji: str | None, reset: bool
-    ) -> str:
-        """A team's system prompt and (for the front end `place` is on) its approving emoji,
-        within the deployment's limits."""
-        team = await self.team_of(place)
-        record = await self.directory.ensure(team)
-        slack = place.startswith("slack:")
-        if reset:
-            record.system_prompt = None
-            if slack:
-                record.curate_reactions = None
-            else:
-                record.discord_curate_reactions = None
-        if prompt is not None:
-            record.system_prompt = self._checked_prompt(prompt)
-        if emoji is not None:
-            chosen = _checked_emoji(emoji)
-            if chosen & _reject_reactions(self._deployment, place):
-                raise Refused("An emoji that vetoes a reply can't also approve one.")
-            if slack:
-                record.curate_reactions = sorted(chosen)
-            else:
-                record.discord_curate_reactions = sorted(chosen)
-        await self.directory.save(record)
-        services = await self.services(team)
-        self._apply(team, services.settings, record)
-        logger.info("teams: team %s changed its settings", team)
-        return "Saved. " + await self.settings_of(place)
-
-    def _checked_prompt(self, prompt: str) -> str:
-        limit = self.settings.team_prompt_max_chars
-        if limit == 0:
-            raise Refused("The operator sets the system prompt here (SYSTEM_PROMPT).")
-        prompt = prompt.strip()
-        if not prompt:
-            raise Refused("The system prompt can't be empty; `reset` goes back to the default.")
-        if len(prompt) > limit:
-            raise Refused(f"That prompt has {len(prompt):,} characters; the limit is {limit:,}.")
-        return prompt
 
     # Installs ----------------------------------------------------------------------------------
 
@@ -330,7 +197,7 @@ class Teams:
         record.uninstalled_at = None
         await self.directory.save(record)
         if team in self._built:
-            self._apply(team, self._built[team].settings, record)
+            self.apply(team, self._built[team].settings, record)
         return team
 
     async def uninstalled(self, place: str) -> None:
@@ -412,37 +279,3 @@ class Teams:
             if team != DEFAULT_TEAM:
                 await services.reporters.close()
         await self.default.close()
-
-
-def _place_words(place: str) -> str:
-    platform, _, place_id = place.partition(":")
-    return f"Slack workspace {place_id}" if platform == "slack" else f"Discord server {place_id}"
-
-
-MAX_EMOJI = 5
-_EMOJI = re.compile(r"^[^\s,<>@#&`*_~|]{1,64}$|^[a-z0-9_+'-]{1,64}$")
-
-
-def _checked_emoji(given: str) -> frozenset[str]:
-    """Up to MAX_EMOJI reactions, comma-separated: Slack's names (`+1`, `:star:`) or Discord's
-    emoji. Nothing that could mention, link or format."""
-    chosen = frozenset(part.strip().strip(":") for part in given.split(",") if part.strip())
-    if not chosen:
-        raise Refused("Name at least one emoji, e.g. `emoji=+1,star`.")
-    if len(chosen) > MAX_EMOJI:
-        raise Refused(f"At most {MAX_EMOJI} emoji approve a reply.")
-    if bad := sorted(e for e in chosen if not _EMOJI.match(e)):
-        raise Refused(f"`{bad[0][:64]}` is not an emoji name.")
-    return chosen
-
-
-def _reactions_of(settings: Settings, place: str) -> frozenset[str]:
-    if place.startswith("slack:"):
-        return settings.curate_reactions
-    return settings.discord_curate_reactions
-
-
-def _reject_reactions(settings: Settings, place: str) -> frozenset[str]:
-    if place.startswith("slack:"):
-        return settings.reject_reactions
-    return settings.discord_reject_reactions
