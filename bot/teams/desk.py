@@ -101,7 +101,7 @@ class TeamDesk:
                 record.discord_curate_reactions = sorted(chosen)
         await self._teams.directory.save(record)
         services = await self._teams.services(team)
-        self._apply(team, services.settings, record)
+        self._teams.apply(team, services.settings, record)
         logger.info("teams: team %s changed its settings", team)
         return "Saved. " + await self.settings_of(place)
 
