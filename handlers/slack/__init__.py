@@ -63,7 +63,7 @@ def build_slack_app(teams: Teams, install: SlackInstall | None = None) -> AsyncA
     # The token, not a client of ours: given a client, Bolt still reads SLACK_BOT_TOKEN from
     # the environment and warns at every start that the token will be unused.
     credentials = (
-        {"oauth_settings": install.oauth_settings}
+        {"oauth_settings": install.oauth_settings, "authorize": install.authorize}
         if install
         else {"token": settings.slack_bot_token}
     )

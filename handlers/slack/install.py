@@ -17,6 +17,8 @@ from typing import Protocol
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_callback_options import (
     AsyncCallbackOptions,
@@ -65,6 +67,43 @@ class Installations(Protocol):
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None: ...
 
 
+class InstalledBotAuthorize(AsyncAuthorize):
+    """Each event's workspace and its bot token, from the installation store: Bolt's own asks
+    Slack's `auth.test` on every event (a round trip to Slack before each ack) to learn what the
+    stored bot record already holds. Read at every event, so an uninstall or a reinstall holds
+    at once in every process."""
+
+    def __init__(self, store: Installations) -> None:
+        super().__init__()
+        self._store = store
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        **actor: str | None,
+    ) -> AuthorizeResult | None:
+        bot = await self._store.async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=bool(context.is_enterprise_install),
+        )
+        if bot is None or not bot.bot_token:
+            return None
+        return AuthorizeResult(
+            enterprise_id=bot.enterprise_id,
+            team_id=bot.team_id,
+            bot_user_id=bot.bot_user_id,
+            bot_id=bot.bot_id,
+            bot_token=bot.bot_token,
+            bot_scopes=bot.bot_scopes,
+            user_id=user_id,
+        )
+
+
 class SlackInstall:
     """The OAuth flow's settings, and what an install and an uninstall change: a team (TEAMS=
     many), or the installed workspace's token on the app's own client (TEAMS=one)."""
@@ -73,6 +112,7 @@ class SlackInstall:
         self, settings: Settings, store: Installations, states: object, teams: Teams
     ) -> None:
         self.store = store
+        self.authorize = InstalledBotAuthorize(store)
         self._teams = teams
         self.oauth_settings = AsyncOAuthSettings(
             client_id=settings.slack_client_id,

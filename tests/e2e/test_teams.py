@@ -92,9 +92,12 @@ async def test_two_workspaces_chat_curate_train_and_swap_each_with_its_own_model
 ):
     bot = await start_bot(**installed_from_a_link(slack), job_poll_seconds=0.1)
     one, two = await started(bot, slack, openai_fake)
+    asked = len(slack.calls_to("auth.test"))
 
     await curate(one, slack, [f"one's question {n}" for n in range(10)], ADMIN_ONE)
     await curate(two, slack, ["two's only question"], ADMIN_TWO)
+    # Each event's workspace is authorized from its stored record: no round trip to Slack.
+    assert len(slack.calls_to("auth.test")) == asked
     assert (await team(bot, ONE).examples.stats()).examples == 10
     assert (await team(bot, TWO).examples.stats()).examples == 1
     # The deployment's own keys hold no team's conversations.
