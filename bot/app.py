@@ -142,16 +142,20 @@ def open_core(settings: Settings) -> tuple[RedisHandle, Services]:
 
 @dataclass(frozen=True)
 class Runtime:
-    """What every team of a process shares: one queue of answers, one measure of the loop."""
+    """What every team of a process shares: one queue of answers, one measure of the loop, and
+    what the providers say of their models' shutdown dates (one listing per provider, not one
+    per team)."""
 
     lag: LoopLag
     answers: AnswerQueue
     journaled: JournalBell  # which teams journaled a vote (many teams: one task applies)
+    lifecycle: Lifecycle
 
     @classmethod
-    def of(cls, settings: Settings) -> Runtime:
+    def of(cls, settings: Settings, providers: Providers, clock: Clock) -> Runtime:
         lag = LoopLag()
-        return cls(lag, AnswerQueue(settings.answer_workers, lag), JournalBell())
+        answers = AnswerQueue(settings.answer_workers, lag)
+        return cls(lag, answers, JournalBell(), Lifecycle(providers, clock))
 
 
 def build_services(
@@ -163,7 +167,7 @@ def build_services(
 ) -> Services:
     """One team's services (`settings.redis_prefix` names its keys); `runtime`: the process'
     queue and loop measure, which a second team shares with the first."""
-    runtime = runtime or Runtime.of(settings)
+    runtime = runtime or Runtime.of(settings, providers, clock)
     lag = runtime.lag
     keys = Keys(settings.redis_prefix)
     table = providers.table
@@ -228,7 +232,7 @@ def build_services(
         redactor,
         clock,
     )
-    lifecycle = Lifecycle(providers, clock)
+    lifecycle = runtime.lifecycle
     migrations = Migrations(
         settings,
         providers,

@@ -9,6 +9,7 @@ import errno
 import gc
 import logging
 import os
+import random
 import signal
 import sys
 import time
@@ -28,6 +29,7 @@ from handlers.http import build_web_app
 from handlers.slack import SlackIdentity, SlackSocket, share_connections
 from handlers.slack.install import SlackInstall
 from storage.connection import RedisHandle
+from storage.keys import DEFAULT_TEAM
 
 logger = logging.getLogger("bot")
 
@@ -167,6 +169,7 @@ class TeamBackground:
     def __init__(self, teams: Teams) -> None:
         self._teams = teams
         self._following: list[Services] = []
+        self._stopping = asyncio.Event()
         self.watchers: list[asyncio.Task] = []
         self.lasting: list[asyncio.Task] = []  # cancelled at the stop, not waited for
         teams.on_team(self._start)
@@ -176,7 +179,7 @@ class TeamBackground:
 
     def _start(self, team: str, services: Services) -> None:
         self._following.append(services)
-        self.watchers.append(asyncio.create_task(services.watcher.run()))
+        self.watchers.append(asyncio.create_task(self._watch(team, services)))
         if not self._teams.many:
             self.lasting.append(asyncio.create_task(services.vote_applier.run()))
 
@@ -200,7 +203,19 @@ class TeamBackground:
                         bell.ring(services.settings.redis_prefix)  # tried again
                         await asyncio.sleep(1.0)
 
+    async def _watch(self, team: str, services: Services) -> None:
+        # Many teams' watchers would all tick in the same instant every JOB_POLL_SECONDS (and
+        # at start): each starts at its own point of the interval, the first team's at once.
+        if self._teams.many and team != DEFAULT_TEAM:
+            delay = random.uniform(0, services.settings.job_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if self._stopping.is_set():
+                return
+        await services.watcher.run()
+
     def stop_watching(self) -> None:
+        self._stopping.set()
         for services in self._following:
             services.watcher.stop()
 
