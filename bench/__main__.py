@@ -1,5 +1,5 @@
 """Benchmarks: `python -m bench` runs them all; `python -m bench
-events|load|dataset|discord|slack-stream|memory|redis-bytes|gate|redaction` runs one.
+events|load|teams|dataset|discord|slack-stream|memory|redis-bytes|gate|redaction` runs one.
 
 Each prints its figures and writes bench/results/<name>.json. See bench/README.md.
 """
@@ -21,6 +21,7 @@ def main() -> None:
             "all",
             "events",
             "load",
+            "teams",
             "dataset",
             "discord",
             "slack-stream",
@@ -32,12 +33,17 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=2000, help="events per overhead series")
     parser.add_argument(
-        "--rate", type=float, help="load: one steady run at this rate (default: the whole set)"
+        "--rate",
+        type=float,
+        help="load, teams: one steady run at this rate (default: the whole set)",
     )
-    parser.add_argument("--duration", type=float, default=15, help="load: seconds per rate")
-    parser.add_argument("--processes", type=int, default=1, help="load: WEB_CONCURRENCY")
+    parser.add_argument("--duration", type=float, default=15, help="load, teams: seconds per rate")
+    parser.add_argument("--processes", type=int, default=1, help="load, teams: WEB_CONCURRENCY")
+    parser.add_argument("--teams", type=int, default=1000, help="teams: Slack workspaces installed")
     parser.add_argument("--spike", type=int, help="load: one spike of this many deliveries")
-    parser.add_argument("--reply-delay", type=float, default=0.5, help="load: model latency (s)")
+    parser.add_argument(
+        "--reply-delay", type=float, default=0.5, help="load, teams: model latency (s)"
+    )
     parser.add_argument(
         "--discord-events",
         type=int,
@@ -67,6 +73,12 @@ def main() -> None:
         print("== load ==", flush=True)
         result = load.run(args.rate, args.duration, args.reply_delay, args.processes, args.spike)
         print(f"   -> {write_results('load', result)}")
+    if args.which in ("all", "teams"):
+        from bench import teams
+
+        print("== teams ==", flush=True)
+        result = teams.run(args.rate, args.duration, args.processes, args.teams, args.reply_delay)
+        print(f"   -> {write_results('teams', result)}")
     if args.which in ("all", "dataset"):
         from bench import dataset
 

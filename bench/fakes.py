@@ -1,8 +1,10 @@
 """The local Slack and OpenAI stand-ins in a process of their own, for the load benchmark.
 
-Run: python -m bench.fakes --reply-delay 0.5
+Run: python -m bench.fakes --reply-delay 0.5 [--workspaces N]
 Prints one line `ports <slack> <openai>`, then serves until SIGTERM. `GET /bench/stats` on the
-Slack port tells what the bot has posted so far.
+Slack port tells what the bot has posted so far. `--workspaces N` (for `bench teams`): the Slack
+stand-in also takes the bot tokens of N installed workspaces, `xoxb-bench-T0001`… (`bench_token`),
+each answering `auth.test` for its own workspace.
 """
 
 from __future__ import annotations
@@ -20,8 +22,21 @@ from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 
 
-async def serve(reply_delay: float) -> None:
+def bench_workspace(number: int) -> str:
+    """Workspace `number` (from 1) of `bench teams`: T0001, T0002, …"""
+    return f"T{number:04d}"
+
+
+def bench_token(workspace: str) -> str:
+    """The bot token `bench teams` installs for `workspace`."""
+    return f"xoxb-bench-{workspace}"
+
+
+async def serve(reply_delay: float, workspaces: int = 0) -> None:
     slack = FakeSlack()
+    for number in range(1, workspaces + 1):
+        # As if each had installed the app: the token speaks for its workspace.
+        slack.installed[bench_token(bench_workspace(number))] = bench_workspace(number)
     openai = FakeOpenAI()
     openai.reply = "Aye, that be done, matey."
     openai.reply_delay = reply_delay
@@ -67,9 +82,10 @@ async def serve_until_signalled(slack: FakeSlack, openai: FakeOpenAI) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reply-delay", type=float, default=0.5)
+    parser.add_argument("--workspaces", type=int, default=0, help="accept xoxb-bench-T0001…")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.reply_delay))
+        asyncio.run(serve(args.reply_delay, args.workspaces))
 
 
 if __name__ == "__main__":
