@@ -8,14 +8,13 @@ benchmark measures load and placement, not failover.
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.e2e.test_cluster import node_port as _node_port
 
 NODE_TIMEOUT_MS = 1000
 
@@ -150,20 +149,3 @@ def _until(check, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the Redis cluster did not come up")
         time.sleep(0.1)
-
-
-def _node_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free and valid too."""
-    while True:
-        port = free_port()
-        if port + 10000 < 65536 and _is_free(port + 10000):
-            return port
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -32,7 +32,7 @@ class Cluster:
         self.processes: dict[int, subprocess.Popen] = {}
 
     def _start_node(self) -> int:
-        port = _node_port()
+        port = node_port()
         node = self.root / str(port)
         node.mkdir()
         self.processes[port] = subprocess.Popen(
@@ -194,7 +194,7 @@ async def _until(check, timeout: float = 10) -> None:
         raise AssertionError("the cluster did not come up") from None
 
 
-def _node_port() -> int:
+def node_port() -> int:
     """A free port whose cluster bus port (port + 10000) is free and valid too."""
     while True:
         port = free_port()
