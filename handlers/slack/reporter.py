@@ -38,14 +38,17 @@ class SlackJobReporter:
             return await self._post(job)
         ts = job.status_message_ts
         wait = self._last_update.get(ts, float("-inf")) + self._interval - time.monotonic()
-        if wait <= 0:
+        if ts in self._redraws:
+            # A redraw is due (its time may have come a moment ago, its task not yet run):
+            # it draws the newest state; drawing now as well would be two redraws at once.
+            self._latest[ts] = job.model_copy(deep=True)
+        elif wait <= 0:
             await self._update(job)
         else:
             # Too soon after the last redraw: the newest state is drawn when the time comes,
             # so the final one (succeeded, failed) is never lost.
             self._latest[ts] = job.model_copy(deep=True)
-            if ts not in self._redraws:
-                self._redraws[ts] = asyncio.create_task(self._redraw_later(ts, wait))
+            self._redraws[ts] = asyncio.create_task(self._redraw_later(ts, wait))
         return ts
 
     async def _post(self, job: JobRecord) -> str | None:
@@ -81,8 +84,12 @@ class SlackJobReporter:
 
     async def _redraw_later(self, ts: str, wait: float) -> None:
         try:
-            await asyncio.sleep(wait)
-            await self._update(self._latest.pop(ts))
+            while True:
+                await asyncio.sleep(wait)
+                await self._update(self._latest.pop(ts))
+                if ts not in self._latest:  # nothing newer came while that one was drawn
+                    return
+                wait = self._interval
         finally:
             self._redraws.pop(ts, None)
 
