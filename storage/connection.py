@@ -124,9 +124,14 @@ class EmbeddedRedis:
 
 def open_redis(url: str | None, data_dir: Path, *, cluster: bool = False) -> RedisHandle:
     if url and cluster:
-        # Every key of a bot shares one hash tag, so its scripts and transactions stay on one
+        # Every key of a team shares one hash tag, so its scripts and transactions stay on one
         # slot; the cluster client finds that slot's master and follows it through failovers.
-        return RedisHandle(RedisCluster.from_url(url, decode_responses=True, **_timeouts()))
+        # Its pool can't wait for a free connection (past `max_connections` a command fails), so
+        # it gets the plain pool's size, not redis-py's 100 per node.
+        client = RedisCluster.from_url(
+            url, decode_responses=True, max_connections=POOL_CONNECTIONS, **_timeouts()
+        )
+        return RedisHandle(client)
     if url:
         pool = BlockingConnectionPool.from_url(url, decode_responses=True, **_pool(), **_timeouts())
         return RedisHandle(Redis.from_pool(pool))
