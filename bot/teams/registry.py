@@ -137,9 +137,7 @@ class Teams:
         lock = self._building.setdefault(team, asyncio.Lock())
         async with lock:
             if team not in self._built:
-                record = await self.directory.ensure(team) if self.directory else None
-                self._records_read[team] = time.monotonic()
-                self._add(team, record)
+                self._add(team, await self.directory.ensure(team) if self.directory else None)
         return self._built[team]
 
     async def _refresh(self, team: str, services: Services) -> None:
@@ -164,10 +162,16 @@ class Teams:
             return
         guilds = [f"discord:{guild}" for guild in sorted(self.settings.discord_guilds)]
         await self.adopt([*(f"slack:{w}" for w in slack_workspaces), *guilds])
-        for record in await self.directory.records():
-            await self.services(record.id)
+        self.build(await self.directory.records())
+
+    def build(self, records: list[TeamRecord]) -> None:
+        """Each team of `records` built from the record as read: no round trip per team."""
+        for record in records:
+            if record.id not in self._built or record.id == DEFAULT_TEAM:
+                self._add(record.id, record)
 
     def _add(self, team: str, record: TeamRecord | None) -> None:
+        self._records_read[team] = time.monotonic()
         if team == DEFAULT_TEAM:
             self.apply(team, self.default.settings, record)
             return

@@ -92,9 +92,12 @@ async def _rows(teams: Teams) -> list[TeamRow]:
     directory = teams.directory
     places = await directory.places()
     activity = await directory.activity()
+    records = await directory.records()
+    teams.build(records)
+    built = teams.built
     rows = []
-    for record in await directory.records():
-        services = await teams.services(record.id)
+    for record in records:
+        services = built[record.id]
         active = await services.models.active()
         heard = activity.get(record.id)
         rows.append(

@@ -183,15 +183,17 @@ class DiscordBot(discord.Client):
     def without_own_mention(self, content: str) -> str:
         return re.sub(rf"<@!?{self.user.id}>", "", content)
 
+    def may_judge(self, payload: discord.RawReactionActionEvent) -> bool:
+        """A reaction by a person on what may be a bot reply (asked before its team is)."""
+        if self.user is None or payload.user_id == self.user.id:
+            return False  # the bot's own reactions are nobody's judgement
+        # Only the bot's replies can be turns (removals carry no author; the turn lookup decides).
+        author = payload.message_author_id
+        return author is None or author == self.user.id
+
     def judgement(self, payload: discord.RawReactionActionEvent, core: ChatFace) -> str | None:
         """ "vote" or "veto" for a reaction that judges a bot reply in `core`'s team (whose
         admins may have chosen its emoji), else None."""
-        if self.user is None or payload.user_id == self.user.id:
-            return None  # the bot's own reactions are nobody's judgement
-        # Only the bot's replies can be turns (removals carry no author; the turn lookup decides).
-        author = payload.message_author_id
-        if author is not None and author != self.user.id:
-            return None
         name = events.emoji_name(payload.emoji.name or "")
         settings = core.settings
         if name in {events.emoji_name(e) for e in settings.discord_reject_reactions}:

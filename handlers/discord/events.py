@@ -112,8 +112,8 @@ async def handle_reaction(bot: DiscordBot, payload: discord.RawReactionActionEve
     """
     if payload.guild_id is not None and not bot.serves(payload.guild_id):
         return
-    if bot.user is None or payload.user_id == bot.user.id:
-        return  # the bot's own reactions are nobody's judgement
+    if not bot.may_judge(payload):
+        return
     core = await bot.face(payload.guild_id, payload.user_id)
     judgement = bot.judgement(payload, core) if core else None
     if judgement is None:
